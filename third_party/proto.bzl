@@ -1,0 +1,46 @@
+"""Protobuf/gRPC code generation with Debian's protoc and gRPC plugins (no rules_proto)."""
+
+def cc_grpc_library(name, srcs, grpc_srcs, deps = [], visibility = None):
+    """Generates C++ message code for `srcs` and gRPC stubs for `grpc_srcs`.
+
+    Sources are paths inside this package; the import root is the package itself, so
+    a file at vhostd/v1/port.proto is imported as "vhostd/v1/port.proto".
+    """
+    pkg = native.package_name()
+    msg_outs = [s[:-len(".proto")] + ext for s in srcs for ext in [".pb.h", ".pb.cc"]]
+    grpc_outs = [s[:-len(".proto")] + ext for s in grpc_srcs for ext in [".grpc.pb.h", ".grpc.pb.cc"]]
+    native.genrule(
+        name = name + "_gen",
+        srcs = srcs,
+        outs = msg_outs + grpc_outs,
+        cmd = ("/usr/bin/protoc -I{pkg} -I/usr/include --cpp_out=$(RULEDIR) $(SRCS) && " +
+               "/usr/bin/protoc -I{pkg} -I/usr/include --grpc_out=$(RULEDIR) " +
+               "--plugin=protoc-gen-grpc=/usr/bin/grpc_cpp_plugin {grpc}").format(
+            pkg = pkg if pkg else ".",
+            grpc = " ".join(["%s/%s" % (pkg, s) for s in grpc_srcs]),
+        ),
+    )
+    native.cc_library(
+        name = name,
+        srcs = [o for o in msg_outs + grpc_outs if o.endswith(".cc")],
+        hdrs = [o for o in msg_outs + grpc_outs if o.endswith(".h")],
+        includes = ["."],
+        deps = deps + ["@grpc"],
+        visibility = visibility,
+    )
+
+def py_grpc_sources(name, srcs, grpc_srcs, visibility = None):
+    """Generates Python modules (_pb2, _pb2_grpc) and a descriptor set for tests and tools."""
+    pkg = native.package_name()
+    outs = [s[:-len(".proto")] + "_pb2.py" for s in srcs]
+    outs += [s[:-len(".proto")] + "_pb2_grpc.py" for s in grpc_srcs]
+    native.genrule(
+        name = name,
+        srcs = srcs,
+        outs = outs + [name + ".desc"],
+        cmd = ("/usr/bin/protoc -I{pkg} -I/usr/include --python_out=$(RULEDIR) " +
+               "--grpc_python_out=$(RULEDIR) --plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin $(SRCS) && " +
+               "/usr/bin/protoc -I{pkg} -I/usr/include --include_imports " +
+               "--descriptor_set_out=$(RULEDIR)/{name}.desc $(SRCS)").format(pkg = pkg, name = name),
+        visibility = visibility,
+    )
