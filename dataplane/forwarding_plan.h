@@ -1,0 +1,62 @@
+// What each polling core does: pure functions from cross-connects to per-core programs.
+// No DPDK calls here, so the planning rules are unit-tested without a data plane.
+#ifndef VHOSTD_DATAPLANE_FORWARDING_PLAN_H_
+#define VHOSTD_DATAPLANE_FORWARDING_PLAN_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dataplane/queue_counters.h"
+
+namespace vhostd {
+
+// One receive queue polled by a core and the transmit queue its packets go to.
+struct PollEntry {
+  uint16_t rx_port;
+  uint16_t rx_queue;
+  uint16_t tx_port;
+  uint16_t tx_queue;
+  QueueCounters* rx_counters;  // counters of (rx_port, rx_queue)
+  QueueCounters* tx_counters;  // counters of (tx_port, tx_queue)
+};
+
+// Names for a PollEntry, for operators; kept apart from the hot data.
+struct PollLabel {
+  std::string rx_port;
+  uint16_t rx_queue;
+  std::string tx_port;
+  uint16_t tx_queue;
+};
+
+// Entries that must run on the same core because they share a transmit queue (ethdev
+// transmit queues are single-writer).
+struct ForwardingUnit {
+  std::vector<PollEntry> entries;
+  std::vector<PollLabel> labels;
+};
+
+struct PortRef {
+  std::string name;
+  uint16_t port_id;
+  uint16_t queues;
+  QueueCounters* counters;  // array of `queues`
+};
+
+// Units for a cross-connect of `a` and `b`: receive queue i of one port sends to queue
+// i mod n of the other. Queues whose index is equal modulo min(na, nb) share transmit
+// queues, so they form one unit; the result has min(na, nb) units.
+std::vector<ForwardingUnit> CrossConnectUnits(const PortRef& a, const PortRef& b);
+
+struct CoreProgram {
+  std::vector<PollEntry> entries;
+  std::vector<PollLabel> labels;
+};
+
+// Spreads units over `cores` cores: each unit, in order, goes to the core with the
+// fewest entries so far (lowest index on ties). Deterministic for equal input.
+std::vector<CoreProgram> AssignToCores(const std::vector<ForwardingUnit>& units, size_t cores);
+
+}  // namespace vhostd
+
+#endif  // VHOSTD_DATAPLANE_FORWARDING_PLAN_H_

@@ -1,0 +1,110 @@
+#include "dataplane/poll_core.h"
+
+#include <rte_config.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_pause.h>
+
+#include "absl/time/clock.h"
+
+namespace vhostd {
+namespace {
+
+constexpr uint16_t kBurst = 32;
+
+// Receives one burst and sends it on; what the transmit queue refuses is freed and
+// counted as dropped. Returns the number of packets received.
+inline uint16_t ForwardBurst(const PollEntry& e) {
+  rte_mbuf* pkts[kBurst];
+  const uint16_t received = rte_eth_rx_burst(e.rx_port, e.rx_queue, pkts, kBurst);
+  if (received == 0) return 0;
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < received; ++i) bytes += rte_pktmbuf_pkt_len(pkts[i]);
+  const uint16_t sent = rte_eth_tx_burst(e.tx_port, e.tx_queue, pkts, received);
+  uint64_t sent_bytes = bytes;
+  if (sent < received) {
+    for (uint16_t i = sent; i < received; ++i) sent_bytes -= rte_pktmbuf_pkt_len(pkts[i]);
+    rte_pktmbuf_free_bulk(&pkts[sent], received - sent);
+    CounterAdd(e.tx_counters->tx_dropped, received - sent);
+  }
+  CounterAdd(e.rx_counters->rx_packets, received);
+  CounterAdd(e.rx_counters->rx_bytes, bytes);
+  CounterAdd(e.tx_counters->tx_packets, sent);
+  CounterAdd(e.tx_counters->tx_bytes, sent_bytes);
+  return received;
+}
+
+}  // namespace
+
+PollCore::PollCore(unsigned lcore) : lcore_(lcore), installed_(std::make_unique<CoreProgram>()) {
+  next_.store(installed_.get(), std::memory_order_relaxed);
+}
+
+bool PollCore::Launch() {
+  launched_ = rte_eal_remote_launch(&PollCore::Main, this, lcore_) == 0;
+  return launched_;
+}
+
+int PollCore::Main(void* self) {
+  static_cast<PollCore*>(self)->Loop();
+  return 0;
+}
+
+void PollCore::Loop() {
+  const CoreProgram* program = next_.load(std::memory_order_acquire);
+  uint64_t generation = requested_.load(std::memory_order_acquire);
+  acknowledged_.store(generation, std::memory_order_release);
+  uint64_t start = rte_rdtsc();
+  while (!stop_.load(std::memory_order_relaxed)) {
+    uint32_t received = 0;
+    uint32_t nonempty = 0;
+    for (const PollEntry& entry : program->entries) {
+      const uint16_t n = ForwardBurst(entry);
+      received += n;
+      nonempty += n != 0;
+    }
+    const uint64_t now = rte_rdtsc();
+    CounterAdd(received ? counters_.busy_cycles : counters_.idle_cycles, now - start);
+    start = now;
+    if (received) {
+      CounterAdd(counters_.packets, received);
+      CounterAdd(counters_.bursts, nonempty);
+    }
+    // One acquire load per iteration: the control thread asks for a program switch.
+    const uint64_t wanted = requested_.load(std::memory_order_acquire);
+    if (wanted != generation) {
+      program = next_.load(std::memory_order_acquire);
+      generation = wanted;
+      acknowledged_.store(generation, std::memory_order_release);
+    }
+    if (program->entries.empty()) rte_pause();
+  }
+  acknowledged_.store(UINT64_MAX, std::memory_order_release);
+}
+
+bool PollCore::Publish(std::unique_ptr<CoreProgram> program, absl::Duration timeout) {
+  next_.store(program.get(), std::memory_order_release);
+  const uint64_t generation = requested_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  const absl::Time deadline = absl::Now() + timeout;
+  bool acked = !launched_;  // a core that is not running has nothing to let go of
+  while (!acked && absl::Now() < deadline) {
+    const uint64_t seen = acknowledged_.load(std::memory_order_acquire);
+    acked = seen >= generation;
+    if (!acked) absl::SleepFor(absl::Microseconds(20));
+  }
+  if (!acked) retired_ = std::move(installed_);  // the core may still read it
+  installed_ = std::move(program);
+  return acked;
+}
+
+void PollCore::Stop() {
+  if (!launched_) return;
+  stop_.store(true, std::memory_order_relaxed);
+  rte_eal_wait_lcore(lcore_);
+  launched_ = false;
+}
+
+}  // namespace vhostd

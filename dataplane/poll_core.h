@@ -1,0 +1,57 @@
+// A polling core: an EAL lcore that runs a CoreProgram in a loop. The control thread
+// replaces the program with a generation handshake (OVS's PMD reload), so the loop
+// takes no lock and the old program is freed only after the core let go of it.
+#ifndef VHOSTD_DATAPLANE_POLL_CORE_H_
+#define VHOSTD_DATAPLANE_POLL_CORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "absl/time/time.h"
+#include "dataplane/forwarding_plan.h"
+
+namespace vhostd {
+
+// Written only by the core; read by anyone.
+struct alignas(64) CoreCounters {
+  std::atomic<uint64_t> busy_cycles{0};  // TSC cycles of loop iterations that moved packets
+  std::atomic<uint64_t> idle_cycles{0};  // TSC cycles of iterations that found nothing
+  std::atomic<uint64_t> packets{0};      // packets received
+  std::atomic<uint64_t> bursts{0};       // non-empty receive bursts
+};
+
+class PollCore {
+ public:
+  explicit PollCore(unsigned lcore);
+  unsigned lcore() const { return lcore_; }
+
+  // Control thread: starts the loop on the lcore.
+  bool Launch();
+  // Control thread: installs `program` and waits until the core runs it. Returns false
+  // if the core did not acknowledge within `timeout` (then the old program is kept alive).
+  bool Publish(std::unique_ptr<CoreProgram> program, absl::Duration timeout);
+  // Control thread: stops the loop and waits for the lcore to finish.
+  void Stop();
+
+  const CoreProgram& program() const { return *installed_; }  // control thread only
+  const CoreCounters& counters() const { return counters_; }
+
+ private:
+  static int Main(void* self);
+  void Loop();
+
+  const unsigned lcore_;
+  std::unique_ptr<CoreProgram> installed_;  // owned by control; read by the core
+  std::unique_ptr<CoreProgram> retired_;    // kept if a handshake timed out
+  std::atomic<const CoreProgram*> next_{nullptr};
+  std::atomic<uint64_t> requested_{0};
+  std::atomic<uint64_t> acknowledged_{0};
+  std::atomic<bool> stop_{false};
+  bool launched_ = false;
+  CoreCounters counters_;
+};
+
+}  // namespace vhostd
+
+#endif  // VHOSTD_DATAPLANE_POLL_CORE_H_

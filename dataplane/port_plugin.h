@@ -1,0 +1,63 @@
+// The contract between the daemon and a port type. A plugin validates its type's spec
+// and opens a data-plane port for it; it knows nothing of gRPC or of the daemon's state.
+#ifndef VHOSTD_DATAPLANE_PORT_PLUGIN_H_
+#define VHOSTD_DATAPLANE_PORT_PLUGIN_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "dataplane/vdev_port.h"
+#include "vhostd/v1/port.pb.h"
+
+struct rte_mempool;
+
+namespace vhostd {
+
+// Version of this interface; a plugin built against another major version is refused.
+inline constexpr int kPluginAbiMajor = 1;
+
+struct PluginInfo {
+  std::string port_type;    // as in the API and CLI: "vhost-user", "vhost-kernel", "vdpa"
+  std::string version;
+  std::string description;
+  int abi_major = kPluginAbiMajor;
+};
+
+// What plugins may use from the data plane.
+struct PluginContext {
+  rte_mempool* mbuf_pool = nullptr;
+};
+
+// An open port of some type: a started ethdev plus whatever the type needs to report.
+class PortBackend {
+ public:
+  virtual ~PortBackend() = default;  // closes the port and releases what it held
+  virtual VdevPort& vdev() = 0;
+  // Fills the type-specific parts of the status (state, features, queue states...).
+  virtual void FillStatus(vhostd::v1::PortStatus* status) const = 0;
+};
+
+class PortPlugin {
+ public:
+  virtual ~PortPlugin() = default;
+  virtual PluginInfo Info() const = 0;
+  // Whether this host can serve the type (e.g. /dev/vhost-net exists); the message says
+  // what is missing. Optional: the default is available.
+  virtual absl::Status CheckAvailable() const { return absl::OkStatus(); }
+  // Validates `port`'s spec and rewrites it to canonical form (defaults filled in, paths
+  // resolved) so that equal requests compare equal. No side effects. Errors are
+  // INVALID_ARGUMENT naming the field, e.g. "port.vhost_user.queues: ...".
+  virtual absl::Status Normalize(vhostd::v1::Port& port) const = 0;
+  // Opens a port for a spec that Normalize accepted. On error nothing is left behind.
+  virtual absl::StatusOr<std::unique_ptr<PortBackend>> Open(const vhostd::v1::Port& port,
+                                                            const PluginContext& context) = 0;
+};
+
+// Queue-pair limits shared by all types.
+inline constexpr uint32_t kMaxQueues = 16;
+
+}  // namespace vhostd
+
+#endif  // VHOSTD_DATAPLANE_PORT_PLUGIN_H_

@@ -1,0 +1,101 @@
+#include "dataplane/vdev_port.h"
+
+#include <rte_config.h>
+#include <rte_bus_vdev.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace vhostd {
+namespace {
+
+// Descriptor counts are hints for virtual devices: net_vhost ignores them, virtio_user
+// uses them as its ring size.
+constexpr uint16_t kRingSize = 1024;
+
+absl::Status ConfigureAndStart(uint16_t port_id, uint16_t queues, rte_mempool* pool) {
+  rte_eth_conf conf{};
+  int rc = rte_eth_dev_configure(port_id, queues, queues, &conf);
+  if (rc < 0) return absl::InternalError(absl::StrCat("rte_eth_dev_configure: ", rte_strerror(-rc)));
+  const int socket = rte_eth_dev_socket_id(port_id);
+  for (uint16_t q = 0; q < queues; ++q) {
+    rc = rte_eth_rx_queue_setup(port_id, q, kRingSize, socket, nullptr, pool);
+    if (rc < 0) return absl::InternalError(absl::StrCat("rx queue ", q, " setup: ", rte_strerror(-rc)));
+    rc = rte_eth_tx_queue_setup(port_id, q, kRingSize, socket, nullptr);
+    if (rc < 0) return absl::InternalError(absl::StrCat("tx queue ", q, " setup: ", rte_strerror(-rc)));
+  }
+  rc = rte_eth_dev_start(port_id);
+  if (rc < 0) return absl::InternalError(absl::StrCat("rte_eth_dev_start: ", rte_strerror(-rc)));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+VdevPort::VdevPort(std::string name, uint16_t port_id, uint16_t queues)
+    : name_(std::move(name)), port_id_(port_id), queues_(queues), counters_(new QueueCounters[queues]) {}
+
+absl::StatusOr<std::unique_ptr<VdevPort>> VdevPort::Create(const std::string& name, const std::string& args,
+                                                           uint16_t queues, rte_mempool* pool) {
+  int rc = rte_vdev_init(name.c_str(), args.c_str());
+  if (rc < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("could not create DPDK device ", name, ",", args, ": ", rte_strerror(-rc),
+                     " (see the daemon log for the driver's reason)"));
+  }
+  auto remove_vdev = absl::MakeCleanup([&] { rte_vdev_uninit(name.c_str()); });
+  uint16_t port_id = 0;
+  if (rte_eth_dev_get_port_by_name(name.c_str(), &port_id) != 0) {
+    return absl::InternalError(absl::StrCat("device ", name, " created but has no ethdev port"));
+  }
+  std::unique_ptr<VdevPort> port(new VdevPort(name, port_id, queues));
+  rte_eth_dev_callback_register(port_id, RTE_ETH_EVENT_INTR_LSC, &VdevPort::OnLinkChange, port.get());
+  if (absl::Status started = ConfigureAndStart(port_id, queues, pool); !started.ok()) {
+    rte_eth_dev_callback_unregister(port_id, RTE_ETH_EVENT_INTR_LSC, &VdevPort::OnLinkChange, port.get());
+    return started;
+  }
+  std::move(remove_vdev).Cancel();
+  return port;
+}
+
+VdevPort::~VdevPort() {
+  rte_eth_dev_callback_unregister(port_id_, RTE_ETH_EVENT_INTR_LSC, &VdevPort::OnLinkChange, this);
+  rte_eth_dev_stop(port_id_);
+  // Removing the vdev closes the ethdev (and, for net_vhost, unregisters the socket).
+  rte_vdev_uninit(name_.c_str());
+}
+
+// Runs on DPDK's interrupt or vhost-events thread: it only counts, never blocks.
+int VdevPort::OnLinkChange(uint16_t port_id, rte_eth_event_type /*event*/, void* self, void* /*unused*/) {
+  auto* port = static_cast<VdevPort*>(self);
+  rte_eth_link link{};
+  if (rte_eth_link_get_nowait(port_id, &link) != 0) return 0;
+  (link.link_status ? port->link_ups_ : port->link_downs_).fetch_add(1, std::memory_order_relaxed);
+  return 0;
+}
+
+bool VdevPort::LinkUp() const {
+  rte_eth_link link{};
+  return rte_eth_link_get_nowait(port_id_, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+}
+
+std::string VdevPort::MacAddress() const {
+  rte_ether_addr addr{};
+  if (rte_eth_macaddr_get(port_id_, &addr) != 0) return "";
+  const uint8_t* b = addr.addr_bytes;
+  return absl::StrFormat("%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
+}
+
+DriverStats VdevPort::ReadDriverStats() const {
+  rte_eth_stats stats{};
+  DriverStats out;
+  if (rte_eth_stats_get(port_id_, &stats) != 0) return out;
+  out.rx_errors = stats.ierrors;
+  out.tx_errors = stats.oerrors;
+  out.rx_no_mbuf = stats.rx_nombuf;
+  return out;
+}
+
+}  // namespace vhostd

@@ -1,0 +1,66 @@
+// A DPDK virtual device (vdev) configured as an ethdev with N queue pairs, plus the
+// per-queue counters the polling cores keep for it. Every port type is one of these:
+// net_vhost for vhost-user, net_virtio_user for vhost-kernel and vDPA.
+#ifndef VHOSTD_DATAPLANE_VDEV_PORT_H_
+#define VHOSTD_DATAPLANE_VDEV_PORT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <rte_config.h>
+#include <rte_ethdev.h>
+
+#include "absl/status/statusor.h"
+#include "dataplane/queue_counters.h"
+
+namespace vhostd {
+
+struct DriverStats {
+  uint64_t rx_errors = 0;
+  uint64_t tx_errors = 0;
+  uint64_t rx_no_mbuf = 0;
+};
+
+class VdevPort {
+ public:
+  // Probes vdev `name` with `args`, configures `queues` rx/tx queue pairs whose receive
+  // buffers come from `pool`, and starts it. On failure nothing is left behind.
+  static absl::StatusOr<std::unique_ptr<VdevPort>> Create(const std::string& name, const std::string& args,
+                                                          uint16_t queues, rte_mempool* pool);
+  // Stops the port and removes the vdev. No polling core may still poll it.
+  ~VdevPort();
+
+  VdevPort(const VdevPort&) = delete;
+  VdevPort& operator=(const VdevPort&) = delete;
+
+  uint16_t port_id() const { return port_id_; }
+  uint16_t queues() const { return queues_; }
+  const std::string& vdev_name() const { return name_; }
+  QueueCounters& counters(uint16_t queue) { return counters_[queue]; }
+  const QueueCounters& counters(uint16_t queue) const { return counters_[queue]; }
+
+  bool LinkUp() const;
+  std::string MacAddress() const;
+  DriverStats ReadDriverStats() const;
+
+  // Link transitions seen by the LSC callback (frontend attach/detach for vhost-user).
+  uint64_t link_ups() const { return link_ups_.load(std::memory_order_relaxed); }
+  uint64_t link_downs() const { return link_downs_.load(std::memory_order_relaxed); }
+
+ private:
+  VdevPort(std::string name, uint16_t port_id, uint16_t queues);
+  static int OnLinkChange(uint16_t port_id, rte_eth_event_type event, void* self, void* unused);
+
+  const std::string name_;
+  const uint16_t port_id_;
+  const uint16_t queues_;
+  std::unique_ptr<QueueCounters[]> counters_;
+  std::atomic<uint64_t> link_ups_{0};
+  std::atomic<uint64_t> link_downs_{0};
+};
+
+}  // namespace vhostd
+
+#endif  // VHOSTD_DATAPLANE_VDEV_PORT_H_

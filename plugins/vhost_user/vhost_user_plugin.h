@@ -1,0 +1,18 @@
+// The vhost-user port type: vhostd is the vhost-user backend on a Unix socket, built on
+// DPDK's net_vhost PMD (which wraps lib/vhost: socket, protocol, guest memory, rings).
+#ifndef VHOSTD_PLUGINS_VHOST_USER_VHOST_USER_PLUGIN_H_
+#define VHOSTD_PLUGINS_VHOST_USER_VHOST_USER_PLUGIN_H_
+
+#include <memory>
+#include <string>
+
+#include "dataplane/port_plugin.h"
+
+namespace vhostd {
+
+// `socket_dir`: every socket path must resolve inside it.
+std::unique_ptr<PortPlugin> MakeVhostUserPlugin(const std::string& socket_dir);
+
+}  // namespace vhostd
+
+#endif  // VHOSTD_PLUGINS_VHOST_USER_VHOST_USER_PLUGIN_H_
