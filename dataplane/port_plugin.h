@@ -30,13 +30,33 @@ struct PluginContext {
   rte_mempool* mbuf_pool = nullptr;
 };
 
-// An open port of some type: a started ethdev plus whatever the type needs to report.
+// An open port of some type: a started ethdev with its counters, plus whatever the type
+// needs to report.
 class PortBackend {
  public:
   virtual ~PortBackend() = default;  // closes the port and releases what it held
-  virtual VdevPort& vdev() = 0;
+  virtual uint16_t port_id() const = 0;   // DPDK ethdev port
+  virtual uint16_t queues() const = 0;    // queue pairs
+  virtual QueueCounters* counters() = 0;  // array of queues(), written by polling cores
+  virtual DriverStats ReadDriverStats() const = 0;
   // Fills the type-specific parts of the status (state, features, queue states...).
   virtual void FillStatus(vhostd::v1::PortStatus* status) const = 0;
+};
+
+// A PortBackend whose data-plane side is one VdevPort.
+class VdevBackend : public PortBackend {
+ public:
+  explicit VdevBackend(std::unique_ptr<VdevPort> vdev) : vdev_(std::move(vdev)) {}
+  uint16_t port_id() const override { return vdev_->port_id(); }
+  uint16_t queues() const override { return vdev_->queues(); }
+  QueueCounters* counters() override { return &vdev_->counters(0); }
+  DriverStats ReadDriverStats() const override { return vdev_->ReadDriverStats(); }
+
+ protected:
+  VdevPort& vdev() const { return *vdev_; }
+
+ private:
+  std::unique_ptr<VdevPort> vdev_;
 };
 
 class PortPlugin {
@@ -50,6 +70,9 @@ class PortPlugin {
   // resolved) so that equal requests compare equal. No side effects. Errors are
   // INVALID_ARGUMENT naming the field, e.g. "port.vhost_user.queues: ...".
   virtual absl::Status Normalize(vhostd::v1::Port& port) const = 0;
+  // A host resource the port holds exclusively (socket path, tap name, device), so two
+  // ports can't claim it; "" if none. Called on normalized specs.
+  virtual std::string ExclusiveResource(const vhostd::v1::Port& port) const { return ""; }
   // Opens a port for a spec that Normalize accepted. On error nothing is left behind.
   virtual absl::StatusOr<std::unique_ptr<PortBackend>> Open(const vhostd::v1::Port& port,
                                                             const PluginContext& context) = 0;

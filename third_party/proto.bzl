@@ -1,24 +1,30 @@
 """Protobuf/gRPC code generation with Debian's protoc and gRPC plugins (no rules_proto)."""
 
-def cc_grpc_library(name, srcs, grpc_srcs, deps = [], visibility = None):
+def cc_grpc_library(name, srcs, grpc_srcs, deps = [], proto_deps = [], import_dirs = [], visibility = None):
     """Generates C++ message code for `srcs` and gRPC stubs for `grpc_srcs`.
 
     Sources are paths inside this package; the import root is the package itself, so
-    a file at vhostd/v1/port.proto is imported as "vhostd/v1/port.proto".
+    a file at vhostd/v1/port.proto is imported as "vhostd/v1/port.proto". `proto_deps`
+    are imported .proto files from `import_dirs` (workspace-relative import roots).
     """
     pkg = native.package_name()
     msg_outs = [s[:-len(".proto")] + ext for s in srcs for ext in [".pb.h", ".pb.cc"]]
     grpc_outs = [s[:-len(".proto")] + ext for s in grpc_srcs for ext in [".grpc.pb.h", ".grpc.pb.cc"]]
+    includes = "-I%s %s -I/usr/include" % (pkg, " ".join(["-I" + d for d in import_dirs]))
+    cmd = "/usr/bin/protoc {inc} --cpp_out=$(RULEDIR) {srcs}".format(
+        inc = includes,
+        srcs = " ".join(["%s/%s" % (pkg, s) for s in srcs]),
+    )
+    if grpc_srcs:
+        cmd += " && /usr/bin/protoc {inc} --grpc_out=$(RULEDIR) --plugin=protoc-gen-grpc=/usr/bin/grpc_cpp_plugin {grpc}".format(
+            inc = includes,
+            grpc = " ".join(["%s/%s" % (pkg, s) for s in grpc_srcs]),
+        )
     native.genrule(
         name = name + "_gen",
-        srcs = srcs,
+        srcs = srcs + proto_deps,
         outs = msg_outs + grpc_outs,
-        cmd = ("/usr/bin/protoc -I{pkg} -I/usr/include --cpp_out=$(RULEDIR) $(SRCS) && " +
-               "/usr/bin/protoc -I{pkg} -I/usr/include --grpc_out=$(RULEDIR) " +
-               "--plugin=protoc-gen-grpc=/usr/bin/grpc_cpp_plugin {grpc}").format(
-            pkg = pkg if pkg else ".",
-            grpc = " ".join(["%s/%s" % (pkg, s) for s in grpc_srcs]),
-        ),
+        cmd = cmd,
     )
     native.cc_library(
         name = name,

@@ -21,50 +21,48 @@ using vhostd::v1::VhostUserSpec;
 
 constexpr char kField[] = "port.vhost_user";
 
-class VhostUserBackend : public PortBackend {
+class VhostUserBackend : public VdevBackend {
  public:
   VhostUserBackend(std::unique_ptr<VdevPort> vdev, bool client_mode)
-      : vdev_(std::move(vdev)),
+      : VdevBackend(std::move(vdev)),
         client_mode_(client_mode),
-        rx_enabled_(new std::atomic<bool>[vdev_->queues()]),
-        tx_enabled_(new std::atomic<bool>[vdev_->queues()]) {
-    for (uint16_t q = 0; q < vdev_->queues(); ++q) {
+        rx_enabled_(new std::atomic<bool>[queues()]),
+        tx_enabled_(new std::atomic<bool>[queues()]) {
+    for (uint16_t q = 0; q < queues(); ++q) {
       rx_enabled_[q].store(false);
       tx_enabled_[q].store(false);
     }
-    rte_eth_dev_callback_register(vdev_->port_id(), RTE_ETH_EVENT_QUEUE_STATE, &OnQueueState, this);
+    rte_eth_dev_callback_register(port_id(), RTE_ETH_EVENT_QUEUE_STATE, &OnQueueState, this);
   }
 
   ~VhostUserBackend() override {
     // -EAGAIN means the callback is running right now: wait for it to finish.
-    while (rte_eth_dev_callback_unregister(vdev_->port_id(), RTE_ETH_EVENT_QUEUE_STATE, &OnQueueState, this) ==
+    while (rte_eth_dev_callback_unregister(port_id(), RTE_ETH_EVENT_QUEUE_STATE, &OnQueueState, this) ==
            -EAGAIN) {
     }
   }
 
-  VdevPort& vdev() override { return *vdev_; }
-
   void FillStatus(PortStatus* status) const override {
-    const bool up = vdev_->LinkUp();
+    const bool up = vdev().LinkUp();
     status->set_state(up ? PortStatus::UP : PortStatus::WAITING_FOR_PEER);
     if (!up) {
       status->set_message(client_mode_ ? "connecting to the frontend's socket" : "waiting for a frontend to connect");
     }
-    const int vid = rte_eth_vhost_get_vid_from_port_id(vdev_->port_id());
+    const int vid = rte_eth_vhost_get_vid_from_port_id(port_id());
     uint64_t features = 0;
     if (up && vid >= 0 && vhostd_vhost_negotiated_features(vid, &features) == 0) {
       status->set_negotiated_features(features);
       for (std::string& name : VirtioFeatureNames(features)) status->add_negotiated_feature_names(std::move(name));
     }
-    for (uint16_t q = 0; q < vdev_->queues(); ++q) {
+    for (uint16_t q = 0; q < queues(); ++q) {
       vhostd::v1::QueueStatus* queue = status->add_queues();
       queue->set_queue(q);
       queue->set_rx_enabled(up && rx_enabled_[q].load(std::memory_order_relaxed));
       queue->set_tx_enabled(up && tx_enabled_[q].load(std::memory_order_relaxed));
     }
-    status->set_mac(vdev_->MacAddress());
-    status->set_frontend_connects(vdev_->link_ups());
-    status->set_frontend_disconnects(vdev_->link_downs());
+    status->set_mac(vdev().MacAddress());
+    status->set_frontend_connects(vdev().link_ups());
+    status->set_frontend_disconnects(vdev().link_downs());
   }
 
  private:
@@ -73,7 +71,7 @@ class VhostUserBackend : public PortBackend {
     auto* backend = static_cast<VhostUserBackend*>(self);
     rte_eth_vhost_queue_event event;
     while (rte_eth_vhost_get_queue_event(port_id, &event) == 0) {
-      if (event.queue_id >= backend->vdev_->queues()) continue;
+      if (event.queue_id >= backend->queues()) continue;
       // The PMD's "rx" queue is the frontend's transmit ring: vhostd receives from it.
       (event.rx ? backend->rx_enabled_ : backend->tx_enabled_)[event.queue_id].store(event.enable,
                                                                                   std::memory_order_relaxed);
@@ -81,7 +79,6 @@ class VhostUserBackend : public PortBackend {
     return 0;
   }
 
-  std::unique_ptr<VdevPort> vdev_;
   const bool client_mode_;
   std::unique_ptr<std::atomic<bool>[]> rx_enabled_;
   std::unique_ptr<std::atomic<bool>[]> tx_enabled_;
@@ -128,6 +125,8 @@ class VhostUserPlugin : public PortPlugin {
     }
     return absl::OkStatus();
   }
+
+  std::string ExclusiveResource(const Port& port) const override { return port.vhost_user().socket_path(); }
 
   absl::StatusOr<std::unique_ptr<PortBackend>> Open(const Port& port, const PluginContext& context) override {
     const VhostUserSpec& spec = port.vhost_user();

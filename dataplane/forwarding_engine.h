@@ -1,0 +1,36 @@
+// What the control plane needs from the data-plane engine; Engine implements it, and
+// unit tests of control logic substitute a fake.
+#ifndef VHOSTD_DATAPLANE_FORWARDING_ENGINE_H_
+#define VHOSTD_DATAPLANE_FORWARDING_ENGINE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "dataplane/forwarding_plan.h"
+
+namespace vhostd {
+
+struct CoreInfo {
+  unsigned lcore;
+  unsigned cpu;
+  std::vector<PollLabel> queues;
+  uint64_t busy_cycles;
+  uint64_t idle_cycles;
+  uint64_t packets;
+  uint64_t bursts;
+};
+
+class ForwardingEngine {
+ public:
+  virtual ~ForwardingEngine() = default;
+  virtual size_t core_count() const = 0;
+  // Installs one program per core; returns once every core runs its new program (so
+  // memory the old programs referenced may be freed), or an error if one did not.
+  virtual absl::Status Apply(std::vector<CoreProgram> programs) = 0;
+  virtual std::vector<CoreInfo> Cores() const = 0;
+};
+
+}  // namespace vhostd
+
+#endif  // VHOSTD_DATAPLANE_FORWARDING_ENGINE_H_

@@ -1,0 +1,172 @@
+// vhostd: serves virtio ports (vhost-user, vhost-kernel, vDPA) over a gRPC API and
+// forwards packets between them on DPDK polling cores.
+#include <pthread.h>
+#include <rte_config.h>
+#include <rte_eal.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "dataplane/eal.h"
+#include "dataplane/engine.h"
+#include "dataplane/plugin_registry.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server_builder.h"
+#include "plugins/vhost_user/vhost_user_plugin.h"
+#include "server/log.h"
+#include "server/port_manager.h"
+#include "server/state_store.h"
+#include "server/vhostd_service.h"
+
+ABSL_FLAG(std::string, grpc_socket, "/run/vhostd/vhostd.sock", "Unix socket the gRPC API listens on (mode 0660).");
+ABSL_FLAG(std::string, socket_dir, "/run/vhostd/sockets",
+          "Directory that every vhost-user socket path must resolve into.");
+ABSL_FLAG(std::string, state_file, "/var/lib/vhostd/state.json",
+          "Where desired ports and cross-connects are persisted and restored from.");
+ABSL_FLAG(std::string, cores, "", "CPUs that run polling cores, e.g. 1 or 2-3 (default: the last CPU).");
+ABSL_FLAG(std::string, eal_args, "", "Extra DPDK EAL arguments, appended last (e.g. \"--file-prefix=x -m 512\").");
+ABSL_FLAG(int, memory_mb, 1024, "EAL memory in MiB when no hugepages are mounted (--no-huge).");
+ABSL_FLAG(int, mbufs, 16384, "Packet buffers in the shared mbuf pool.");
+
+namespace vhostd {
+namespace {
+
+int Fail(const absl::Status& status) {
+  VHOSTD_LOG_ERROR(status.message());
+  return 1;
+}
+
+absl::Status MakeDirs(const std::string& dir, mode_t mode) {
+  std::string path;
+  for (size_t pos = 0; pos != std::string::npos;) {
+    pos = dir.find('/', pos + 1);
+    path = dir.substr(0, pos);
+    if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+      return absl::FailedPreconditionError(absl::StrCat("cannot create directory ", path, ": ", strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string DirOf(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
+// Checks the flags that name files and prepares their directories.
+absl::Status PrepareFiles(const std::string& grpc_socket, const std::string& socket_dir,
+                          const std::string& state_file) {
+  if (grpc_socket.empty() || grpc_socket.size() >= sizeof(sockaddr_un{}.sun_path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--grpc-socket: must be a path shorter than ", sizeof(sockaddr_un{}.sun_path), " bytes"));
+  }
+  if (socket_dir.empty()) return absl::InvalidArgumentError("--socket-dir: required");
+  if (state_file.empty()) return absl::InvalidArgumentError("--state-file: required");
+  for (const std::string& dir : {DirOf(grpc_socket), socket_dir, DirOf(state_file)}) {
+    if (absl::Status s = MakeDirs(dir, 0755); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> EalArguments() {
+  EalOptions options;
+  options.online_cpus = OnlineCpus();
+  if (options.online_cpus.empty()) return absl::InternalError("no CPU in this process's affinity mask");
+  const std::string cores = absl::GetFlag(FLAGS_cores);
+  if (cores.empty()) {
+    options.poll_cpus = {options.online_cpus.back()};
+  } else {
+    absl::StatusOr<std::vector<int>> cpus = ParseCpuList(cores, "--cores");
+    if (!cpus.ok()) return cpus.status();
+    options.poll_cpus = *cpus;
+  }
+  options.hugepages_available = HugepagesAvailable();
+  options.memory_mb = absl::GetFlag(FLAGS_memory_mb);
+  if (options.memory_mb < 64) return absl::InvalidArgumentError("--memory-mb: at least 64");
+  options.extra_args = absl::GetFlag(FLAGS_eal_args);
+  return BuildEalArgs(options);
+}
+
+// SIGTERM and SIGINT are taken by a thread that shuts the gRPC server down; every other
+// thread (EAL's included) inherits a mask that blocks them.
+sigset_t BlockShutdownSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+int Run() {
+  const std::string grpc_socket = absl::GetFlag(FLAGS_grpc_socket);
+  const std::string socket_dir = absl::GetFlag(FLAGS_socket_dir);
+  StateStore store(absl::GetFlag(FLAGS_state_file));
+  if (absl::Status s = PrepareFiles(grpc_socket, socket_dir, store.path()); !s.ok()) return Fail(s);
+  // Read the state before starting anything, so a bad file stops us at once.
+  if (absl::StatusOr<vhostd::state::DesiredState> state = store.Load(); !state.ok()) return Fail(state.status());
+  if (absl::GetFlag(FLAGS_mbufs) < 1024) return Fail(absl::InvalidArgumentError("--mbufs: at least 1024"));
+
+  const sigset_t shutdown_signals = BlockShutdownSignals();
+  absl::StatusOr<std::vector<std::string>> eal_args = EalArguments();
+  if (!eal_args.ok()) return Fail(eal_args.status());
+  if (absl::Status s = InitEal(*eal_args); !s.ok()) return Fail(s);
+
+  int exit_code = 0;
+  {
+    absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Start(absl::GetFlag(FLAGS_mbufs));
+    if (!engine.ok()) return Fail(engine.status());
+    PluginRegistry plugins;
+    if (absl::Status s = plugins.Register(MakeVhostUserPlugin(socket_dir)); !s.ok()) return Fail(s);
+    PortManager manager(&plugins, engine->get(), &store, PluginContext{(*engine)->mbuf_pool()});
+    if (absl::Status s = manager.Restore(); !s.ok()) return Fail(s);
+
+    VhostdService service(&manager);
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    unlink(grpc_socket.c_str());  // a socket left by a killed predecessor
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(absl::StrCat("unix:", grpc_socket), grpc::InsecureServerCredentials());
+    builder.RegisterService(&service);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    if (!server) return Fail(absl::UnavailableError(absl::StrCat("cannot listen on ", grpc_socket)));
+    chmod(grpc_socket.c_str(), 0660);
+    VHOSTD_LOG_INFO("serving the vhostd.v1 API on unix:", grpc_socket, " with ", (*engine)->core_count(),
+                    " polling core(s)");
+
+    std::thread signal_thread([&server, shutdown_signals] {
+      int signo = 0;
+      sigwait(&shutdown_signals, &signo);
+      VHOSTD_LOG_INFO("signal ", signo, ": shutting down");
+      server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    });
+    server->Wait();
+    signal_thread.join();
+    unlink(grpc_socket.c_str());
+  }  // ports close (manager), then cores stop (engine)
+  rte_eal_cleanup();
+  VHOSTD_LOG_INFO("stopped");
+  return exit_code;
+}
+
+}  // namespace
+}  // namespace vhostd
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("vhostd --grpc-socket=PATH --socket-dir=DIR --state-file=FILE [--cores=CPUS]");
+  absl::ParseCommandLine(argc, argv);
+  return vhostd::Run();
+}

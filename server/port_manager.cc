@@ -1,0 +1,384 @@
+#include "server/port_manager.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "server/log.h"
+#include "server/names.h"
+#include "server/pagination.h"
+
+namespace vhostd {
+
+using google::protobuf::util::MessageDifferencer;
+using vhostd::v1::CrossConnect;
+using vhostd::v1::Port;
+using vhostd::v1::PortStats;
+using vhostd::v1::PortStatus;
+
+namespace {
+
+// Names are unique, and every cross-connect joins two distinct existing ports that are
+// in no other cross-connect.
+absl::Status CheckConsistent(const vhostd::state::DesiredState& state) {
+  std::set<std::string> ports, xconnects, joined;
+  for (const Port& port : state.ports()) {
+    if (!ports.insert(port.name()).second) return absl::DataLossError(absl::StrCat("port ", port.name(), " twice"));
+  }
+  for (const CrossConnect& x : state.cross_connects()) {
+    if (!xconnects.insert(x.name()).second) {
+      return absl::DataLossError(absl::StrCat("cross-connect ", x.name(), " twice"));
+    }
+    if (x.port_a() == x.port_b() || !ports.count(x.port_a()) || !ports.count(x.port_b()) ||
+        !joined.insert(x.port_a()).second || !joined.insert(x.port_b()).second) {
+      return absl::DataLossError(absl::StrCat("cross-connect ", x.name(), " joins missing or already joined ports"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+PortManager::PortManager(PluginRegistry* plugins, ForwardingEngine* engine, StateStore* store,
+                         PluginContext context)
+    : plugins_(plugins), engine_(engine), store_(store), context_(context) {}
+
+PortManager::~PortManager() {
+  absl::MutexLock lock(&mu_);
+  // Cores must let go of every port before the ports close.
+  if (absl::Status s = engine_->Apply({}); !s.ok()) VHOSTD_LOG_ERROR("stopping forwarding: ", s.ToString());
+  ports_.clear();
+}
+
+absl::Status PortManager::Restore() {
+  absl::StatusOr<vhostd::state::DesiredState> state = store_->Load();
+  if (!state.ok()) return state.status();
+  if (absl::Status consistent = CheckConsistent(*state); !consistent.ok()) {
+    return absl::DataLossError(absl::StrCat("state file ", store_->path(), " is inconsistent (", consistent.message(),
+                                            "); it was left untouched: fix or move it away to start afresh"));
+  }
+  absl::MutexLock lock(&mu_);
+  for (Port& port : *state->mutable_ports()) {
+    PortEntry entry;
+    absl::Status valid = ValidatePortSpec(port);
+    entry.spec = port;
+    if (valid.ok()) {
+      absl::StatusOr<std::unique_ptr<PortBackend>> backend = OpenPort(port);
+      if (backend.ok()) {
+        entry.backend = std::move(*backend);
+      } else {
+        valid = backend.status();
+      }
+    }
+    if (!valid.ok()) {
+      entry.error = absl::StrCat("restoring from ", store_->path(), ": ", valid.message());
+      VHOSTD_LOG_ERROR("port ", port.name(), ": ", entry.error);
+    }
+    ports_[port.name()] = std::move(entry);
+  }
+  for (const CrossConnect& xconnect : state->cross_connects()) xconnects_[xconnect.name()] = xconnect;
+  VHOSTD_LOG_INFO("restored ", ports_.size(), " ports and ", xconnects_.size(), " cross-connects from ",
+                  store_->path());
+  Reprogram();
+  return absl::OkStatus();
+}
+
+// Validates everything about a port request that does not depend on other ports, and
+// normalizes the spec.
+absl::Status PortManager::ValidatePortSpec(Port& port) {
+  if (absl::Status s = ValidateName(port.name(), "port.name"); !s.ok()) return s;
+  const std::string type = PortTypeOf(port);
+  if (type.empty()) {
+    return absl::InvalidArgumentError("port.spec: one of vhost_user, vhost_kernel or vdpa is required");
+  }
+  PortPlugin* plugin = plugins_->Find(type);
+  if (plugin == nullptr) {
+    return absl::UnimplementedError(absl::StrCat("port type ", type, " is not served by this vhostd (no plugin)"));
+  }
+  if (absl::Status s = plugin->CheckAvailable(); !s.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("port type ", type, " is unavailable here: ", s.message()));
+  }
+  port.clear_status();
+  return plugin->Normalize(port);
+}
+
+absl::StatusOr<std::unique_ptr<PortBackend>> PortManager::OpenPort(const Port& port) {
+  return plugins_->Find(PortTypeOf(port))->Open(port, context_);
+}
+
+absl::StatusOr<Port> PortManager::CreatePort(Port port) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = ValidatePortSpec(port); !s.ok()) return s;
+  if (auto it = ports_.find(port.name()); it != ports_.end()) {
+    if (MessageDifferencer::Equals(it->second.spec, port)) return Describe(it->second);  // a retry
+    return absl::AlreadyExistsError(absl::StrCat("port.name: port ", port.name(), " exists with a different spec"));
+  }
+  PortPlugin* plugin = plugins_->Find(PortTypeOf(port));
+  if (const std::string resource = plugin->ExclusiveResource(port); !resource.empty()) {
+    for (const auto& [name, other] : ports_) {
+      if (PortTypeOf(other.spec) == PortTypeOf(port) && plugin->ExclusiveResource(other.spec) == resource) {
+        return absl::FailedPreconditionError(absl::StrCat("port: ", resource, " is already used by port ", name));
+      }
+    }
+  }
+  absl::StatusOr<std::unique_ptr<PortBackend>> backend = OpenPort(port);
+  if (!backend.ok()) return backend.status();
+  if (absl::Status saved = Persist(&port); !saved.ok()) {
+    return absl::UnavailableError(absl::StrCat("port not created: saving state failed: ", saved.message()));
+  }
+  PortEntry& entry = ports_[port.name()];
+  entry.spec = port;
+  entry.backend = std::move(*backend);
+  VHOSTD_LOG_INFO("created port ", port.name(), " (", PortTypeOf(port), ")");
+  return Describe(entry);
+}
+
+absl::StatusOr<Port> PortManager::GetPort(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = ValidateName(name, "name"); !s.ok()) return s;
+  auto it = ports_.find(name);
+  if (it == ports_.end()) return absl::NotFoundError(absl::StrCat("port ", name, " does not exist"));
+  return Describe(it->second);
+}
+
+absl::StatusOr<vhostd::v1::ListPortsResponse> PortManager::ListPorts(const vhostd::v1::ListPortsRequest& request) {
+  absl::StatusOr<Page> page = ResolvePage(request.page_size(), request.page_token());
+  if (!page.ok()) return page.status();
+  absl::MutexLock lock(&mu_);
+  vhostd::v1::ListPortsResponse response;
+  for (const PortEntry* entry : TakePage(ports_, *page, response.mutable_next_page_token())) {
+    *response.add_ports() = Describe(*entry);
+  }
+  return response;
+}
+
+absl::Status PortManager::DeletePort(const std::string& name, bool allow_missing) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = ValidateName(name, "name"); !s.ok()) return s;
+  auto it = ports_.find(name);
+  if (it == ports_.end()) {
+    return allow_missing ? absl::OkStatus() : absl::NotFoundError(absl::StrCat("port ", name, " does not exist"));
+  }
+  if (const CrossConnect* xconnect = CrossConnectOf(name)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("port ", name, " is part of cross-connect ", xconnect->name(), "; delete that first"));
+  }
+  if (absl::Status saved = Persist(nullptr, name); !saved.ok()) {
+    return absl::UnavailableError(absl::StrCat("port not deleted: saving state failed: ", saved.message()));
+  }
+  ports_.erase(it);  // no core polls it: it is in no cross-connect
+  VHOSTD_LOG_INFO("deleted port ", name);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PortStats> PortManager::GetPortStats(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = ValidateName(name, "name"); !s.ok()) return s;
+  auto it = ports_.find(name);
+  if (it == ports_.end()) return absl::NotFoundError(absl::StrCat("port ", name, " does not exist"));
+  return Stats(it->second);
+}
+
+absl::Status PortManager::ValidateCrossConnect(const CrossConnect& xconnect) {
+  if (absl::Status s = ValidateName(xconnect.name(), "cross_connect.name"); !s.ok()) return s;
+  if (absl::Status s = ValidateName(xconnect.port_a(), "cross_connect.port_a"); !s.ok()) return s;
+  if (absl::Status s = ValidateName(xconnect.port_b(), "cross_connect.port_b"); !s.ok()) return s;
+  if (xconnect.port_a() == xconnect.port_b()) {
+    return absl::InvalidArgumentError("cross_connect.port_b: must differ from port_a");
+  }
+  for (const std::string* port : {&xconnect.port_a(), &xconnect.port_b()}) {
+    if (!ports_.count(*port)) {
+      return absl::NotFoundError(absl::StrCat("cross_connect.", port == &xconnect.port_a() ? "port_a" : "port_b",
+                                              ": port ", *port, " does not exist"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CrossConnect> PortManager::CreateCrossConnect(CrossConnect xconnect) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = ValidateCrossConnect(xconnect); !s.ok()) return s;
+  if (auto it = xconnects_.find(xconnect.name()); it != xconnects_.end()) {
+    if (MessageDifferencer::Equals(it->second, xconnect)) return it->second;
+    return absl::AlreadyExistsError(
+        absl::StrCat("cross_connect.name: cross-connect ", xconnect.name(), " exists with different ports"));
+  }
+  for (const std::string& port : {xconnect.port_a(), xconnect.port_b()}) {
+    if (const CrossConnect* other = CrossConnectOf(port)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("port ", port, " is already part of cross-connect ", other->name()));
+    }
+  }
+  if (absl::Status saved = Persist(nullptr, "", &xconnect); !saved.ok()) {
+    return absl::UnavailableError(absl::StrCat("cross-connect not created: saving state failed: ", saved.message()));
+  }
+  xconnects_[xconnect.name()] = xconnect;
+  Reprogram();
+  VHOSTD_LOG_INFO("created cross-connect ", xconnect.name(), ": ", xconnect.port_a(), " <-> ", xconnect.port_b());
+  return xconnect;
+}
+
+absl::Status PortManager::DeleteCrossConnect(const std::string& name, bool allow_missing) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = ValidateName(name, "name"); !s.ok()) return s;
+  auto it = xconnects_.find(name);
+  if (it == xconnects_.end()) {
+    return allow_missing ? absl::OkStatus()
+                         : absl::NotFoundError(absl::StrCat("cross-connect ", name, " does not exist"));
+  }
+  if (absl::Status saved = Persist(nullptr, "", nullptr, name); !saved.ok()) {
+    return absl::UnavailableError(absl::StrCat("cross-connect not deleted: saving state failed: ", saved.message()));
+  }
+  xconnects_.erase(it);
+  Reprogram();
+  VHOSTD_LOG_INFO("deleted cross-connect ", name);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<vhostd::v1::ListCrossConnectsResponse> PortManager::ListCrossConnects(
+    const vhostd::v1::ListCrossConnectsRequest& request) {
+  absl::StatusOr<Page> page = ResolvePage(request.page_size(), request.page_token());
+  if (!page.ok()) return page.status();
+  absl::MutexLock lock(&mu_);
+  vhostd::v1::ListCrossConnectsResponse response;
+  for (const CrossConnect* xconnect : TakePage(xconnects_, *page, response.mutable_next_page_token())) {
+    *response.add_cross_connects() = *xconnect;
+  }
+  return response;
+}
+
+vhostd::v1::ListPluginsResponse PortManager::ListPlugins() {
+  vhostd::v1::ListPluginsResponse response;
+  for (const PortPlugin* plugin : plugins_->All()) {
+    const PluginInfo info = plugin->Info();
+    vhostd::v1::Plugin* out = response.add_plugins();
+    out->set_port_type(info.port_type);
+    out->set_version(info.version);
+    out->set_description(info.description);
+    const absl::Status available = plugin->CheckAvailable();
+    out->set_available(available.ok());
+    out->set_unavailable_reason(std::string(available.message()));
+  }
+  return response;
+}
+
+vhostd::v1::ListCoresResponse PortManager::ListCores() {
+  absl::MutexLock lock(&mu_);
+  vhostd::v1::ListCoresResponse response;
+  for (const CoreInfo& info : engine_->Cores()) {
+    vhostd::v1::Core* core = response.add_cores();
+    core->set_lcore(info.lcore);
+    core->set_cpu(info.cpu);
+    core->set_busy_cycles(info.busy_cycles);
+    core->set_idle_cycles(info.idle_cycles);
+    core->set_packets(info.packets);
+    core->set_bursts(info.bursts);
+    for (const PollLabel& label : info.queues) {
+      vhostd::v1::PolledQueue* queue = core->add_queues();
+      queue->set_port(label.rx_port);
+      queue->set_queue(label.rx_queue);
+      queue->set_forwards_to(label.tx_port);
+    }
+  }
+  return response;
+}
+
+std::vector<PortCounterSnapshot> PortManager::SnapshotPorts() {
+  absl::MutexLock lock(&mu_);
+  std::vector<PortCounterSnapshot> out;
+  for (const auto& [name, entry] : ports_) {
+    const Port described = Describe(entry);
+    out.push_back({name, PortTypeOf(entry.spec), Stats(entry), described.status()});
+  }
+  return out;
+}
+
+Port PortManager::Describe(const PortEntry& entry) {
+  Port port = entry.spec;
+  PortStatus* status = port.mutable_status();
+  status->set_dataplane_port_id(-1);
+  if (!entry.backend) {
+    status->set_state(PortStatus::ERROR);
+    status->set_message(entry.error);
+    return port;
+  }
+  entry.backend->FillStatus(status);
+  status->set_dataplane_port_id(entry.backend->port_id());
+  // Which core polls each of this port's receive queues.
+  const std::vector<CoreInfo> cores = engine_->Cores();
+  for (vhostd::v1::QueueStatus& queue : *status->mutable_queues()) {
+    queue.set_lcore(-1);
+    for (const CoreInfo& core : cores) {
+      for (const PollLabel& label : core.queues) {
+        if (label.rx_port == entry.spec.name() && label.rx_queue == queue.queue()) queue.set_lcore(core.lcore);
+      }
+    }
+  }
+  return port;
+}
+
+PortStats PortManager::Stats(const PortEntry& entry) {
+  PortStats stats;
+  stats.set_name(entry.spec.name());
+  if (!entry.backend) return stats;
+  const QueueCounters* counters = entry.backend->counters();
+  for (uint16_t q = 0; q < entry.backend->queues(); ++q) {
+    vhostd::v1::QueueStats* queue = stats.add_queues();
+    queue->set_queue(q);
+    queue->set_rx_packets(CounterRead(counters[q].rx_packets));
+    queue->set_rx_bytes(CounterRead(counters[q].rx_bytes));
+    queue->set_tx_packets(CounterRead(counters[q].tx_packets));
+    queue->set_tx_bytes(CounterRead(counters[q].tx_bytes));
+    queue->set_tx_dropped(CounterRead(counters[q].tx_dropped));
+    stats.set_rx_packets(stats.rx_packets() + queue->rx_packets());
+    stats.set_rx_bytes(stats.rx_bytes() + queue->rx_bytes());
+    stats.set_tx_packets(stats.tx_packets() + queue->tx_packets());
+    stats.set_tx_bytes(stats.tx_bytes() + queue->tx_bytes());
+    stats.set_tx_dropped(stats.tx_dropped() + queue->tx_dropped());
+  }
+  const DriverStats driver = entry.backend->ReadDriverStats();
+  stats.set_rx_errors(driver.rx_errors);
+  stats.set_tx_errors(driver.tx_errors);
+  stats.set_rx_no_mbuf(driver.rx_no_mbuf);
+  return stats;
+}
+
+const CrossConnect* PortManager::CrossConnectOf(const std::string& port) const {
+  for (const auto& [name, xconnect] : xconnects_) {
+    if (xconnect.port_a() == port || xconnect.port_b() == port) return &xconnect;
+  }
+  return nullptr;
+}
+
+absl::Status PortManager::Persist(const Port* extra_port, const std::string& without_port,
+                                  const CrossConnect* extra_xconnect, const std::string& without_xconnect) {
+  vhostd::state::DesiredState state;
+  for (const auto& [name, entry] : ports_) {
+    if (name != without_port) *state.add_ports() = entry.spec;
+  }
+  if (extra_port) *state.add_ports() = *extra_port;
+  for (const auto& [name, xconnect] : xconnects_) {
+    if (name != without_xconnect) *state.add_cross_connects() = xconnect;
+  }
+  if (extra_xconnect) *state.add_cross_connects() = *extra_xconnect;
+  return store_->Save(state);
+}
+
+void PortManager::Reprogram() {
+  std::vector<ForwardingUnit> units;
+  for (const auto& [name, xconnect] : xconnects_) {
+    PortEntry& a = ports_.at(xconnect.port_a());
+    PortEntry& b = ports_.at(xconnect.port_b());
+    if (!a.backend || !b.backend) continue;  // a port in ERROR: nothing to forward
+    std::vector<ForwardingUnit> more = CrossConnectUnits(
+        PortRef{a.spec.name(), a.backend->port_id(), a.backend->queues(), a.backend->counters()},
+        PortRef{b.spec.name(), b.backend->port_id(), b.backend->queues(), b.backend->counters()});
+    units.insert(units.end(), more.begin(), more.end());
+  }
+  if (absl::Status s = engine_->Apply(AssignToCores(units, engine_->core_count())); !s.ok()) {
+    VHOSTD_LOG_ERROR("reprogramming polling cores: ", s.ToString());
+  }
+}
+
+}  // namespace vhostd

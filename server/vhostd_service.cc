@@ -1,0 +1,76 @@
+#include "server/vhostd_service.h"
+
+namespace vhostd {
+namespace {
+
+// Copies a successful result into `out`, or returns the error.
+template <typename T, typename Out>
+grpc::Status Reply(absl::StatusOr<T> result, Out* out) {
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *out = std::move(*result);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+grpc::Status VhostdService::CreatePort(grpc::ServerContext*, const vhostd::v1::CreatePortRequest* request,
+                                       vhostd::v1::Port* response) {
+  return Reply(manager_->CreatePort(request->port()), response);
+}
+
+grpc::Status VhostdService::GetPort(grpc::ServerContext*, const vhostd::v1::GetPortRequest* request,
+                                    vhostd::v1::Port* response) {
+  return Reply(manager_->GetPort(request->name()), response);
+}
+
+grpc::Status VhostdService::ListPorts(grpc::ServerContext*, const vhostd::v1::ListPortsRequest* request,
+                                      vhostd::v1::ListPortsResponse* response) {
+  return Reply(manager_->ListPorts(*request), response);
+}
+
+grpc::Status VhostdService::DeletePort(grpc::ServerContext*, const vhostd::v1::DeletePortRequest* request,
+                                       google::protobuf::Empty*) {
+  return ToGrpcStatus(manager_->DeletePort(request->name(), request->allow_missing()));
+}
+
+grpc::Status VhostdService::GetPortStats(grpc::ServerContext*, const vhostd::v1::GetPortStatsRequest* request,
+                                         vhostd::v1::PortStats* response) {
+  return Reply(manager_->GetPortStats(request->name()), response);
+}
+
+grpc::Status VhostdService::CreateCrossConnect(grpc::ServerContext*,
+                                               const vhostd::v1::CreateCrossConnectRequest* request,
+                                               vhostd::v1::CrossConnect* response) {
+  return Reply(manager_->CreateCrossConnect(request->cross_connect()), response);
+}
+
+grpc::Status VhostdService::DeleteCrossConnect(grpc::ServerContext*,
+                                               const vhostd::v1::DeleteCrossConnectRequest* request,
+                                               google::protobuf::Empty*) {
+  return ToGrpcStatus(manager_->DeleteCrossConnect(request->name(), request->allow_missing()));
+}
+
+grpc::Status VhostdService::ListCrossConnects(grpc::ServerContext*,
+                                              const vhostd::v1::ListCrossConnectsRequest* request,
+                                              vhostd::v1::ListCrossConnectsResponse* response) {
+  return Reply(manager_->ListCrossConnects(*request), response);
+}
+
+grpc::Status VhostdService::ListPlugins(grpc::ServerContext*, const vhostd::v1::ListPluginsRequest*,
+                                        vhostd::v1::ListPluginsResponse* response) {
+  *response = manager_->ListPlugins();
+  return grpc::Status::OK;
+}
+
+grpc::Status VhostdService::ListCores(grpc::ServerContext*, const vhostd::v1::ListCoresRequest*,
+                                      vhostd::v1::ListCoresResponse* response) {
+  *response = manager_->ListCores();
+  return grpc::Status::OK;
+}
+
+}  // namespace vhostd

@@ -1,0 +1,43 @@
+// The vhostd.v1.Vhostd gRPC service: decodes requests, calls the PortManager, and maps
+// absl::Status to the canonical gRPC status with the same code and message.
+#ifndef VHOSTD_SERVER_VHOSTD_SERVICE_H_
+#define VHOSTD_SERVER_VHOSTD_SERVICE_H_
+
+#include "server/port_manager.h"
+#include "vhostd/v1/vhostd.grpc.pb.h"
+
+namespace vhostd {
+
+class VhostdService final : public vhostd::v1::Vhostd::Service {
+ public:
+  explicit VhostdService(PortManager* manager) : manager_(manager) {}
+
+  grpc::Status CreatePort(grpc::ServerContext*, const vhostd::v1::CreatePortRequest*, vhostd::v1::Port*) override;
+  grpc::Status GetPort(grpc::ServerContext*, const vhostd::v1::GetPortRequest*, vhostd::v1::Port*) override;
+  grpc::Status ListPorts(grpc::ServerContext*, const vhostd::v1::ListPortsRequest*,
+                         vhostd::v1::ListPortsResponse*) override;
+  grpc::Status DeletePort(grpc::ServerContext*, const vhostd::v1::DeletePortRequest*,
+                          google::protobuf::Empty*) override;
+  grpc::Status GetPortStats(grpc::ServerContext*, const vhostd::v1::GetPortStatsRequest*,
+                            vhostd::v1::PortStats*) override;
+  grpc::Status CreateCrossConnect(grpc::ServerContext*, const vhostd::v1::CreateCrossConnectRequest*,
+                                  vhostd::v1::CrossConnect*) override;
+  grpc::Status DeleteCrossConnect(grpc::ServerContext*, const vhostd::v1::DeleteCrossConnectRequest*,
+                                  google::protobuf::Empty*) override;
+  grpc::Status ListCrossConnects(grpc::ServerContext*, const vhostd::v1::ListCrossConnectsRequest*,
+                                 vhostd::v1::ListCrossConnectsResponse*) override;
+  grpc::Status ListPlugins(grpc::ServerContext*, const vhostd::v1::ListPluginsRequest*,
+                           vhostd::v1::ListPluginsResponse*) override;
+  grpc::Status ListCores(grpc::ServerContext*, const vhostd::v1::ListCoresRequest*,
+                         vhostd::v1::ListCoresResponse*) override;
+
+ private:
+  PortManager* const manager_;
+};
+
+// absl and gRPC share the canonical code numbering.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+}  // namespace vhostd
+
+#endif  // VHOSTD_SERVER_VHOSTD_SERVICE_H_
