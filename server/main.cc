@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <rte_config.h>
 #include <rte_eal.h>
+#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -41,6 +43,26 @@ ABSL_FLAG(int, memory_mb, 1024, "EAL memory in MiB when no hugepages are mounted
 ABSL_FLAG(int, mbufs, 16384, "Packet buffers in the shared mbuf pool.");
 
 namespace vhostd {
+namespace {
+
+}  // namespace
+
+// Abseil flag names use '_'; operators type '-' (--grpc-socket). Accept both by
+// rewriting the name part of every "--flag[=value]" argument.
+std::vector<std::string> DashedFlagsToAbsl(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string& arg = args[i];
+    if (arg == "--") break;
+    if (arg.rfind("--", 0) != 0) continue;
+    const size_t end = std::min(arg.find('='), arg.size());
+    for (size_t c = 2; c < end; ++c) {
+      if (arg[c] == '-') arg[c] = '_';
+    }
+  }
+  return args;
+}
+
 namespace {
 
 int Fail(const absl::Status& status) {
@@ -111,6 +133,19 @@ sigset_t BlockShutdownSignals() {
   return signals;
 }
 
+// EAL leaves its runtime directory (/var/run/dpdk/<file-prefix>) behind; a daemon that
+// stopped cleanly removes it so restarts and other DPDK processes find no stale files.
+void RemoveRuntimeDir(const std::string& dir) {
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* entry = readdir(d)) {
+      const std::string name = entry->d_name;
+      if (name != "." && name != "..") unlink((dir + "/" + name).c_str());
+    }
+    closedir(d);
+  }
+  rmdir(dir.c_str());
+}
+
 int Run() {
   const std::string grpc_socket = absl::GetFlag(FLAGS_grpc_socket);
   const std::string socket_dir = absl::GetFlag(FLAGS_socket_dir);
@@ -157,7 +192,9 @@ int Run() {
     signal_thread.join();
     unlink(grpc_socket.c_str());
   }  // ports close (manager), then cores stop (engine)
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  RemoveRuntimeDir(runtime_dir);
   VHOSTD_LOG_INFO("stopped");
   return exit_code;
 }
@@ -167,6 +204,9 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("vhostd --grpc-socket=PATH --socket-dir=DIR --state-file=FILE [--cores=CPUS]");
-  absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> args = vhostd::DashedFlagsToAbsl(argc, argv);
+  std::vector<char*> arg_ptrs;
+  for (std::string& arg : args) arg_ptrs.push_back(arg.data());
+  absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   return vhostd::Run();
 }
