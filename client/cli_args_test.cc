@@ -1,0 +1,495 @@
+#include "client/cli_args.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace vhostctl {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using Args = std::vector<std::string>;
+
+// Parses `args`, expecting success.
+Command Parse(const Args& args) {
+  ParseResult result = ParseArgs(args);
+  EXPECT_TRUE(result.ok()) << "unexpected usage error: " << result.error->message;
+  return result.command;
+}
+
+// Parses `args`, expecting a usage error.
+UsageError ParseError(const Args& args) {
+  ParseResult result = ParseArgs(args);
+  EXPECT_FALSE(result.ok()) << "expected a usage error";
+  return result.error.value_or(UsageError{});
+}
+
+// --- Every command ------------------------------------------------------------------
+
+struct KindCase {
+  Args args;
+  CommandKind kind;
+};
+
+class CommandKindTest : public ::testing::TestWithParam<KindCase> {};
+
+TEST_P(CommandKindTest, ParsesToItsKind) {
+  EXPECT_EQ(Parse(GetParam().args).kind, GetParam().kind);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllCommands, CommandKindTest,
+    ::testing::Values(
+        KindCase{{"port", "create", "vm1", "--type", "vhost-user", "--socket", "/s"},
+                 CommandKind::kPortCreate},
+        KindCase{{"port", "create", "vm1", "--type", "vhost-kernel"}, CommandKind::kPortCreate},
+        KindCase{{"port", "create", "vm1", "--type", "vdpa", "--device", "vdpa0"},
+                 CommandKind::kPortCreate},
+        KindCase{{"port", "get", "vm1"}, CommandKind::kPortGet},
+        KindCase{{"port", "delete", "vm1"}, CommandKind::kPortDelete},
+        KindCase{{"port", "list"}, CommandKind::kPortList},
+        KindCase{{"port", "stats", "vm1"}, CommandKind::kPortStats},
+        KindCase{{"xconnect", "create", "x1", "--ports", "a,b"}, CommandKind::kXconnectCreate},
+        KindCase{{"xconnect", "list"}, CommandKind::kXconnectList},
+        KindCase{{"xconnect", "delete", "x1"}, CommandKind::kXconnectDelete},
+        KindCase{{"core", "list"}, CommandKind::kCoreList},
+        KindCase{{"plugin", "list"}, CommandKind::kPluginList},
+        KindCase{{"help"}, CommandKind::kHelp},
+        KindCase{{"--help"}, CommandKind::kHelp},
+        KindCase{{"-h"}, CommandKind::kHelp},
+        KindCase{{"help", "port"}, CommandKind::kHelp},
+        KindCase{{"port", "create", "--help"}, CommandKind::kHelp},
+        KindCase{{"port", "frob", "-h"}, CommandKind::kHelp},
+        KindCase{{"--server", "unix:/s", "--help"}, CommandKind::kHelp}));
+
+TEST(ParseArgsTest, NameCommandsKeepTheName) {
+  EXPECT_EQ(Parse({"port", "get", "vm1"}).name, "vm1");
+  EXPECT_EQ(Parse({"port", "delete", "vm2"}).name, "vm2");
+  EXPECT_EQ(Parse({"port", "stats", "vm3"}).name, "vm3");
+  EXPECT_EQ(Parse({"xconnect", "delete", "x1"}).name, "x1");
+  EXPECT_EQ(Parse({"xconnect", "create", "x2", "--ports", "a,b"}).name, "x2");
+  EXPECT_EQ(Parse({"port", "create", "vm4", "--type", "vdpa", "--device", "d"}).name, "vm4");
+}
+
+TEST(ParseArgsTest, DeleteAllowMissing) {
+  EXPECT_FALSE(Parse({"port", "delete", "vm1"}).allow_missing);
+  EXPECT_TRUE(Parse({"port", "delete", "vm1", "--allow-missing"}).allow_missing);
+  EXPECT_TRUE(Parse({"port", "delete", "--allow-missing", "vm1"}).allow_missing);
+  EXPECT_FALSE(Parse({"xconnect", "delete", "x1"}).allow_missing);
+  EXPECT_TRUE(Parse({"xconnect", "delete", "x1", "--allow-missing"}).allow_missing);
+}
+
+TEST(ParseArgsTest, AllowMissingTakesNoValue) {
+  EXPECT_THAT(ParseError({"port", "delete", "vm1", "--allow-missing=true"}).message,
+              AllOf(HasSubstr("--allow-missing"), HasSubstr("takes no value")));
+}
+
+TEST(ParseArgsTest, AllowMissingOnlyOnDelete) {
+  EXPECT_THAT(ParseError({"port", "get", "vm1", "--allow-missing"}).message,
+              AllOf(HasSubstr("unknown flag --allow-missing"), HasSubstr("port get")));
+}
+
+// --- Global flags -----------------------------------------------------------------
+
+TEST(GlobalFlagsTest, Defaults) {
+  Command command = Parse({"port", "list"});
+  EXPECT_FALSE(command.server.has_value());
+  EXPECT_EQ(command.output, OutputFormat::kTable);
+  EXPECT_EQ(command.timeout, absl::Seconds(10));
+}
+
+TEST(GlobalFlagsTest, BeforeTheCommand) {
+  Command command =
+      Parse({"--server", "unix:/tmp/v.sock", "-o", "json", "--timeout", "2.5", "port", "list"});
+  EXPECT_EQ(command.server, "unix:/tmp/v.sock");
+  EXPECT_EQ(command.output, OutputFormat::kJson);
+  EXPECT_EQ(command.timeout, absl::Milliseconds(2500));
+  EXPECT_EQ(command.kind, CommandKind::kPortList);
+}
+
+TEST(GlobalFlagsTest, EqualsForm) {
+  Command command = Parse({"--server=unix:/a=b.sock", "-o=json", "--timeout=3", "core", "list"});
+  EXPECT_EQ(command.server, "unix:/a=b.sock");  // only the first '=' splits
+  EXPECT_EQ(command.output, OutputFormat::kJson);
+  EXPECT_EQ(command.timeout, absl::Seconds(3));
+}
+
+TEST(GlobalFlagsTest, AlsoAcceptedAfterTheCommand) {
+  Command command = Parse({"port", "get", "vm1", "-o", "json", "--server", "unix:/x"});
+  EXPECT_EQ(command.output, OutputFormat::kJson);
+  EXPECT_EQ(command.server, "unix:/x");
+  EXPECT_EQ(command.name, "vm1");
+}
+
+TEST(GlobalFlagsTest, TableOutput) {
+  EXPECT_EQ(Parse({"-o", "table", "plugin", "list"}).output, OutputFormat::kTable);
+}
+
+TEST(GlobalFlagsTest, BadOutputFormat) {
+  UsageError error = ParseError({"-o", "yaml", "port", "list"});
+  EXPECT_THAT(error.message, AllOf(HasSubstr("-o"), HasSubstr("'yaml'")));
+}
+
+TEST(GlobalFlagsTest, BadTimeouts) {
+  for (const char* bad : {"abc", "0", "-1", "inf", "nan", "1s", " 5", ""}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THAT(ParseError({"--timeout", bad, "port", "list"}).message, HasSubstr("--timeout"));
+  }
+}
+
+TEST(GlobalFlagsTest, MissingValue) {
+  EXPECT_THAT(ParseError({"port", "list", "--server"}).message,
+              AllOf(HasSubstr("--server"), HasSubstr("needs a value")));
+  EXPECT_THAT(ParseError({"--server=", "port", "list"}).message, HasSubstr("--server"));
+  EXPECT_THAT(ParseError({"port", "list", "-o"}).message, HasSubstr("-o"));
+}
+
+TEST(GlobalFlagsTest, GivenTwice) {
+  EXPECT_THAT(ParseError({"-o", "json", "port", "list", "-o", "table"}).message,
+              AllOf(HasSubstr("-o"), HasSubstr("more than once")));
+}
+
+TEST(ServerTargetTest, FlagThenEnvironmentThenDefault) {
+  Command command = Parse({"port", "list"});
+  EXPECT_EQ(ServerTarget(command, nullptr), "unix:/run/vhostd/vhostd.sock");
+  EXPECT_EQ(ServerTarget(command, ""), "unix:/run/vhostd/vhostd.sock");
+  EXPECT_EQ(ServerTarget(command, "unix:/env.sock"), "unix:/env.sock");
+  command = Parse({"--server", "unix:/flag.sock", "port", "list"});
+  EXPECT_EQ(ServerTarget(command, "unix:/env.sock"), "unix:/flag.sock");
+}
+
+// --- port create --------------------------------------------------------------------
+
+TEST(PortCreateTest, VhostUserMinimal) {
+  Command command = Parse({"port", "create", "vm1", "--type", "vhost-user", "--socket", "vm1.sock"});
+  const PortSpecArgs& port = command.port;
+  EXPECT_EQ(port.type, PortType::kVhostUser);
+  EXPECT_EQ(port.socket_path, "vm1.sock");
+  EXPECT_EQ(port.mode, SocketMode::kUnspecified);
+  EXPECT_FALSE(port.queues.has_value());
+  EXPECT_FALSE(port.tso);
+  EXPECT_FALSE(port.iommu_support);
+  EXPECT_FALSE(port.postcopy_support);
+  EXPECT_FALSE(port.linear_buffer);
+  EXPECT_FALSE(port.ext_buffer);
+}
+
+TEST(PortCreateTest, VhostUserEveryFlag) {
+  Command command = Parse({"port", "create", "vm1", "--type", "vhost-user", "--socket",
+                           "/run/vhostd/vm1.sock", "--mode", "client", "--queues", "4", "--tso",
+                           "--iommu-support", "--postcopy-support", "--linear-buffer",
+                           "--ext-buffer"});
+  const PortSpecArgs& port = command.port;
+  EXPECT_EQ(command.name, "vm1");
+  EXPECT_EQ(port.type, PortType::kVhostUser);
+  EXPECT_EQ(port.socket_path, "/run/vhostd/vm1.sock");
+  EXPECT_EQ(port.mode, SocketMode::kClient);
+  EXPECT_EQ(port.queues, 4u);
+  EXPECT_TRUE(port.tso);
+  EXPECT_TRUE(port.iommu_support);
+  EXPECT_TRUE(port.postcopy_support);
+  EXPECT_TRUE(port.linear_buffer);
+  EXPECT_TRUE(port.ext_buffer);
+}
+
+TEST(PortCreateTest, EqualsFormAndFlagsBeforeName) {
+  Command command = Parse({"port", "create", "--type=vhost-user", "--socket=/s", "--mode=server",
+                           "--queues=2", "vm1"});
+  EXPECT_EQ(command.name, "vm1");
+  EXPECT_EQ(command.port.socket_path, "/s");
+  EXPECT_EQ(command.port.mode, SocketMode::kServer);
+  EXPECT_EQ(command.port.queues, 2u);
+}
+
+TEST(PortCreateTest, QueuesZeroIsKeptForTheServerToReject) {
+  Command command =
+      Parse({"port", "create", "vm1", "--type", "vhost-user", "--socket", "/s", "--queues", "0"});
+  ASSERT_TRUE(command.port.queues.has_value());
+  EXPECT_EQ(*command.port.queues, 0u);
+}
+
+TEST(PortCreateTest, QueuesLimits) {
+  EXPECT_EQ(Parse({"port", "create", "vm1", "--type", "vdpa", "--device", "d", "--queues",
+                   "4294967295"})
+                .port.queues,
+            4294967295u);
+  for (const char* bad : {"abc", "4294967296", "99999999999", "-1", "+1", " 1", "1 ", "1.5",
+                          "0x10", "1e3", ""}) {
+    SCOPED_TRACE(bad);
+    UsageError error =
+        ParseError({"port", "create", "vm1", "--type", "vdpa", "--device", "d", "--queues", bad});
+    EXPECT_THAT(error.message, HasSubstr("--queues"));
+  }
+}
+
+TEST(PortCreateTest, QueuesNotANumberNamesTheValue) {
+  UsageError error = ParseError(
+      {"port", "create", "vm1", "--type", "vhost-user", "--socket", "/s", "--queues", "abc"});
+  EXPECT_THAT(error.message, AllOf(HasSubstr("--queues"), HasSubstr("'abc'")));
+  EXPECT_THAT(error.synopsis, HasSubstr("port create NAME --type vhost-user"));
+}
+
+TEST(PortCreateTest, BadMode) {
+  EXPECT_THAT(ParseError({"port", "create", "vm1", "--type", "vhost-user", "--socket", "/s",
+                          "--mode", "both"})
+                  .message,
+              AllOf(HasSubstr("--mode"), HasSubstr("'both'")));
+}
+
+TEST(PortCreateTest, VhostUserNeedsSocket) {
+  EXPECT_THAT(ParseError({"port", "create", "vm1", "--type", "vhost-user"}).message,
+              HasSubstr("--socket"));
+}
+
+TEST(PortCreateTest, VhostKernelMinimal) {
+  Command command = Parse({"port", "create", "tap1", "--type", "vhost-kernel"});
+  EXPECT_EQ(command.port.type, PortType::kVhostKernel);
+  EXPECT_EQ(command.port.tap_name, "");
+  EXPECT_EQ(command.port.netns, "");
+  EXPECT_EQ(command.port.mac, "");
+  EXPECT_FALSE(command.port.queues.has_value());
+  EXPECT_FALSE(command.port.mtu.has_value());
+}
+
+TEST(PortCreateTest, VhostKernelEveryFlag) {
+  Command command = Parse({"port", "create", "k1", "--type", "vhost-kernel", "--tap", "tap-k1",
+                           "--netns", "/var/run/netns/blue", "--queues", "2", "--mac",
+                           "52:54:00:12:34:56", "--mtu", "9000"});
+  const PortSpecArgs& port = command.port;
+  EXPECT_EQ(port.type, PortType::kVhostKernel);
+  EXPECT_EQ(port.tap_name, "tap-k1");
+  EXPECT_EQ(port.netns, "/var/run/netns/blue");
+  EXPECT_EQ(port.queues, 2u);
+  EXPECT_EQ(port.mac, "52:54:00:12:34:56");
+  EXPECT_EQ(port.mtu, 9000u);
+}
+
+TEST(PortCreateTest, BadMtu) {
+  EXPECT_THAT(
+      ParseError({"port", "create", "k1", "--type", "vhost-kernel", "--mtu", "big"}).message,
+      AllOf(HasSubstr("--mtu"), HasSubstr("'big'")));
+}
+
+TEST(PortCreateTest, Vdpa) {
+  Command command = Parse(
+      {"port", "create", "v1", "--type", "vdpa", "--device", "/dev/vhost-vdpa-0", "--queues", "8"});
+  EXPECT_EQ(command.port.type, PortType::kVdpa);
+  EXPECT_EQ(command.port.device, "/dev/vhost-vdpa-0");
+  EXPECT_EQ(command.port.queues, 8u);
+}
+
+TEST(PortCreateTest, VdpaNeedsDevice) {
+  EXPECT_THAT(ParseError({"port", "create", "v1", "--type", "vdpa"}).message,
+              HasSubstr("--device"));
+}
+
+TEST(PortCreateTest, MissingType) {
+  EXPECT_THAT(ParseError({"port", "create", "vm1", "--socket", "/s"}).message,
+              HasSubstr("missing --type"));
+}
+
+TEST(PortCreateTest, UnknownType) {
+  UsageError error = ParseError({"port", "create", "vm1", "--type", "vhost-net"});
+  EXPECT_THAT(error.message, AllOf(HasSubstr("--type"), HasSubstr("'vhost-net'")));
+}
+
+TEST(PortCreateTest, FlagOfAnotherType) {
+  const std::vector<std::pair<Args, std::string>> cases = {
+      {{"--type", "vdpa", "--device", "d", "--socket", "/s"}, "--socket"},
+      {{"--type", "vdpa", "--device", "d", "--tso"}, "--tso"},
+      {{"--type", "vhost-kernel", "--tso"}, "--tso"},
+      {{"--type", "vhost-kernel", "--mode", "client"}, "--mode"},
+      {{"--type", "vhost-kernel", "--device", "d"}, "--device"},
+      {{"--type", "vhost-user", "--socket", "/s", "--tap", "t"}, "--tap"},
+      {{"--type", "vhost-user", "--socket", "/s", "--mtu", "1500"}, "--mtu"},
+      {{"--type", "vhost-user", "--socket", "/s", "--device", "d"}, "--device"},
+      {{"--type", "vdpa", "--device", "d", "--netns", "/n"}, "--netns"},
+  };
+  for (const auto& [extra, flag] : cases) {
+    SCOPED_TRACE(flag);
+    Args args = {"port", "create", "p1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    EXPECT_THAT(ParseError(args).message, AllOf(HasSubstr(flag), HasSubstr("not valid")));
+  }
+}
+
+TEST(PortCreateTest, SwitchTakesNoValue) {
+  EXPECT_THAT(
+      ParseError({"port", "create", "vm1", "--type", "vhost-user", "--socket", "/s", "--tso=yes"})
+          .message,
+      AllOf(HasSubstr("--tso"), HasSubstr("takes no value")));
+}
+
+TEST(PortCreateTest, ValueFlagAtTheEnd) {
+  EXPECT_THAT(ParseError({"port", "create", "vm1", "--type", "vhost-user", "--socket"}).message,
+              AllOf(HasSubstr("--socket"), HasSubstr("needs a value")));
+}
+
+TEST(PortCreateTest, ValueMayStartWithADash) {
+  // The word after a value flag is its value, so a negative number is reported as a
+  // bad --queues, not as an unknown flag.
+  EXPECT_THAT(
+      ParseError({"port", "create", "v", "--type", "vdpa", "--device", "d", "--queues", "-1"})
+          .message,
+      AllOf(HasSubstr("--queues"), HasSubstr("'-1'")));
+}
+
+TEST(PortCreateTest, FlagGivenTwice) {
+  EXPECT_THAT(ParseError({"port", "create", "v", "--type", "vdpa", "--device", "d", "--queues",
+                          "1", "--queues", "2"})
+                  .message,
+              AllOf(HasSubstr("--queues"), HasSubstr("more than once")));
+}
+
+TEST(PortCreateTest, MissingName) {
+  UsageError error = ParseError({"port", "create", "--type", "vdpa", "--device", "d"});
+  EXPECT_THAT(error.message, HasSubstr("missing NAME"));
+  EXPECT_THAT(error.synopsis, HasSubstr("port create NAME"));
+}
+
+// --- Names and positionals ------------------------------------------------------------
+
+TEST(ParseArgsTest, MissingName) {
+  for (const Args& args : std::vector<Args>{{"port", "get"},
+                                            {"port", "delete"},
+                                            {"port", "stats"},
+                                            {"port", "delete", "--allow-missing"},
+                                            {"xconnect", "create", "--ports", "a,b"},
+                                            {"xconnect", "delete"}}) {
+    SCOPED_TRACE(args[0] + " " + args[1]);
+    EXPECT_THAT(ParseError(args).message, HasSubstr("missing NAME"));
+  }
+}
+
+TEST(ParseArgsTest, EmptyName) {
+  EXPECT_THAT(ParseError({"port", "get", ""}).message, HasSubstr("NAME must not be empty"));
+}
+
+TEST(ParseArgsTest, ExtraArgument) {
+  EXPECT_THAT(ParseError({"port", "get", "vm1", "vm2"}).message,
+              AllOf(HasSubstr("unexpected argument 'vm2'"), HasSubstr("port get")));
+  EXPECT_THAT(ParseError({"port", "list", "vm1"}).message,
+              HasSubstr("unexpected argument 'vm1'"));
+  EXPECT_THAT(ParseError({"core", "list", "all"}).message, HasSubstr("'all'"));
+}
+
+TEST(ParseArgsTest, NoCommand) {
+  UsageError error = ParseError({});
+  EXPECT_THAT(error.message, HasSubstr("missing command"));
+  EXPECT_THAT(error.synopsis, HasSubstr("usage: vhostctl [--server unix:PATH]"));
+  EXPECT_THAT(ParseError({"-o", "json"}).message, HasSubstr("missing command"));
+}
+
+TEST(ParseArgsTest, UnknownCommand) {
+  UsageError error = ParseError({"frob"});
+  EXPECT_THAT(error.message, HasSubstr("unknown command 'frob'"));
+  EXPECT_THAT(error.synopsis, HasSubstr("COMMAND ..."));
+  EXPECT_THAT(error.synopsis, Not(HasSubstr("vhostctl vhostctl")));
+  EXPECT_THAT(ParseError({"ports", "list"}).message, HasSubstr("'ports'"));
+}
+
+TEST(ParseArgsTest, UnknownVerb) {
+  UsageError error = ParseError({"port", "frob", "vm1"});
+  EXPECT_THAT(error.message, HasSubstr("unknown port command 'frob'"));
+  EXPECT_THAT(error.synopsis, AllOf(HasSubstr("port get NAME"), HasSubstr("port list"),
+                                    Not(HasSubstr("xconnect"))));
+  EXPECT_THAT(ParseError({"core", "get"}).message, HasSubstr("unknown core command 'get'"));
+  EXPECT_THAT(ParseError({"plugin", "create"}).message, HasSubstr("'create'"));
+}
+
+TEST(ParseArgsTest, MissingVerb) {
+  EXPECT_THAT(ParseError({"port"}).message,
+              AllOf(HasSubstr("missing port command"), HasSubstr("create"), HasSubstr("stats")));
+  EXPECT_THAT(ParseError({"xconnect"}).message, HasSubstr("missing xconnect command"));
+  EXPECT_THAT(ParseError({"core"}).message, HasSubstr("missing core command (list)"));
+}
+
+TEST(ParseArgsTest, UnknownFlag) {
+  EXPECT_THAT(ParseError({"port", "get", "vm1", "--bogus"}).message,
+              HasSubstr("unknown flag --bogus"));
+  EXPECT_THAT(ParseError({"--bogus", "port", "list"}).message, HasSubstr("unknown flag --bogus"));
+  EXPECT_THAT(ParseError({"port", "list", "-x"}).message, HasSubstr("unknown flag -x"));
+  EXPECT_THAT(ParseError({"port", "list", "--tso"}).message, HasSubstr("unknown flag --tso"));
+}
+
+TEST(ParseArgsTest, CommandFlagBeforeTheCommand) {
+  EXPECT_THAT(ParseError({"--tso", "port", "create", "vm1"}).message,
+              AllOf(HasSubstr("--tso"), HasSubstr("must follow the command")));
+}
+
+// --- xconnect create --------------------------------------------------------------------
+
+TEST(XconnectCreateTest, Ports) {
+  Command command = Parse({"xconnect", "create", "x1", "--ports", "vm1,vm2"});
+  EXPECT_EQ(command.port_a, "vm1");
+  EXPECT_EQ(command.port_b, "vm2");
+  command = Parse({"xconnect", "create", "--ports=a,b", "x1"});
+  EXPECT_EQ(command.name, "x1");
+  EXPECT_EQ(command.port_a, "a");
+  EXPECT_EQ(command.port_b, "b");
+}
+
+TEST(XconnectCreateTest, NeedsExactlyTwoPorts) {
+  for (const char* bad : {"vm1", "vm1,", ",vm2", "a,b,c", ",", "a,,b"}) {
+    SCOPED_TRACE(bad);
+    UsageError error = ParseError({"xconnect", "create", "x1", "--ports", bad});
+    EXPECT_THAT(error.message, AllOf(HasSubstr("--ports"), HasSubstr(std::string("'") + bad)));
+    EXPECT_THAT(error.synopsis, HasSubstr("xconnect create NAME --ports A,B"));
+  }
+}
+
+TEST(XconnectCreateTest, MissingPorts) {
+  EXPECT_THAT(ParseError({"xconnect", "create", "x1"}).message, HasSubstr("missing --ports"));
+}
+
+// --- Usage text -------------------------------------------------------------------------
+
+TEST(UsageTextTest, ListsEveryCommandAndGlobalFlag) {
+  const std::string& usage = UsageText();
+  for (const char* text :
+       {"port create NAME --type vhost-user --socket PATH", "--type vhost-kernel", "--type vdpa",
+        "port get NAME", "port delete NAME [--allow-missing]", "port list", "port stats NAME",
+        "xconnect create NAME --ports A,B", "xconnect list", "xconnect delete NAME",
+        "core list", "plugin list", "help", "--server unix:PATH", "-o table|json",
+        "--timeout SECONDS", "VHOSTD_SERVER", "unix:/run/vhostd/vhostd.sock", "--ext-buffer",
+        "--postcopy-support", "--mtu N"}) {
+    EXPECT_THAT(usage, HasSubstr(text));
+  }
+}
+
+void ExpectLinesFitATerminal(const std::string& text) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    EXPECT_LE(end - start, 80u) << text.substr(start, end - start);
+    start = end + 1;
+  }
+}
+
+TEST(UsageTextTest, LinesFitATerminal) {
+  ExpectLinesFitATerminal(UsageText());
+  ExpectLinesFitATerminal(ParseError({}).synopsis);
+  ExpectLinesFitATerminal(ParseError({"port"}).synopsis);
+  ExpectLinesFitATerminal(ParseError({"xconnect"}).synopsis);
+}
+
+TEST(UsageTextTest, SynopsisContinuationLinesAreIndented) {
+  EXPECT_EQ(ParseError({"port", "create", "vm1"}).synopsis,
+            "usage: vhostctl port create NAME --type vhost-user --socket PATH\n"
+            "                    [--mode server|client] [--queues N] [--tso]\n"
+            "                    [--iommu-support] [--postcopy-support]\n"
+            "                    [--linear-buffer] [--ext-buffer]\n"
+            "       vhostctl port create NAME --type vhost-kernel [--tap IFNAME]\n"
+            "                    [--netns PATH] [--queues N] [--mac MAC] [--mtu N]\n"
+            "       vhostctl port create NAME --type vdpa --device PATH_OR_NAME [--queues N]\n");
+  EXPECT_EQ(ParseError({"port", "get"}).synopsis, "usage: vhostctl port get NAME\n");
+}
+
+}  // namespace
+}  // namespace vhostctl

@@ -1,0 +1,30 @@
+// Runs a parsed vhostctl command against the daemon: builds the request, calls the
+// RPC (following page tokens for the lists) and prints the answer.
+#ifndef VHOSTD_CLIENT_COMMANDS_H_
+#define VHOSTD_CLIENT_COMMANDS_H_
+
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "client/cli_args.h"
+#include "grpcpp/channel.h"
+#include "vhostd/v1/vhostd.pb.h"
+
+namespace vhostctl {
+
+// Runs `command` (not kHelp) over `channel`, printing results to `out` and errors, as
+// "error: CODE_NAME: message", to `err`. `target` is the address `channel` dials, used
+// in messages. Every RPC of the command shares one deadline, command.timeout from now.
+// Returns the exit status: 0 on success, 1 on an error.
+int RunCommand(const Command& command, const std::string& target,
+               const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
+               std::ostream& err);
+
+// The requests of the create commands, exposed for tests.
+vhostd::v1::CreatePortRequest MakeCreatePortRequest(const Command& command);
+vhostd::v1::CreateCrossConnectRequest MakeCreateCrossConnectRequest(const Command& command);
+
+}  // namespace vhostctl
+
+#endif  // VHOSTD_CLIENT_COMMANDS_H_

@@ -1,0 +1,70 @@
+// Output formatting for vhostctl: aligned tables and key/value blocks for people, and
+// protobuf's canonical JSON mapping for programs.
+#ifndef VHOSTD_CLIENT_OUTPUT_FORMAT_H_
+#define VHOSTD_CLIENT_OUTPUT_FORMAT_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "google/protobuf/message.h"
+#include "vhostd/v1/vhostd.pb.h"
+
+namespace vhostctl {
+
+enum class Align { kLeft, kRight };
+
+// A table with a header row and columns padded to their widest cell, separated by
+// kColumnGap spaces. Lines carry no trailing spaces. Control characters in cells
+// (a newline in a server message) are shown as spaces so rows stay one line each.
+class Table {
+ public:
+  static constexpr int kColumnGap = 3;
+
+  struct Column {
+    std::string header;
+    Align align = Align::kLeft;
+  };
+
+  explicit Table(std::vector<Column> columns);
+
+  // Adds a row; missing trailing cells are blank, extra cells are dropped.
+  void AddRow(std::vector<std::string> cells);
+
+  std::string Render() const;
+
+ private:
+  std::vector<Column> columns_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// "key:  value" lines with the values aligned after the longest key.
+std::string RenderKeyValues(const std::vector<std::pair<std::string, std::string>>& pairs);
+
+// Width of `text` on a terminal, counting UTF-8 code points (not bytes).
+size_t DisplayWidth(const std::string& text);
+
+// The message in protobuf's canonical JSON mapping (lowerCamelCase names, fields with
+// default values included, indented), ending in one newline.
+std::string ToJson(const google::protobuf::Message& message);
+
+// Table-mode renderings of the daemon's responses.
+std::string FormatPortTable(const vhostd::v1::ListPortsResponse& response);
+std::string FormatPortDetails(const vhostd::v1::Port& port);
+std::string FormatPortStats(const vhostd::v1::PortStats& stats);
+std::string FormatCrossConnectTable(const vhostd::v1::ListCrossConnectsResponse& response);
+std::string FormatCrossConnectDetails(const vhostd::v1::CrossConnect& cross_connect);
+std::string FormatCoreTable(const vhostd::v1::ListCoresResponse& response);
+std::string FormatPluginTable(const vhostd::v1::ListPluginsResponse& response);
+
+// Pieces of the above, exposed for tests.
+std::string PortTypeName(const vhostd::v1::Port& port);  // "vhost-user", ..., "-"
+std::string PortStateName(const vhostd::v1::PortStatus& status);  // "UP", ..., "-"
+std::string BusyPercent(const vhostd::v1::Core& core);   // "12.5", "-" when never polled
+
+// The canonical name of a gRPC status code ("INVALID_ARGUMENT"), from its number.
+std::string StatusCodeName(int code);
+
+}  // namespace vhostctl
+
+#endif  // VHOSTD_CLIENT_OUTPUT_FORMAT_H_

@@ -1,0 +1,38 @@
+// vhostctl: the command-line client of the vhostd daemon's gRPC API.
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/cli_args.h"
+#include "client/commands.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  const vhostctl::ParseResult parsed = vhostctl::ParseArgs(args);
+  if (!parsed.ok()) {
+    std::cerr << "vhostctl: " << parsed.error->message << "\n"
+              << parsed.error->synopsis << "Run 'vhostctl --help' for the full usage.\n";
+    return 2;
+  }
+  const vhostctl::Command& command = parsed.command;
+  if (command.kind == vhostctl::CommandKind::kHelp) {
+    std::cout << vhostctl::UsageText();
+    return 0;
+  }
+
+  const std::string target =
+      vhostctl::ServerTarget(command, std::getenv(vhostctl::kServerEnvVar));
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  const int status = vhostctl::RunCommand(command, target, channel, std::cout, std::cerr);
+  std::cout.flush();
+  if (!std::cout) {
+    std::cerr << "vhostctl: cannot write the output\n";
+    return 1;
+  }
+  return status;
+}
