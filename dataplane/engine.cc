@@ -1,6 +1,7 @@
 #include "dataplane/engine.h"
 
 #include <rte_config.h>
+#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -61,11 +62,15 @@ std::vector<CoreInfo> Engine::Cores() const {
   std::vector<CoreInfo> cores;
   for (const auto& core : cores_) {
     const CoreCounters& c = core->counters();
+    std::vector<uint64_t> batch_sizes;
+    for (const auto& count : c.batch_sizes) batch_sizes.push_back(CounterRead(count));
     cores.push_back(CoreInfo{core->lcore(), static_cast<unsigned>(rte_lcore_to_cpu_id(core->lcore())),
                              core->program().labels, CounterRead(c.busy_cycles), CounterRead(c.idle_cycles),
-                             CounterRead(c.packets), CounterRead(c.bursts)});
+                             CounterRead(c.packets), std::move(batch_sizes)});
   }
   return cores;
 }
+
+uint64_t Engine::tsc_hz() const { return rte_get_tsc_hz(); }
 
 }  // namespace vhostd

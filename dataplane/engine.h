@@ -27,6 +27,7 @@ class Engine : public ForwardingEngine {
 
   absl::Status Apply(std::vector<CoreProgram> programs) override;
   std::vector<CoreInfo> Cores() const override;
+  uint64_t tsc_hz() const override;
 
  private:
   Engine(rte_mempool* pool, std::vector<std::unique_ptr<PollCore>> cores);

@@ -18,7 +18,7 @@ struct CoreInfo {
   uint64_t busy_cycles;
   uint64_t idle_cycles;
   uint64_t packets;
-  uint64_t bursts;
+  std::vector<uint64_t> batch_sizes;  // [n]: receive calls that returned n packets
 };
 
 class ForwardingEngine {
@@ -29,6 +29,8 @@ class ForwardingEngine {
   // memory the old programs referenced may be freed), or an error if one did not.
   virtual absl::Status Apply(std::vector<CoreProgram> programs) = 0;
   virtual std::vector<CoreInfo> Cores() const = 0;
+  // Frequency of the cycle counter behind CoreInfo's busy/idle cycles.
+  virtual uint64_t tsc_hz() const = 0;
 };
 
 }  // namespace vhostd

@@ -13,13 +13,11 @@
 namespace vhostd {
 namespace {
 
-constexpr uint16_t kBurst = 32;
-
 // Receives one burst and sends it on; what the transmit queue refuses is freed and
 // counted as dropped. Returns the number of packets received.
 inline uint16_t ForwardBurst(const PollEntry& e) {
-  rte_mbuf* pkts[kBurst];
-  const uint16_t received = rte_eth_rx_burst(e.rx_port, e.rx_queue, pkts, kBurst);
+  rte_mbuf* pkts[kBurstSize];
+  const uint16_t received = rte_eth_rx_burst(e.rx_port, e.rx_queue, pkts, kBurstSize);
   if (received == 0) return 0;
   uint64_t bytes = 0;
   for (uint16_t i = 0; i < received; ++i) bytes += rte_pktmbuf_pkt_len(pkts[i]);
@@ -60,19 +58,15 @@ void PollCore::Loop() {
   uint64_t start = rte_rdtsc();
   while (!stop_.load(std::memory_order_relaxed)) {
     uint32_t received = 0;
-    uint32_t nonempty = 0;
     for (const PollEntry& entry : program->entries) {
       const uint16_t n = ForwardBurst(entry);
+      if (n != 0) CounterAdd(counters_.batch_sizes[n], 1);
       received += n;
-      nonempty += n != 0;
     }
     const uint64_t now = rte_rdtsc();
     CounterAdd(received ? counters_.busy_cycles : counters_.idle_cycles, now - start);
     start = now;
-    if (received) {
-      CounterAdd(counters_.packets, received);
-      CounterAdd(counters_.bursts, nonempty);
-    }
+    if (received) CounterAdd(counters_.packets, received);
     // One acquire load per iteration: the control thread asks for a program switch.
     const uint64_t wanted = requested_.load(std::memory_order_acquire);
     if (wanted != generation) {

@@ -13,12 +13,16 @@
 
 namespace vhostd {
 
+// Packets a core asks for per receive call.
+inline constexpr uint16_t kBurstSize = 32;
+
 // Written only by the core; read by anyone.
 struct alignas(64) CoreCounters {
   std::atomic<uint64_t> busy_cycles{0};  // TSC cycles of loop iterations that moved packets
   std::atomic<uint64_t> idle_cycles{0};  // TSC cycles of iterations that found nothing
   std::atomic<uint64_t> packets{0};      // packets received
-  std::atomic<uint64_t> bursts{0};       // non-empty receive bursts
+  // batch_sizes[n]: receive calls that returned n packets (n >= 1).
+  std::atomic<uint64_t> batch_sizes[kBurstSize + 1] = {};
 };
 
 class PollCore {

@@ -27,7 +27,12 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
 #include "plugins/vhost_user/vhost_user_plugin.h"
+#include "server/daemon_metrics.h"
+#include "server/dataplane_collector.h"
 #include "server/log.h"
+#include "server/metrics_exporter.h"
+#include "server/process_collector.h"
+#include "server/rpc_metrics_interceptor.h"
 #include "server/port_manager.h"
 #include "server/state_store.h"
 #include "server/vhostd_service.h"
@@ -41,6 +46,8 @@ ABSL_FLAG(std::string, cores, "", "CPUs that run polling cores, e.g. 1 or 2-3 (d
 ABSL_FLAG(std::string, eal_args, "", "Extra DPDK EAL arguments, appended last (e.g. \"--file-prefix=x -m 512\").");
 ABSL_FLAG(int, memory_mb, 1024, "EAL memory in MiB when no hugepages are mounted (--no-huge).");
 ABSL_FLAG(int, mbufs, 16384, "Packet buffers in the shared mbuf pool.");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9477",
+          "host:port serving Prometheus metrics at /metrics; empty disables it.");
 
 namespace vhostd {
 namespace {
@@ -169,6 +176,20 @@ int Run() {
     PortManager manager(&plugins, engine->get(), &store, PluginContext{(*engine)->mbuf_pool()});
     if (absl::Status s = manager.Restore(); !s.ok()) return Fail(s);
 
+    DaemonMetrics daemon_metrics;
+    // The exposer only keeps weak references: the collectors live here, and the exposer
+    // (declared after them) is destroyed first.
+    const std::vector<std::shared_ptr<prometheus::Collectable>> collectables = {
+        std::make_shared<DataplaneCollector>(&manager, engine->get()), std::make_shared<ProcessCollector>(),
+        daemon_metrics.registry()};
+    std::unique_ptr<prometheus::Exposer> exposer;
+    if (const std::string address = absl::GetFlag(FLAGS_metrics_address); !address.empty()) {
+      absl::StatusOr<std::unique_ptr<prometheus::Exposer>> started = StartMetricsExporter(address, collectables);
+      if (!started.ok()) return Fail(started.status());
+      exposer = std::move(*started);
+      VHOSTD_LOG_INFO("serving Prometheus metrics on http://", address, "/metrics");
+    }
+
     VhostdService service(&manager);
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -176,6 +197,9 @@ int Run() {
     grpc::ServerBuilder builder;
     builder.AddListeningPort(absl::StrCat("unix:", grpc_socket), grpc::InsecureServerCredentials());
     builder.RegisterService(&service);
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+    interceptors.push_back(std::make_unique<RpcMetricsInterceptorFactory>(&daemon_metrics));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
     std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
     if (!server) return Fail(absl::UnavailableError(absl::StrCat("cannot listen on ", grpc_socket)));
     chmod(grpc_socket.c_str(), 0660);

@@ -111,7 +111,7 @@ absl::StatusOr<Port> PortManager::CreatePort(Port port) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = ValidatePortSpec(port); !s.ok()) return s;
   if (auto it = ports_.find(port.name()); it != ports_.end()) {
-    if (MessageDifferencer::Equals(it->second.spec, port)) return Describe(it->second);  // a retry
+    if (MessageDifferencer::Equals(it->second.spec, port)) return Describe(it->second, RxQueueCores());  // a retry
     return absl::AlreadyExistsError(absl::StrCat("port.name: port ", port.name(), " exists with a different spec"));
   }
   PortPlugin* plugin = plugins_->Find(PortTypeOf(port));
@@ -131,7 +131,7 @@ absl::StatusOr<Port> PortManager::CreatePort(Port port) {
   entry.spec = port;
   entry.backend = std::move(*backend);
   VHOSTD_LOG_INFO("created port ", port.name(), " (", PortTypeOf(port), ")");
-  return Describe(entry);
+  return Describe(entry, RxQueueCores());
 }
 
 absl::StatusOr<Port> PortManager::GetPort(const std::string& name) {
@@ -139,7 +139,7 @@ absl::StatusOr<Port> PortManager::GetPort(const std::string& name) {
   if (absl::Status s = ValidateName(name, "name"); !s.ok()) return s;
   auto it = ports_.find(name);
   if (it == ports_.end()) return absl::NotFoundError(absl::StrCat("port ", name, " does not exist"));
-  return Describe(it->second);
+  return Describe(it->second, RxQueueCores());
 }
 
 absl::StatusOr<vhostd::v1::ListPortsResponse> PortManager::ListPorts(const vhostd::v1::ListPortsRequest& request) {
@@ -147,8 +147,9 @@ absl::StatusOr<vhostd::v1::ListPortsResponse> PortManager::ListPorts(const vhost
   if (!page.ok()) return page.status();
   absl::MutexLock lock(&mu_);
   vhostd::v1::ListPortsResponse response;
+  const QueueCores cores = RxQueueCores();
   for (const PortEntry* entry : TakePage(ports_, *page, response.mutable_next_page_token())) {
-    *response.add_ports() = Describe(*entry);
+    *response.add_ports() = Describe(*entry, cores);
   }
   return response;
 }
@@ -273,7 +274,9 @@ vhostd::v1::ListCoresResponse PortManager::ListCores() {
     core->set_busy_cycles(info.busy_cycles);
     core->set_idle_cycles(info.idle_cycles);
     core->set_packets(info.packets);
-    core->set_bursts(info.bursts);
+    uint64_t bursts = 0;
+    for (uint64_t count : info.batch_sizes) bursts += count;
+    core->set_bursts(bursts);
     for (const PollLabel& label : info.queues) {
       vhostd::v1::PolledQueue* queue = core->add_queues();
       queue->set_port(label.rx_port);
@@ -287,14 +290,28 @@ vhostd::v1::ListCoresResponse PortManager::ListCores() {
 std::vector<PortCounterSnapshot> PortManager::SnapshotPorts() {
   absl::MutexLock lock(&mu_);
   std::vector<PortCounterSnapshot> out;
+  const QueueCores cores = RxQueueCores();
   for (const auto& [name, entry] : ports_) {
-    const Port described = Describe(entry);
+    const Port described = Describe(entry, cores);
     out.push_back({name, PortTypeOf(entry.spec), Stats(entry), described.status()});
   }
   return out;
 }
 
-Port PortManager::Describe(const PortEntry& entry) {
+PortManager::QueueCores PortManager::RxQueueCores() const {
+  QueueCores cores;
+  for (const CoreInfo& core : engine_->Cores()) {
+    for (const PollLabel& label : core.queues) cores[{label.rx_port, label.rx_queue}] = static_cast<int>(core.lcore);
+  }
+  return cores;
+}
+
+size_t PortManager::CrossConnectCount() {
+  absl::MutexLock lock(&mu_);
+  return xconnects_.size();
+}
+
+Port PortManager::Describe(const PortEntry& entry, const QueueCores& cores) {
   Port port = entry.spec;
   PortStatus* status = port.mutable_status();
   status->set_dataplane_port_id(-1);
@@ -305,15 +322,9 @@ Port PortManager::Describe(const PortEntry& entry) {
   }
   entry.backend->FillStatus(status);
   status->set_dataplane_port_id(entry.backend->port_id());
-  // Which core polls each of this port's receive queues.
-  const std::vector<CoreInfo> cores = engine_->Cores();
   for (vhostd::v1::QueueStatus& queue : *status->mutable_queues()) {
-    queue.set_lcore(-1);
-    for (const CoreInfo& core : cores) {
-      for (const PollLabel& label : core.queues) {
-        if (label.rx_port == entry.spec.name() && label.rx_queue == queue.queue()) queue.set_lcore(core.lcore);
-      }
-    }
+    auto it = cores.find({entry.spec.name(), static_cast<uint16_t>(queue.queue())});
+    queue.set_lcore(it == cores.end() ? -1 : it->second);
   }
   return port;
 }

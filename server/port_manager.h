@@ -51,6 +51,7 @@ class PortManager {
   vhostd::v1::ListPluginsResponse ListPlugins();
   vhostd::v1::ListCoresResponse ListCores();
   std::vector<PortCounterSnapshot> SnapshotPorts();
+  size_t CrossConnectCount();
 
  private:
   struct PortEntry {
@@ -63,7 +64,10 @@ class PortManager {
   absl::Status ValidateCrossConnect(const vhostd::v1::CrossConnect& xconnect) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::unique_ptr<PortBackend>> OpenPort(const vhostd::v1::Port& port)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  vhostd::v1::Port Describe(const PortEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // (port name, rx queue) -> lcore that polls it.
+  using QueueCores = std::map<std::pair<std::string, uint16_t>, int>;
+  QueueCores RxQueueCores() const;
+  vhostd::v1::Port Describe(const PortEntry& entry, const QueueCores& cores) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   vhostd::v1::PortStats Stats(const PortEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const vhostd::v1::CrossConnect* CrossConnectOf(const std::string& port) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes the desired state as it would be after a change: `extra_port` added or

@@ -1,0 +1,693 @@
+#include "server/port_manager.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "server/state_store.h"
+#include "server/testing/fake_forwarding_engine.h"
+#include "server/testing/fake_port_plugin.h"
+
+namespace vhostd {
+namespace {
+
+using ::google::protobuf::util::MessageDifferencer;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+using ::testing::StartsWith;
+using fakes::FakeBackend;
+using fakes::FakeForwardingEngine;
+using fakes::FakePluginLog;
+using fakes::FakePortPlugin;
+using vhostd::v1::CrossConnect;
+using vhostd::v1::Port;
+using vhostd::v1::PortStatus;
+using vhostd::v1::VhostUserSpec;
+
+// --- helpers ---
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+// The file's content and inode: Save replaces the file by rename, so any write shows.
+struct FileSnapshot {
+  bool exists = false;
+  std::string content;
+  ino_t inode = 0;
+  bool operator==(const FileSnapshot& o) const {
+    return exists == o.exists && content == o.content && inode == o.inode;
+  }
+};
+
+FileSnapshot Snapshot(const std::string& path) {
+  FileSnapshot s;
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return s;
+  s.exists = true;
+  s.inode = st.st_ino;
+  s.content = ReadFile(path);
+  return s;
+}
+
+Port VhostUser(const std::string& name, const std::string& socket, std::optional<uint32_t> queues = std::nullopt) {
+  Port port;
+  port.set_name(name);
+  port.mutable_vhost_user()->set_socket_path(socket);
+  if (queues) port.mutable_vhost_user()->set_queues(*queues);
+  return port;
+}
+
+CrossConnect XConnect(const std::string& name, const std::string& a, const std::string& b) {
+  CrossConnect x;
+  x.set_name(name);
+  x.set_port_a(a);
+  x.set_port_b(b);
+  return x;
+}
+
+Port WithoutStatus(Port port) {
+  port.clear_status();
+  return port;
+}
+
+#define EXPECT_CODE(expr, expected_code)                                          \
+  do {                                                                            \
+    const absl::Status _s = (expr);                                               \
+    EXPECT_EQ(_s.code(), (expected_code)) << #expr << " returned " << _s;         \
+  } while (0)
+
+// Status of an absl::Status or absl::StatusOr.
+absl::Status StatusOf(const absl::Status& s) { return s; }
+template <typename T>
+absl::Status StatusOf(const absl::StatusOr<T>& s) {
+  return s.status();
+}
+
+std::string Message(const absl::Status& s) { return std::string(s.message()); }
+
+using EntryKey = std::tuple<int, int, int, int>;  // rx port, rx queue, tx port, tx queue
+
+std::multiset<EntryKey> EntriesOf(const std::vector<CoreProgram>& programs) {
+  std::multiset<EntryKey> entries;
+  for (const CoreProgram& program : programs) {
+    EXPECT_EQ(program.entries.size(), program.labels.size());
+    for (const PollEntry& e : program.entries) entries.insert({e.rx_port, e.rx_queue, e.tx_port, e.tx_queue});
+  }
+  return entries;
+}
+
+size_t EntryCount(const std::vector<CoreProgram>& programs) {
+  size_t n = 0;
+  for (const CoreProgram& p : programs) n += p.entries.size();
+  return n;
+}
+
+// --- fixture ---
+
+class PortManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = getenv("TEST_TMPDIR");
+    std::string pattern = absl::StrCat(tmp ? tmp : "/tmp", "/port_manager_XXXXXX");
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr) << strerror(errno);
+    dir_ = pattern;
+    state_path_ = dir_ + "/state.json";
+    Start(state_path_);
+  }
+
+  void TearDown() override {
+    manager_.reset();
+    std::system(absl::StrCat("rm -rf '", dir_, "'").c_str());
+  }
+
+  // A fresh daemon (registry, plugin, engine, manager) on the state file `path`.
+  void Start(const std::string& path, size_t cores = 2) {
+    manager_.reset();
+    log_ = std::make_shared<FakePluginLog>();
+    store_ = std::make_unique<StateStore>(path);
+    registry_ = std::make_unique<PluginRegistry>();
+    auto plugin = std::make_unique<FakePortPlugin>(log_);
+    plugin_ = plugin.get();
+    ASSERT_TRUE(registry_->Register(std::move(plugin)).ok());
+    engine_ = std::make_unique<FakeForwardingEngine>(cores);
+    manager_ = std::make_unique<PortManager>(registry_.get(), engine_.get(), store_.get(), PluginContext{});
+  }
+
+  // Simulates a daemon restart on the same state file (without calling Restore).
+  void Restart(size_t cores = 2) { Start(state_path_, cores); }
+
+  void CreateOk(const Port& port) {
+    absl::StatusOr<Port> created = manager_->CreatePort(port);
+    ASSERT_TRUE(created.ok()) << port.name() << ": " << created.status();
+  }
+
+  void CrossOk(const CrossConnect& x) {
+    absl::StatusOr<CrossConnect> created = manager_->CreateCrossConnect(x);
+    ASSERT_TRUE(created.ok()) << x.name() << ": " << created.status();
+  }
+
+  std::vector<std::string> PortNames() {
+    vhostd::v1::ListPortsRequest request;
+    request.set_page_size(1000);
+    absl::StatusOr<vhostd::v1::ListPortsResponse> response = manager_->ListPorts(request);
+    EXPECT_TRUE(response.ok()) << response.status();
+    std::vector<std::string> names;
+    if (response.ok()) {
+      for (const Port& p : response->ports()) names.push_back(p.name());
+    }
+    return names;
+  }
+
+  std::vector<std::string> XConnectNames() {
+    absl::StatusOr<vhostd::v1::ListCrossConnectsResponse> response =
+        manager_->ListCrossConnects(vhostd::v1::ListCrossConnectsRequest());
+    EXPECT_TRUE(response.ok()) << response.status();
+    std::vector<std::string> names;
+    if (response.ok()) {
+      for (const CrossConnect& x : response->cross_connects()) names.push_back(x.name());
+    }
+    return names;
+  }
+
+  vhostd::state::DesiredState SavedState() {
+    absl::StatusOr<vhostd::state::DesiredState> state = StateStore(state_path_).Load();
+    EXPECT_TRUE(state.ok()) << state.status();
+    return state.ok() ? *state : vhostd::state::DesiredState();
+  }
+
+  FakeBackend* Backend(const std::string& name) {
+    auto it = log_->live.find(name);
+    return it == log_->live.end() ? nullptr : it->second;
+  }
+
+  // Makes the next StateStore::Save fail (its temp file path is taken by a directory).
+  void BreakPersistence() { ASSERT_EQ(mkdir((state_path_ + ".tmp").c_str(), 0700), 0); }
+  void FixPersistence() { ASSERT_EQ(rmdir((state_path_ + ".tmp").c_str()), 0); }
+
+  std::string dir_, state_path_;
+  std::shared_ptr<FakePluginLog> log_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<PluginRegistry> registry_;
+  FakePortPlugin* plugin_ = nullptr;  // owned by registry_
+  std::unique_ptr<FakeForwardingEngine> engine_;
+  std::unique_ptr<PortManager> manager_;  // declared last: destroyed first
+};
+
+// --- CreatePort validation ---
+
+TEST_F(PortManagerTest, BadNameIsInvalidArgumentAndChangesNothing) {
+  for (const std::string name : {"", "Vm1", "vm_1", "-vm", "vm-", std::string(64, 'a')}) {
+    absl::StatusOr<Port> created = manager_->CreatePort(VhostUser(name, "vm.sock"));
+    ASSERT_FALSE(created.ok()) << "\"" << name << "\" accepted";
+    EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(Message(created.status()), StartsWith("port.name: "));
+  }
+  EXPECT_FALSE(Exists(state_path_));
+  EXPECT_THAT(PortNames(), IsEmpty());
+  EXPECT_THAT(log_->open_attempts, IsEmpty());
+}
+
+TEST_F(PortManagerTest, MissingSpecIsInvalidArgumentNamingTheField) {
+  Port port;
+  port.set_name("vm1");
+  absl::StatusOr<Port> created = manager_->CreatePort(port);
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(created.status()), StartsWith("port.spec: "));
+  EXPECT_FALSE(Exists(state_path_));
+  EXPECT_THAT(PortNames(), IsEmpty());
+  EXPECT_THAT(log_->open_attempts, IsEmpty());
+}
+
+TEST_F(PortManagerTest, TypeWithoutPluginIsUnimplemented) {
+  Port kernel;
+  kernel.set_name("tap1");
+  kernel.mutable_vhost_kernel()->set_tap_name("tap1");
+  absl::StatusOr<Port> created = manager_->CreatePort(kernel);
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kUnimplemented) << created.status();
+  EXPECT_THAT(Message(created.status()), HasSubstr("vhost-kernel"));
+
+  Port vdpa;
+  vdpa.set_name("vdpa1");
+  vdpa.mutable_vdpa()->set_device("vdpa0");
+  EXPECT_CODE(StatusOf(manager_->CreatePort(vdpa)), absl::StatusCode::kUnimplemented);
+
+  EXPECT_FALSE(Exists(state_path_));
+  EXPECT_THAT(PortNames(), IsEmpty());
+  EXPECT_THAT(log_->open_attempts, IsEmpty());
+}
+
+TEST_F(PortManagerTest, PluginValidationErrorsNameTheField) {
+  struct Case {
+    Port port;
+    std::string prefix;
+  };
+  Port both_buffers = VhostUser("vm1", "vm.sock");
+  both_buffers.mutable_vhost_user()->set_linear_buffer(true);
+  both_buffers.mutable_vhost_user()->set_ext_buffer(true);
+  Port bad_mode = VhostUser("vm1", "vm.sock");
+  bad_mode.mutable_vhost_user()->set_mode(static_cast<VhostUserSpec::Mode>(7));
+  for (const Case& c : std::vector<Case>{
+           {VhostUser("vm1", "vm.sock", 0), "port.vhost_user.queues: "},
+           {VhostUser("vm1", "vm.sock", 17), "port.vhost_user.queues: "},
+           {VhostUser("vm1", ""), "port.vhost_user.socket_path: "},
+           {VhostUser("vm1", "a,b.sock"), "port.vhost_user.socket_path: "},
+           {VhostUser("vm1", "../escape.sock"), "port.vhost_user.socket_path: "},
+           {both_buffers, "port.vhost_user.ext_buffer: "},
+           {bad_mode, "port.vhost_user.mode: "},
+       }) {
+    absl::StatusOr<Port> created = manager_->CreatePort(c.port);
+    ASSERT_FALSE(created.ok()) << c.port.ShortDebugString();
+    EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(Message(created.status()), StartsWith(c.prefix));
+  }
+  EXPECT_FALSE(Exists(state_path_));
+  EXPECT_THAT(PortNames(), IsEmpty());
+  EXPECT_THAT(log_->open_attempts, IsEmpty());
+}
+
+TEST_F(PortManagerTest, UnavailableTypeIsFailedPrecondition) {
+  plugin_->available = absl::UnavailableError("no /dev/something");
+  absl::StatusOr<Port> created = manager_->CreatePort(VhostUser("vm1", "vm.sock"));
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(Message(created.status()), HasSubstr("no /dev/something"));
+  EXPECT_THAT(log_->open_attempts, IsEmpty());
+  EXPECT_FALSE(Exists(state_path_));
+}
+
+TEST_F(PortManagerTest, RejectedRequestsLeaveExistingStateAlone) {
+  CreateOk(VhostUser("vm1", "vm1.sock"));
+  const FileSnapshot before = Snapshot(state_path_);
+  ASSERT_TRUE(before.exists);
+
+  Port no_spec;
+  no_spec.set_name("vm2");
+  Port kernel;
+  kernel.set_name("tap1");
+  kernel.mutable_vhost_kernel();
+  EXPECT_FALSE(manager_->CreatePort(VhostUser("Bad", "x.sock")).ok());
+  EXPECT_FALSE(manager_->CreatePort(no_spec).ok());
+  EXPECT_FALSE(manager_->CreatePort(kernel).ok());
+  EXPECT_FALSE(manager_->CreatePort(VhostUser("vm2", "x.sock", 99)).ok());
+  EXPECT_FALSE(manager_->CreatePort(VhostUser("vm1", "vm1.sock", 2)).ok());  // different spec
+  EXPECT_FALSE(manager_->CreatePort(VhostUser("vm2", "vm1.sock")).ok());     // socket in use
+  plugin_->open_error = absl::InternalError("boom");
+  EXPECT_FALSE(manager_->CreatePort(VhostUser("vm3", "vm3.sock")).ok());     // Open fails
+  EXPECT_FALSE(manager_->CreateCrossConnect(XConnect("x1", "vm1", "ghost")).ok());
+  EXPECT_FALSE(manager_->DeletePort("ghost", false).ok());
+
+  EXPECT_TRUE(Snapshot(state_path_) == before) << "state file was rewritten";
+  EXPECT_THAT(PortNames(), ElementsAre("vm1"));
+  EXPECT_THAT(log_->opened, ElementsAre("vm1"));
+  EXPECT_THAT(log_->open_attempts, ElementsAre("vm1", "vm3"));
+  EXPECT_EQ(log_->destroyed, 0);
+  EXPECT_THAT(engine_->applied, IsEmpty());
+}
+
+// --- CreatePort ---
+
+TEST_F(PortManagerTest, CreateReturnsNormalizedSpecWithStatusAndPersistsIt) {
+  Port request = VhostUser("vm1", "vm1.sock");
+  request.mutable_status()->set_state(PortStatus::ERROR);  // output only: ignored
+  request.mutable_status()->set_message("client-supplied");
+  absl::StatusOr<Port> created = manager_->CreatePort(request);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->name(), "vm1");
+  EXPECT_EQ(created->vhost_user().socket_path(), "/fake/sockets/vm1.sock");
+  EXPECT_EQ(created->vhost_user().mode(), VhostUserSpec::MODE_SERVER);
+  EXPECT_TRUE(created->vhost_user().has_queues());
+  EXPECT_EQ(created->vhost_user().queues(), 1u);
+  EXPECT_EQ(created->status().state(), PortStatus::UP);
+  EXPECT_EQ(created->status().message(), "");
+  EXPECT_EQ(created->status().dataplane_port_id(), 10);
+  ASSERT_EQ(created->status().queues_size(), 1);
+  EXPECT_EQ(created->status().queues(0).lcore(), -1) << "not polled: in no cross-connect";
+
+  const vhostd::state::DesiredState saved = SavedState();
+  ASSERT_EQ(saved.ports_size(), 1);
+  EXPECT_FALSE(saved.ports(0).has_status()) << "status must not be persisted";
+  EXPECT_TRUE(MessageDifferencer::Equals(saved.ports(0), WithoutStatus(*created)))
+      << saved.ports(0).ShortDebugString();
+  EXPECT_FALSE(Exists(state_path_ + ".tmp"));
+
+  absl::StatusOr<Port> got = manager_->GetPort("vm1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*got, *created));
+}
+
+TEST_F(PortManagerTest, CreateIsIdempotent) {
+  absl::StatusOr<Port> first = manager_->CreatePort(VhostUser("vm1", "vm1.sock"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  const FileSnapshot saved = Snapshot(state_path_);
+  absl::StatusOr<Port> second = manager_->CreatePort(VhostUser("vm1", "vm1.sock"));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*first, *second));
+  // The same spec spelled out in canonical form is the same request too.
+  Port spelled = VhostUser("vm1", "/fake/sockets/vm1.sock", 1);
+  spelled.mutable_vhost_user()->set_mode(VhostUserSpec::MODE_SERVER);
+  absl::StatusOr<Port> third = manager_->CreatePort(spelled);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*first, *third));
+
+  EXPECT_THAT(log_->open_attempts, ElementsAre("vm1"));
+  EXPECT_EQ(log_->destroyed, 0);
+  EXPECT_TRUE(Snapshot(state_path_) == saved) << "a retry must not rewrite the state";
+}
+
+TEST_F(PortManagerTest, DifferentSpecUnderSameNameIsAlreadyExists) {
+  CreateOk(VhostUser("vm1", "vm1.sock"));
+  for (const Port& other : {VhostUser("vm1", "vm1.sock", 2), VhostUser("vm1", "other.sock")}) {
+    absl::StatusOr<Port> created = manager_->CreatePort(other);
+    ASSERT_FALSE(created.ok());
+    EXPECT_EQ(created.status().code(), absl::StatusCode::kAlreadyExists) << created.status();
+    EXPECT_THAT(Message(created.status()), StartsWith("port.name: "));
+  }
+  EXPECT_THAT(log_->open_attempts, ElementsAre("vm1"));
+  EXPECT_EQ(manager_->GetPort("vm1")->vhost_user().queues(), 1u);
+}
+
+TEST_F(PortManagerTest, TwoPortsCannotClaimTheSameExclusiveResource) {
+  CreateOk(VhostUser("vm1", "shared.sock"));
+  for (const Port& port : {VhostUser("vm2", "shared.sock"), VhostUser("vm3", "/fake/sockets/shared.sock", 4)}) {
+    absl::StatusOr<Port> created = manager_->CreatePort(port);
+    ASSERT_FALSE(created.ok()) << port.name();
+    EXPECT_EQ(created.status().code(), absl::StatusCode::kFailedPrecondition) << created.status();
+    EXPECT_THAT(Message(created.status()), HasSubstr("/fake/sockets/shared.sock"));
+    EXPECT_THAT(Message(created.status()), HasSubstr("vm1"));
+  }
+  EXPECT_THAT(log_->open_attempts, ElementsAre("vm1"));
+  EXPECT_THAT(PortNames(), ElementsAre("vm1"));
+  // Once the holder is gone, the resource is free again.
+  ASSERT_TRUE(manager_->DeletePort("vm1", false).ok());
+  CreateOk(VhostUser("vm2", "shared.sock"));
+}
+
+TEST_F(PortManagerTest, OpenFailureIsReturnedAndNothingIsKept) {
+  plugin_->open_error = absl::ResourceExhaustedError("fake: out of ports");
+  absl::StatusOr<Port> created = manager_->CreatePort(VhostUser("vm1", "vm1.sock"));
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(Message(created.status()), HasSubstr("fake: out of ports"));
+  EXPECT_FALSE(Exists(state_path_));
+  EXPECT_THAT(PortNames(), IsEmpty());
+  EXPECT_CODE(StatusOf(manager_->GetPort("vm1")), absl::StatusCode::kNotFound);
+  EXPECT_CODE(StatusOf(manager_->GetPortStats("vm1")), absl::StatusCode::kNotFound);
+  // The failure left nothing behind that blocks a later attempt.
+  plugin_->open_error = absl::OkStatus();
+  CreateOk(VhostUser("vm1", "vm1.sock"));
+  EXPECT_THAT(log_->opened, ElementsAre("vm1"));
+}
+
+TEST_F(PortManagerTest, PersistenceFailureIsUnavailableAndClosesThePort) {
+  Start(dir_ + "/no-such-dir/state.json");
+  absl::StatusOr<Port> created = manager_->CreatePort(VhostUser("vm1", "vm1.sock"));
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kUnavailable) << created.status();
+  EXPECT_THAT(log_->opened, ElementsAre("vm1"));
+  EXPECT_EQ(log_->destroyed, 1) << "the opened backend must be closed again";
+  EXPECT_THAT(log_->live, IsEmpty());
+  EXPECT_THAT(PortNames(), IsEmpty());
+  EXPECT_CODE(StatusOf(manager_->GetPort("vm1")), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(Exists(dir_ + "/no-such-dir"));
+}
+
+TEST_F(PortManagerTest, PersistenceFailureKeepsPreviouslySavedState) {
+  CreateOk(VhostUser("vm1", "vm1.sock"));
+  const FileSnapshot before = Snapshot(state_path_);
+  BreakPersistence();
+  EXPECT_CODE(StatusOf(manager_->CreatePort(VhostUser("vm2", "vm2.sock"))), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(Snapshot(state_path_) == before);
+  EXPECT_THAT(PortNames(), ElementsAre("vm1"));
+  EXPECT_EQ(log_->destroyed, 1);
+  ASSERT_NE(Backend("vm1"), nullptr);
+  FixPersistence();
+  CreateOk(VhostUser("vm2", "vm2.sock"));
+}
+
+// --- GetPort / DeletePort ---
+
+TEST_F(PortManagerTest, GetPortErrors) {
+  EXPECT_CODE(StatusOf(manager_->GetPort("ghost")), absl::StatusCode::kNotFound);
+  absl::StatusOr<Port> bad = manager_->GetPort("Bad_Name");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(bad.status()), StartsWith("name: "));
+}
+
+TEST_F(PortManagerTest, DeleteMissingPort) {
+  absl::Status deleted = manager_->DeletePort("ghost", false);
+  EXPECT_EQ(deleted.code(), absl::StatusCode::kNotFound) << deleted;
+  EXPECT_THAT(Message(deleted), HasSubstr("ghost"));
+  EXPECT_TRUE(manager_->DeletePort("ghost", true).ok());
+  EXPECT_CODE(manager_->DeletePort("Bad_Name", true), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(Exists(state_path_));
+}
+
+TEST_F(PortManagerTest, DeleteClosesThePortAndPersists) {
+  CreateOk(VhostUser("vm1", "vm1.sock"));
+  CreateOk(VhostUser("vm2", "vm2.sock"));
+  ASSERT_TRUE(manager_->DeletePort("vm1", false).ok());
+  EXPECT_EQ(log_->destroyed, 1);
+  EXPECT_EQ(Backend("vm1"), nullptr);
+  EXPECT_NE(Backend("vm2"), nullptr);
+  EXPECT_THAT(PortNames(), ElementsAre("vm2"));
+  EXPECT_CODE(StatusOf(manager_->GetPort("vm1")), absl::StatusCode::kNotFound);
+  const vhostd::state::DesiredState saved = SavedState();
+  ASSERT_EQ(saved.ports_size(), 1);
+  EXPECT_EQ(saved.ports(0).name(), "vm2");
+  // Deleting again: NOT_FOUND, or OK with allow_missing.
+  EXPECT_CODE(manager_->DeletePort("vm1", false), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(manager_->DeletePort("vm1", true).ok());
+}
+
+TEST_F(PortManagerTest, DeleteWhileCrossConnectedIsFailedPrecondition) {
+  CreateOk(VhostUser("vm1", "vm1.sock"));
+  CreateOk(VhostUser("vm2", "vm2.sock"));
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  const FileSnapshot before = Snapshot(state_path_);
+  for (const std::string name : {"vm1", "vm2"}) {
+    absl::Status deleted = manager_->DeletePort(name, false);
+    EXPECT_EQ(deleted.code(), absl::StatusCode::kFailedPrecondition) << deleted;
+    EXPECT_THAT(Message(deleted), HasSubstr("x1"));
+    // allow_missing does not excuse a port that exists.
+    EXPECT_CODE(manager_->DeletePort(name, true), absl::StatusCode::kFailedPrecondition);
+  }
+  EXPECT_EQ(log_->destroyed, 0);
+  EXPECT_TRUE(Snapshot(state_path_) == before);
+  ASSERT_TRUE(manager_->DeleteCrossConnect("x1", false).ok());
+  EXPECT_TRUE(manager_->DeletePort("vm1", false).ok());
+  EXPECT_TRUE(manager_->DeletePort("vm2", false).ok());
+  EXPECT_EQ(log_->destroyed, 2);
+  EXPECT_EQ(SavedState().ports_size(), 0);
+}
+
+TEST_F(PortManagerTest, DeletePersistenceFailureKeepsThePort) {
+  CreateOk(VhostUser("vm1", "vm1.sock"));
+  const FileSnapshot before = Snapshot(state_path_);
+  BreakPersistence();
+  EXPECT_CODE(manager_->DeletePort("vm1", false), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(log_->destroyed, 0);
+  EXPECT_NE(Backend("vm1"), nullptr);
+  EXPECT_THAT(PortNames(), ElementsAre("vm1"));
+  EXPECT_TRUE(Snapshot(state_path_) == before);
+}
+
+// --- cross-connects ---
+
+class CrossConnectTest : public PortManagerTest {
+ protected:
+  void SetUp() override {
+    PortManagerTest::SetUp();
+    CreateOk(VhostUser("vm1", "vm1.sock", 2));  // port id 10
+    CreateOk(VhostUser("vm2", "vm2.sock", 2));  // port id 11
+    CreateOk(VhostUser("vm3", "vm3.sock", 1));  // port id 12
+  }
+};
+
+TEST_F(CrossConnectTest, ValidationErrors) {
+  const FileSnapshot before = Snapshot(state_path_);
+  struct Case {
+    CrossConnect x;
+    absl::StatusCode code;
+    std::string prefix;
+  };
+  for (const Case& c : std::vector<Case>{
+           {XConnect("X1", "vm1", "vm2"), absl::StatusCode::kInvalidArgument, "cross_connect.name: "},
+           {XConnect("", "vm1", "vm2"), absl::StatusCode::kInvalidArgument, "cross_connect.name: "},
+           {XConnect("x1", "", "vm2"), absl::StatusCode::kInvalidArgument, "cross_connect.port_a: "},
+           {XConnect("x1", "vm1", "VM2"), absl::StatusCode::kInvalidArgument, "cross_connect.port_b: "},
+           {XConnect("x1", "vm1", "vm1"), absl::StatusCode::kInvalidArgument, "cross_connect.port_b: "},
+           {XConnect("x1", "ghost", "vm2"), absl::StatusCode::kNotFound, "cross_connect.port_a: "},
+           {XConnect("x1", "vm1", "ghost"), absl::StatusCode::kNotFound, "cross_connect.port_b: "},
+       }) {
+    absl::StatusOr<CrossConnect> created = manager_->CreateCrossConnect(c.x);
+    ASSERT_FALSE(created.ok()) << c.x.ShortDebugString();
+    EXPECT_EQ(created.status().code(), c.code) << created.status();
+    EXPECT_THAT(Message(created.status()), StartsWith(c.prefix));
+  }
+  EXPECT_THAT(XConnectNames(), IsEmpty());
+  EXPECT_THAT(engine_->applied, IsEmpty());
+  EXPECT_TRUE(Snapshot(state_path_) == before);
+}
+
+TEST_F(CrossConnectTest, PortsCanBeInOnlyOneCrossConnect) {
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  const size_t applies = engine_->applied.size();
+  const FileSnapshot before = Snapshot(state_path_);
+  for (const CrossConnect& x : {XConnect("x2", "vm2", "vm3"), XConnect("x2", "vm3", "vm1")}) {
+    absl::StatusOr<CrossConnect> created = manager_->CreateCrossConnect(x);
+    ASSERT_FALSE(created.ok());
+    EXPECT_EQ(created.status().code(), absl::StatusCode::kFailedPrecondition) << created.status();
+    EXPECT_THAT(Message(created.status()), HasSubstr("x1"));
+  }
+  EXPECT_EQ(engine_->applied.size(), applies);
+  EXPECT_TRUE(Snapshot(state_path_) == before);
+  EXPECT_THAT(XConnectNames(), ElementsAre("x1"));
+}
+
+TEST_F(CrossConnectTest, CreateIsIdempotentAndDifferentPortsAreAlreadyExists) {
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  const size_t applies = engine_->applied.size();
+  const FileSnapshot before = Snapshot(state_path_);
+  absl::StatusOr<CrossConnect> retry = manager_->CreateCrossConnect(XConnect("x1", "vm1", "vm2"));
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*retry, XConnect("x1", "vm1", "vm2")));
+  EXPECT_EQ(engine_->applied.size(), applies) << "a retry must not reprogram";
+  EXPECT_TRUE(Snapshot(state_path_) == before) << "a retry must not rewrite the state";
+
+  absl::StatusOr<CrossConnect> other = manager_->CreateCrossConnect(XConnect("x1", "vm1", "vm3"));
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kAlreadyExists) << other.status();
+  EXPECT_THAT(Message(other.status()), StartsWith("cross_connect.name: "));
+  EXPECT_THAT(XConnectNames(), ElementsAre("x1"));
+}
+
+TEST_F(CrossConnectTest, ApplyGetsProgramsForBothDirections) {
+  ASSERT_THAT(engine_->applied, IsEmpty());
+  absl::StatusOr<CrossConnect> created = manager_->CreateCrossConnect(XConnect("x1", "vm1", "vm2"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_THAT(engine_->applied, SizeIs(1));
+  const std::vector<CoreProgram>& programs = engine_->applied.back();
+  ASSERT_THAT(programs, SizeIs(2)) << "one program per core";
+  EXPECT_EQ(EntriesOf(programs),
+            (std::multiset<EntryKey>{{10, 0, 11, 0}, {10, 1, 11, 1}, {11, 0, 10, 0}, {11, 1, 10, 1}}));
+  // Two units (one per queue index), one per core.
+  EXPECT_THAT(programs[0].entries, SizeIs(2));
+  EXPECT_THAT(programs[1].entries, SizeIs(2));
+  // Entries carry the backends' own counters and the ports' names.
+  FakeBackend* vm1 = Backend("vm1");
+  FakeBackend* vm2 = Backend("vm2");
+  ASSERT_NE(vm1, nullptr);
+  ASSERT_NE(vm2, nullptr);
+  for (const CoreProgram& program : programs) {
+    for (size_t i = 0; i < program.entries.size(); ++i) {
+      const PollEntry& e = program.entries[i];
+      FakeBackend* rx = e.rx_port == 10 ? vm1 : vm2;
+      FakeBackend* tx = e.tx_port == 10 ? vm1 : vm2;
+      EXPECT_EQ(e.rx_counters, &rx->counter(e.rx_queue));
+      EXPECT_EQ(e.tx_counters, &tx->counter(e.tx_queue));
+      EXPECT_EQ(program.labels[i].rx_port, e.rx_port == 10 ? "vm1" : "vm2");
+      EXPECT_EQ(program.labels[i].tx_port, e.tx_port == 10 ? "vm1" : "vm2");
+    }
+  }
+  // The ports now show which core polls each queue.
+  absl::StatusOr<Port> port = manager_->GetPort("vm1");
+  ASSERT_TRUE(port.ok());
+  ASSERT_EQ(port->status().queues_size(), 2);
+  std::set<int> lcores;
+  for (const auto& q : port->status().queues()) lcores.insert(q.lcore());
+  EXPECT_EQ(lcores, (std::set<int>{1, 2}));
+  // And the cores list them.
+  vhostd::v1::ListCoresResponse cores = manager_->ListCores();
+  ASSERT_EQ(cores.cores_size(), 2);
+  int polled = 0;
+  for (const auto& core : cores.cores()) {
+    for (const auto& q : core.queues()) {
+      ++polled;
+      EXPECT_EQ(q.forwards_to(), q.port() == "vm1" ? "vm2" : "vm1");
+    }
+  }
+  EXPECT_EQ(polled, 4);
+  // Persisted.
+  const vhostd::state::DesiredState saved = SavedState();
+  ASSERT_EQ(saved.cross_connects_size(), 1);
+  EXPECT_TRUE(MessageDifferencer::Equals(saved.cross_connects(0), XConnect("x1", "vm1", "vm2")));
+}
+
+TEST_F(CrossConnectTest, UnequalQueueCounts) {
+  CrossOk(XConnect("x1", "vm1", "vm3"));  // 2 queues <-> 1 queue
+  ASSERT_THAT(engine_->applied, SizeIs(1));
+  EXPECT_EQ(EntriesOf(engine_->applied.back()),
+            (std::multiset<EntryKey>{{10, 0, 12, 0}, {10, 1, 12, 0}, {12, 0, 10, 0}}));
+}
+
+TEST_F(CrossConnectTest, DeleteCrossConnectStopsForwarding) {
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  ASSERT_TRUE(manager_->DeleteCrossConnect("x1", false).ok());
+  ASSERT_THAT(engine_->applied, SizeIs(2));
+  EXPECT_EQ(EntryCount(engine_->applied.back()), 0u);
+  EXPECT_THAT(XConnectNames(), IsEmpty());
+  EXPECT_EQ(SavedState().cross_connects_size(), 0);
+  EXPECT_EQ(manager_->GetPort("vm1")->status().queues(0).lcore(), -1);
+  EXPECT_EQ(log_->destroyed, 0) << "deleting a cross-connect keeps its ports";
+
+  EXPECT_CODE(manager_->DeleteCrossConnect("x1", false), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(manager_->DeleteCrossConnect("x1", true).ok());
+  EXPECT_CODE(manager_->DeleteCrossConnect("X1", true), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(engine_->applied, SizeIs(2)) << "failed or no-op deletes must not reprogram";
+  // The ports are free for a new cross-connect.
+  CrossOk(XConnect("x2", "vm2", "vm1"));
+}
+
+TEST_F(CrossConnectTest, DeletingOneCrossConnectKeepsTheOther) {
+  CreateOk(VhostUser("vm4", "vm4.sock", 1));  // port id 13
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  CrossOk(XConnect("x2", "vm3", "vm4"));
+  EXPECT_EQ(EntryCount(engine_->applied.back()), 6u);
+  ASSERT_TRUE(manager_->DeleteCrossConnect("x1", false).ok());
+  EXPECT_EQ(EntriesOf(engine_->applied.back()), (std::multiset<EntryKey>{{12, 0, 13, 0}, {13, 0, 12, 0}}));
+}
+
+TEST_F(CrossConnectTest, PersistenceFailuresChangeNothing) {
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  const size_t applies = engine_->applied.size();
+  const FileSnapshot before = Snapshot(state_path_);
+  BreakPersistence();
+  CreateOk(VhostUser("vm4", "vm4.sock")).operator void();
+  (void)0;
+}
+
+}  // namespace
+}  // namespace vhostd

@@ -1,0 +1,256 @@
+#include "server/state_store.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+
+namespace vhostd {
+namespace {
+
+using ::google::protobuf::util::MessageDifferencer;
+using ::testing::HasSubstr;
+using vhostd::state::DesiredState;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+class StateStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = getenv("TEST_TMPDIR");
+    std::string pattern = absl::StrCat(tmp ? tmp : "/tmp", "/state_store_XXXXXX");
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr) << strerror(errno);
+    dir_ = pattern;
+    path_ = dir_ + "/state.json";
+  }
+  void TearDown() override { std::system(absl::StrCat("rm -rf '", dir_, "'").c_str()); }
+
+  static DesiredState Sample() {
+    DesiredState state;
+    vhostd::v1::Port* a = state.add_ports();
+    a->set_name("vm1");
+    a->mutable_vhost_user()->set_socket_path("/run/vhostd/vm1.sock");
+    a->mutable_vhost_user()->set_mode(vhostd::v1::VhostUserSpec::MODE_CLIENT);
+    a->mutable_vhost_user()->set_queues(4);
+    a->mutable_vhost_user()->set_tso(true);
+    vhostd::v1::Port* b = state.add_ports();
+    b->set_name("tap1");
+    b->mutable_vhost_kernel()->set_tap_name("tap-x");
+    b->mutable_vhost_kernel()->set_mtu(9000);
+    vhostd::v1::CrossConnect* x = state.add_cross_connects();
+    x->set_name("x1");
+    x->set_port_a("vm1");
+    x->set_port_b("tap1");
+    return state;
+  }
+
+  std::string dir_, path_;
+};
+
+TEST_F(StateStoreTest, RoundTrip) {
+  StateStore store(path_);
+  EXPECT_EQ(store.path(), path_);
+  ASSERT_TRUE(store.Save(Sample()).ok());
+  absl::StatusOr<DesiredState> loaded = store.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  DesiredState expected = Sample();
+  expected.set_format_version(1);
+  EXPECT_TRUE(MessageDifferencer::Equals(*loaded, expected)) << loaded->DebugString();
+}
+
+TEST_F(StateStoreTest, ExplicitOptionalZeroSurvives) {
+  // `queues` has presence: an explicit value must come back as set.
+  DesiredState state;
+  vhostd::v1::Port* p = state.add_ports();
+  p->set_name("vm1");
+  p->mutable_vdpa()->set_device("vdpa0");
+  p->mutable_vdpa()->set_queues(0);
+  StateStore store(path_);
+  ASSERT_TRUE(store.Save(state).ok());
+  absl::StatusOr<DesiredState> loaded = store.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->ports_size(), 1);
+  EXPECT_TRUE(loaded->ports(0).vdpa().has_queues());
+}
+
+TEST_F(StateStoreTest, SaveReplacesThePreviousState) {
+  StateStore store(path_);
+  ASSERT_TRUE(store.Save(Sample()).ok());
+  DesiredState smaller;
+  smaller.add_ports()->set_name("only");
+  ASSERT_TRUE(store.Save(smaller).ok());
+  absl::StatusOr<DesiredState> loaded = store.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->ports_size(), 1);
+  EXPECT_EQ(loaded->ports(0).name(), "only");
+  EXPECT_EQ(loaded->cross_connects_size(), 0);
+}
+
+TEST_F(StateStoreTest, MissingFileIsEmptyState) {
+  absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->ports_size(), 0);
+  EXPECT_EQ(loaded->cross_connects_size(), 0);
+  EXPECT_FALSE(Exists(path_)) << "Load must not create the file";
+}
+
+TEST_F(StateStoreTest, EmptyStateRoundTrips) {
+  StateStore store(path_);
+  ASSERT_TRUE(store.Save(DesiredState()).ok());
+  absl::StatusOr<DesiredState> loaded = store.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->format_version(), 1u);
+  EXPECT_EQ(loaded->ports_size(), 0);
+}
+
+TEST_F(StateStoreTest, TornFileIsDataLossAndLeftUntouched) {
+  StateStore store(path_);
+  ASSERT_TRUE(store.Save(Sample()).ok());
+  const std::string full = ReadFile(path_);
+  ASSERT_GT(full.size(), 20u);
+  for (size_t cut : {full.size() / 2, full.size() / 3, full.size() - 2, size_t{1}}) {
+    const std::string torn = full.substr(0, cut);
+    WriteFile(path_, torn);
+    absl::StatusOr<DesiredState> loaded = store.Load();
+    ASSERT_FALSE(loaded.ok()) << "cut at " << cut << " loaded: " << loaded->DebugString();
+    EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << loaded.status();
+    EXPECT_THAT(std::string(loaded.status().message()), HasSubstr(path_));
+    EXPECT_EQ(ReadFile(path_), torn) << "the file must be left byte-identical";
+    EXPECT_FALSE(Exists(path_ + ".tmp"));
+  }
+}
+
+TEST_F(StateStoreTest, EmptyFileIsAnError) {
+  WriteFile(path_, "");
+  absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << loaded.status();
+  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr(path_));
+  EXPECT_TRUE(Exists(path_));
+}
+
+TEST_F(StateStoreTest, GarbageIsDataLoss) {
+  for (const std::string garbage : {std::string("hello"), std::string("\x00\x01\x02\xff", 4), std::string("[1,2]"),
+                                    std::string("{\"ports\": 7}")}) {
+    WriteFile(path_, garbage);
+    absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
+    ASSERT_FALSE(loaded.ok()) << "garbage accepted";
+    EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << loaded.status();
+    EXPECT_THAT(std::string(loaded.status().message()), HasSubstr(path_));
+    EXPECT_EQ(ReadFile(path_), garbage);
+  }
+}
+
+TEST_F(StateStoreTest, UnknownFieldIsDataLoss) {
+  WriteFile(path_, R"({"format_version": 1, "ports": [{"name": "a", "colour": "blue"}]})");
+  absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << loaded.status();
+}
+
+TEST_F(StateStoreTest, WrongFormatVersionIsRefused) {
+  for (const std::string text : {R"({"format_version": 2})", R"({"format_version": 0})", "{}"}) {
+    WriteFile(path_, text);
+    absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
+    ASSERT_FALSE(loaded.ok()) << text;
+    EXPECT_EQ(loaded.status().code(), absl::StatusCode::kFailedPrecondition) << loaded.status();
+    EXPECT_THAT(std::string(loaded.status().message()), HasSubstr(path_));
+    EXPECT_THAT(std::string(loaded.status().message()), HasSubstr("format_version"));
+    EXPECT_EQ(ReadFile(path_), text);
+  }
+}
+
+TEST_F(StateStoreTest, HandWrittenVersion1Loads) {
+  WriteFile(path_, R"({"format_version": 1, "ports": [{"name": "a", "vhost_user": {"socket_path": "a.sock"}}],
+                       "cross_connects": []})");
+  absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->ports_size(), 1);
+  EXPECT_EQ(loaded->ports(0).vhost_user().socket_path(), "a.sock");
+}
+
+TEST_F(StateStoreTest, SaveLeavesNoTempFileAndIsPrivate) {
+  StateStore store(path_);
+  ASSERT_TRUE(store.Save(Sample()).ok());
+  EXPECT_FALSE(Exists(path_ + ".tmp"));
+  struct stat st;
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0077, 0u) << "state file readable by others: " << std::oct << st.st_mode;
+}
+
+TEST_F(StateStoreTest, SaveReplacesByRename) {
+  // Atomic replacement: a new inode is renamed over the old file, never rewritten in place.
+  StateStore store(path_);
+  ASSERT_TRUE(store.Save(Sample()).ok());
+  struct stat before, after;
+  ASSERT_EQ(stat(path_.c_str(), &before), 0);
+  // Keep the old inode alive so the new file cannot reuse its number.
+  const std::string keep = dir_ + "/old-link";
+  ASSERT_EQ(link(path_.c_str(), keep.c_str()), 0);
+  ASSERT_TRUE(store.Save(DesiredState()).ok());
+  ASSERT_EQ(stat(path_.c_str(), &after), 0);
+  EXPECT_NE(before.st_ino, after.st_ino);
+  // The old content is intact under the old inode.
+  EXPECT_THAT(ReadFile(keep), HasSubstr("vm1"));
+}
+
+TEST_F(StateStoreTest, SaveIntoMissingDirectoryFails) {
+  StateStore store(dir_ + "/no-such-dir/state.json");
+  absl::Status saved = store.Save(Sample());
+  EXPECT_FALSE(saved.ok());
+  EXPECT_FALSE(Exists(dir_ + "/no-such-dir"));
+}
+
+TEST_F(StateStoreTest, FailedSaveLeavesOldFileIntact) {
+  StateStore store(path_);
+  ASSERT_TRUE(store.Save(Sample()).ok());
+  const std::string before = ReadFile(path_);
+  // Tests run as root, so permissions cannot make the write fail; a directory where the
+  // temp file must go does.
+  ASSERT_EQ(mkdir((path_ + ".tmp").c_str(), 0700), 0);
+  DesiredState other;
+  other.add_ports()->set_name("other");
+  absl::Status saved = store.Save(other);
+  EXPECT_FALSE(saved.ok());
+  EXPECT_THAT(std::string(saved.message()), HasSubstr(path_ + ".tmp"));
+  EXPECT_EQ(ReadFile(path_), before);
+  absl::StatusOr<DesiredState> loaded = store.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->ports_size(), 2);
+}
+
+TEST_F(StateStoreTest, LeftoverTempFileFromACrashIsOverwritten) {
+  WriteFile(path_ + ".tmp", "half a write from a crash");
+  StateStore store(path_);
+  ASSERT_TRUE(store.Save(Sample()).ok());
+  EXPECT_FALSE(Exists(path_ + ".tmp"));
+  EXPECT_TRUE(store.Load().ok());
+}
+
+}  // namespace
+}  // namespace vhostd

@@ -1,0 +1,52 @@
+// A ForwardingEngine for unit tests: records every program set Apply receives and
+// reports the last one through Cores(), as the real engine does once cores run it.
+#ifndef VHOSTD_SERVER_TESTING_FAKE_FORWARDING_ENGINE_H_
+#define VHOSTD_SERVER_TESTING_FAKE_FORWARDING_ENGINE_H_
+
+#include <functional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "dataplane/forwarding_engine.h"
+
+namespace vhostd {
+namespace fakes {
+
+class FakeForwardingEngine : public ForwardingEngine {
+ public:
+  explicit FakeForwardingEngine(size_t cores = 2) : cores_(cores) {}
+
+  size_t core_count() const override { return cores_; }
+
+  absl::Status Apply(std::vector<CoreProgram> programs) override {
+    if (on_apply) on_apply(programs);
+    applied.push_back(programs);
+    if (!apply_error.ok()) return apply_error;
+    installed_ = std::move(programs);
+    return absl::OkStatus();
+  }
+
+  std::vector<CoreInfo> Cores() const override {
+    std::vector<CoreInfo> cores;
+    for (size_t i = 0; i < cores_; ++i) {
+      CoreInfo info{static_cast<unsigned>(i + 1), static_cast<unsigned>(i + 2), {}, 0, 0, 0, 0};
+      if (i < installed_.size()) info.queues = installed_[i].labels;
+      cores.push_back(info);
+    }
+    return cores;
+  }
+
+  // Every program set passed to Apply, in order.
+  std::vector<std::vector<CoreProgram>> applied;
+  absl::Status apply_error = absl::OkStatus();
+  std::function<void(const std::vector<CoreProgram>&)> on_apply;  // called first in Apply
+
+ private:
+  const size_t cores_;
+  std::vector<CoreProgram> installed_;
+};
+
+}  // namespace fakes
+}  // namespace vhostd
+
+#endif  // VHOSTD_SERVER_TESTING_FAKE_FORWARDING_ENGINE_H_

@@ -1,0 +1,147 @@
+// A "vhost-user" PortPlugin for unit tests of the control plane: it normalizes specs
+// like the real plugin but touches no file system, and opens FakeBackends (own counters,
+// no DPDK). A shared FakePluginLog records what happened, for assertions.
+#ifndef VHOSTD_SERVER_TESTING_FAKE_PORT_PLUGIN_H_
+#define VHOSTD_SERVER_TESTING_FAKE_PORT_PLUGIN_H_
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "dataplane/port_plugin.h"
+
+namespace vhostd {
+namespace fakes {
+
+class FakeBackend;
+
+struct FakePluginLog {
+  std::vector<std::string> opened;          // port names, one per successful Open
+  std::vector<std::string> open_attempts;   // port names, one per Open call
+  int destroyed = 0;                        // FakeBackend destructor calls
+  std::map<std::string, FakeBackend*> live;  // open backends by port name
+};
+
+class FakeBackend : public PortBackend {
+ public:
+  FakeBackend(std::string name, uint16_t port_id, uint16_t queues, std::shared_ptr<FakePluginLog> log)
+      : name_(std::move(name)), port_id_(port_id), queues_(queues), counters_(new QueueCounters[queues]),
+        log_(std::move(log)) {
+    log_->live[name_] = this;
+  }
+  ~FakeBackend() override {
+    ++log_->destroyed;
+    log_->live.erase(name_);
+  }
+
+  uint16_t port_id() const override { return port_id_; }
+  uint16_t queues() const override { return queues_; }
+  QueueCounters* counters() override { return counters_.get(); }
+  DriverStats ReadDriverStats() const override { return driver_stats; }
+  void FillStatus(vhostd::v1::PortStatus* status) const override {
+    status->set_state(vhostd::v1::PortStatus::UP);
+    status->set_mac("02:00:00:00:00:01");
+    for (uint16_t q = 0; q < queues_; ++q) {
+      vhostd::v1::QueueStatus* queue = status->add_queues();
+      queue->set_queue(q);
+      queue->set_rx_enabled(true);
+      queue->set_tx_enabled(true);
+    }
+  }
+
+  QueueCounters& counter(uint16_t queue) { return counters_[queue]; }
+  DriverStats driver_stats;
+
+ private:
+  const std::string name_;
+  const uint16_t port_id_;
+  const uint16_t queues_;
+  std::unique_ptr<QueueCounters[]> counters_;
+  std::shared_ptr<FakePluginLog> log_;
+};
+
+class FakePortPlugin : public PortPlugin {
+ public:
+  static constexpr char kSocketDir[] = "/fake/sockets";
+
+  explicit FakePortPlugin(std::shared_ptr<FakePluginLog> log = std::make_shared<FakePluginLog>())
+      : log_(std::move(log)) {}
+
+  PluginInfo Info() const override { return {"vhost-user", "0.0.1-fake", "fake vhost-user for tests"}; }
+
+  absl::Status CheckAvailable() const override { return available; }
+
+  // Like the real plugin's Normalize, minus realpath(): a relative path is joined to
+  // kSocketDir, an absolute one must lie inside it.
+  absl::Status Normalize(vhostd::v1::Port& port) const override {
+    vhostd::v1::VhostUserSpec& spec = *port.mutable_vhost_user();
+    const std::string field = "port.vhost_user.socket_path";
+    if (spec.socket_path().empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
+    if (spec.socket_path().find_first_of(",=\n") != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": must not contain ',', '=' or control characters"));
+    }
+    if (absl::StrContains(spec.socket_path(), "..")) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": resolves outside the socket directory"));
+    }
+    const std::string path =
+        spec.socket_path()[0] == '/' ? spec.socket_path() : absl::StrCat(kSocketDir, "/", spec.socket_path());
+    if (!absl::StartsWith(path, absl::StrCat(kSocketDir, "/"))) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": resolves outside the socket directory"));
+    }
+    spec.set_socket_path(path);
+    if (!vhostd::v1::VhostUserSpec::Mode_IsValid(spec.mode())) {
+      return absl::InvalidArgumentError(absl::StrCat("port.vhost_user.mode: unknown value ", spec.mode()));
+    }
+    if (spec.mode() == vhostd::v1::VhostUserSpec::MODE_UNSPECIFIED) {
+      spec.set_mode(vhostd::v1::VhostUserSpec::MODE_SERVER);
+    }
+    if (!spec.has_queues()) spec.set_queues(1);
+    if (spec.queues() < 1 || spec.queues() > kMaxQueues) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("port.vhost_user.queues: ", spec.queues(), " is out of range 1..", kMaxQueues));
+    }
+    if (spec.linear_buffer() && spec.ext_buffer()) {
+      return absl::InvalidArgumentError("port.vhost_user.ext_buffer: cannot be combined with linear_buffer");
+    }
+    return absl::OkStatus();
+  }
+
+  std::string ExclusiveResource(const vhostd::v1::Port& port) const override {
+    return port.vhost_user().socket_path();
+  }
+
+  absl::StatusOr<std::unique_ptr<PortBackend>> Open(const vhostd::v1::Port& port,
+                                                    const PluginContext& /*context*/) override {
+    log_->open_attempts.push_back(port.name());
+    if (!open_error.ok()) return open_error;
+    if (fail_open_for.count(port.name())) {
+      return absl::InternalError(absl::StrCat("fake: cannot open ", port.name()));
+    }
+    const uint16_t port_id = next_port_id++;
+    log_->opened.push_back(port.name());
+    return std::unique_ptr<PortBackend>(
+        new FakeBackend(port.name(), port_id, static_cast<uint16_t>(port.vhost_user().queues()), log_));
+  }
+
+  const std::shared_ptr<FakePluginLog>& log() const { return log_; }
+
+  // Knobs.
+  absl::Status available = absl::OkStatus();
+  absl::Status open_error = absl::OkStatus();  // every Open fails with this when not OK
+  std::set<std::string> fail_open_for;         // Open fails for these port names
+  uint16_t next_port_id = 10;
+
+ private:
+  std::shared_ptr<FakePluginLog> log_;
+};
+
+}  // namespace fakes
+}  // namespace vhostd
+
+#endif  // VHOSTD_SERVER_TESTING_FAKE_PORT_PLUGIN_H_
