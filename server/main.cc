@@ -26,6 +26,8 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
+#include "plugins/vdpa/vdpa_plugin.h"
+#include "plugins/vhost_kernel/vhost_kernel_plugin.h"
 #include "plugins/vhost_user/vhost_user_plugin.h"
 #include "server/daemon_metrics.h"
 #include "server/dataplane_collector.h"
@@ -71,6 +73,15 @@ std::vector<std::string> DashedFlagsToAbsl(int argc, char** argv) {
 }
 
 namespace {
+
+// The port types this vhostd is built with.
+std::vector<std::unique_ptr<PortPlugin>> BuiltInPlugins(const std::string& socket_dir) {
+  std::vector<std::unique_ptr<PortPlugin>> plugins;
+  plugins.push_back(MakeVhostUserPlugin(socket_dir));
+  plugins.push_back(MakeVhostKernelPlugin());
+  plugins.push_back(MakeVdpaPlugin());
+  return plugins;
+}
 
 int Fail(const absl::Status& status) {
   VHOSTD_LOG_ERROR(status.message());
@@ -172,7 +183,9 @@ int Run() {
     absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Start(absl::GetFlag(FLAGS_mbufs));
     if (!engine.ok()) return Fail(engine.status());
     PluginRegistry plugins;
-    if (absl::Status s = plugins.Register(MakeVhostUserPlugin(socket_dir)); !s.ok()) return Fail(s);
+    for (std::unique_ptr<PortPlugin>& plugin : BuiltInPlugins(socket_dir)) {
+      if (absl::Status s = plugins.Register(std::move(plugin)); !s.ok()) return Fail(s);
+    }
     PortManager manager(&plugins, engine->get(), &store, PluginContext{(*engine)->mbuf_pool()});
     if (absl::Status s = manager.Restore(); !s.ok()) return Fail(s);
 

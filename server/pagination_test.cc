@@ -45,7 +45,7 @@ TEST(ResolvePageTest, NegativeSizeIsInvalid) {
 }
 
 TEST(ResolvePageTest, TokenRoundTrip) {
-  for (const std::string name : {"a", "vm-1", std::string(63, 'z')}) {
+  for (const std::string& name : {std::string("a"), std::string("vm-1"), std::string(63, 'z')}) {
     absl::StatusOr<Page> page = ResolvePage(5, EncodePageToken(name));
     ASSERT_TRUE(page.ok()) << page.status();
     EXPECT_EQ(page->start_after, name);
@@ -59,7 +59,7 @@ TEST(ResolvePageTest, TokenIsOpaqueNotTheName) {
 }
 
 TEST(ResolvePageTest, BadTokensAreInvalid) {
-  for (const std::string token : {std::string("!!!"), std::string("not a token"),
+  for (const std::string& token : {std::string("!!!"), std::string("not a token"),
                                   absl::WebSafeBase64Escape("before:vm-1"), absl::WebSafeBase64Escape("vm-1"),
                                   std::string("%%%%")}) {
     absl::StatusOr<Page> page = ResolvePage(0, token);

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -107,8 +108,7 @@ Port WithoutStatus(Port port) {
     EXPECT_EQ(_s.code(), (expected_code)) << #expr << " returned " << _s;         \
   } while (0)
 
-// Status of an absl::Status or absl::StatusOr.
-absl::Status StatusOf(const absl::Status& s) { return s; }
+// The status of an absl::StatusOr.
 template <typename T>
 absl::Status StatusOf(const absl::StatusOr<T>& s) {
   return s.status();
@@ -227,7 +227,7 @@ class PortManagerTest : public ::testing::Test {
 // --- CreatePort validation ---
 
 TEST_F(PortManagerTest, BadNameIsInvalidArgumentAndChangesNothing) {
-  for (const std::string name : {"", "Vm1", "vm_1", "-vm", "vm-", std::string(64, 'a')}) {
+  for (const std::string& name : {std::string(""), std::string("Vm1"), std::string("vm_1"), std::string("-vm"), std::string("vm-"), std::string(64, 'a')}) {
     absl::StatusOr<Port> created = manager_->CreatePort(VhostUser(name, "vm.sock"));
     ASSERT_FALSE(created.ok()) << "\"" << name << "\" accepted";
     EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument);
@@ -681,12 +681,297 @@ TEST_F(CrossConnectTest, DeletingOneCrossConnectKeepsTheOther) {
 }
 
 TEST_F(CrossConnectTest, PersistenceFailuresChangeNothing) {
+  CreateOk(VhostUser("vm4", "vm4.sock"));
   CrossOk(XConnect("x1", "vm1", "vm2"));
   const size_t applies = engine_->applied.size();
   const FileSnapshot before = Snapshot(state_path_);
   BreakPersistence();
-  CreateOk(VhostUser("vm4", "vm4.sock")).operator void();
-  (void)0;
+  EXPECT_CODE(StatusOf(manager_->CreateCrossConnect(XConnect("x2", "vm3", "vm4"))),
+              absl::StatusCode::kUnavailable);
+  EXPECT_CODE(manager_->DeleteCrossConnect("x1", false), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(engine_->applied.size(), applies);
+  EXPECT_THAT(XConnectNames(), ElementsAre("x1"));
+  EXPECT_TRUE(Snapshot(state_path_) == before);
+  // x2 was not kept: its ports are still free once saving works again.
+  FixPersistence();
+  CrossOk(XConnect("x3", "vm4", "vm3"));
+}
+
+TEST_F(CrossConnectTest, ListCrossConnectsPaginates) {
+  CreateOk(VhostUser("vm4", "vm4.sock"));
+  CreateOk(VhostUser("vm5", "vm5.sock"));
+  CreateOk(VhostUser("vm6", "vm6.sock"));
+  CrossOk(XConnect("xc", "vm5", "vm6"));
+  CrossOk(XConnect("xa", "vm1", "vm2"));
+  CrossOk(XConnect("xb", "vm3", "vm4"));
+  vhostd::v1::ListCrossConnectsRequest request;
+  request.set_page_size(2);
+  absl::StatusOr<vhostd::v1::ListCrossConnectsResponse> page = manager_->ListCrossConnects(request);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->cross_connects_size(), 2);
+  EXPECT_EQ(page->cross_connects(0).name(), "xa");
+  EXPECT_EQ(page->cross_connects(1).name(), "xb");
+  ASSERT_FALSE(page->next_page_token().empty());
+  request.set_page_token(page->next_page_token());
+  page = manager_->ListCrossConnects(request);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->cross_connects_size(), 1);
+  EXPECT_EQ(page->cross_connects(0).name(), "xc");
+  EXPECT_TRUE(page->next_page_token().empty());
+  request.set_page_token("garbage!");
+  EXPECT_CODE(StatusOf(manager_->ListCrossConnects(request)), absl::StatusCode::kInvalidArgument);
+}
+
+// --- Restore ---
+
+TEST_F(PortManagerTest, RestoreWithoutStateFileStartsEmpty) {
+  ASSERT_TRUE(manager_->Restore().ok());
+  EXPECT_THAT(PortNames(), IsEmpty());
+  EXPECT_THAT(XConnectNames(), IsEmpty());
+  EXPECT_THAT(log_->open_attempts, IsEmpty());
+  EXPECT_FALSE(Exists(state_path_));
+  for (const auto& programs : engine_->applied) EXPECT_EQ(EntryCount(programs), 0u);
+}
+
+TEST_F(PortManagerTest, RestoreRecreatesPortsAndCrossConnects) {
+  CreateOk(VhostUser("vm1", "vm1.sock", 2));
+  CreateOk(VhostUser("vm2", "vm2.sock", 2));
+  CreateOk(VhostUser("vm3", "vm3.sock", 3));
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  std::map<std::string, Port> specs;
+  for (const std::string name : {"vm1", "vm2", "vm3"}) specs[name] = WithoutStatus(*manager_->GetPort(name));
+  const FileSnapshot saved = Snapshot(state_path_);
+
+  Restart();
+  EXPECT_THAT(PortNames(), IsEmpty()) << "nothing before Restore";
+  ASSERT_TRUE(manager_->Restore().ok());
+  EXPECT_THAT(PortNames(), ElementsAre("vm1", "vm2", "vm3"));
+  for (const auto& [name, spec] : specs) {
+    absl::StatusOr<Port> port = manager_->GetPort(name);
+    ASSERT_TRUE(port.ok()) << port.status();
+    EXPECT_TRUE(MessageDifferencer::Equals(WithoutStatus(*port), spec)) << port->ShortDebugString();
+    EXPECT_EQ(port->status().state(), PortStatus::UP);
+  }
+  EXPECT_THAT(XConnectNames(), ElementsAre("x1"));
+  EXPECT_THAT(log_->opened, ElementsAre("vm1", "vm2", "vm3"));
+  ASSERT_FALSE(engine_->applied.empty());
+  const std::vector<CoreProgram>& programs = engine_->applied.back();
+  EXPECT_EQ(EntriesOf(programs),
+            (std::multiset<EntryKey>{{10, 0, 11, 0}, {10, 1, 11, 1}, {11, 0, 10, 0}, {11, 1, 10, 1}}));
+  for (const CoreProgram& program : programs) {
+    for (const PollEntry& e : program.entries) {
+      FakeBackend* rx = Backend(e.rx_port == 10 ? "vm1" : "vm2");
+      ASSERT_NE(rx, nullptr);
+      EXPECT_EQ(e.rx_counters, &rx->counter(e.rx_queue)) << "counters of the new backends";
+    }
+  }
+  EXPECT_TRUE(Snapshot(state_path_) == saved) << "Restore must not rewrite the state";
+  // The restored state is live: the cross-connect still protects its ports.
+  EXPECT_CODE(manager_->DeletePort("vm1", false), absl::StatusCode::kFailedPrecondition);
+  EXPECT_CODE(StatusOf(manager_->CreatePort(VhostUser("vm9", "vm3.sock"))), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(PortManagerTest, PortThatFailsToOpenOnRestoreIsShownInError) {
+  CreateOk(VhostUser("vm1", "vm1.sock"));
+  CreateOk(VhostUser("vm2", "vm2.sock"));
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  const FileSnapshot saved = Snapshot(state_path_);
+
+  Restart();
+  plugin_->fail_open_for = {"vm2"};
+  ASSERT_TRUE(manager_->Restore().ok());
+  EXPECT_THAT(PortNames(), ElementsAre("vm1", "vm2"));
+  EXPECT_THAT(XConnectNames(), ElementsAre("x1"));
+  absl::StatusOr<Port> vm2 = manager_->GetPort("vm2");
+  ASSERT_TRUE(vm2.ok()) << vm2.status();
+  EXPECT_EQ(vm2->status().state(), PortStatus::ERROR);
+  EXPECT_THAT(vm2->status().message(), HasSubstr("fake: cannot open vm2"));
+  EXPECT_THAT(vm2->status().message(), HasSubstr(state_path_));
+  EXPECT_EQ(vm2->status().dataplane_port_id(), -1);
+  EXPECT_EQ(vm2->vhost_user().socket_path(), "/fake/sockets/vm2.sock") << "spec is kept";
+  EXPECT_EQ(manager_->GetPort("vm1")->status().state(), PortStatus::UP);
+  // Stats of a port without backend: just the name.
+  absl::StatusOr<vhostd::v1::PortStats> stats = manager_->GetPortStats("vm2");
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->name(), "vm2");
+  EXPECT_EQ(stats->queues_size(), 0);
+  // Nothing forwards to or from a port in ERROR.
+  for (const auto& programs : engine_->applied) EXPECT_EQ(EntryCount(programs), 0u);
+  // It stays in the desired state.
+  EXPECT_TRUE(Snapshot(state_path_) == saved);
+  // Its socket stays claimed, and it can be deleted the normal way.
+  EXPECT_CODE(StatusOf(manager_->CreatePort(VhostUser("vm3", "vm2.sock"))), absl::StatusCode::kFailedPrecondition);
+  EXPECT_CODE(manager_->DeletePort("vm2", false), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(manager_->DeleteCrossConnect("x1", false).ok());
+  ASSERT_TRUE(manager_->DeletePort("vm2", false).ok());
+  EXPECT_THAT(PortNames(), ElementsAre("vm1"));
+  EXPECT_EQ(SavedState().ports_size(), 1);
+  EXPECT_EQ(log_->destroyed, 0) << "vm2 had no backend to close";
+}
+
+TEST_F(PortManagerTest, RestoreShowsPortsOfUnservedTypesInError) {
+  WriteFile(state_path_, R"({"format_version": 1, "ports": [
+      {"name": "tap1", "vhost_kernel": {"tap_name": "tap1"}},
+      {"name": "vm1", "vhost_user": {"socket_path": "vm1.sock", "queues": 99}},
+      {"name": "vm2", "vhost_user": {"socket_path": "vm2.sock"}}]})");
+  ASSERT_TRUE(manager_->Restore().ok());
+  EXPECT_THAT(PortNames(), ElementsAre("tap1", "vm1", "vm2"));
+  absl::StatusOr<Port> tap = manager_->GetPort("tap1");
+  ASSERT_TRUE(tap.ok());
+  EXPECT_EQ(tap->status().state(), PortStatus::ERROR);
+  EXPECT_THAT(tap->status().message(), HasSubstr("vhost-kernel"));
+  absl::StatusOr<Port> vm1 = manager_->GetPort("vm1");
+  ASSERT_TRUE(vm1.ok());
+  EXPECT_EQ(vm1->status().state(), PortStatus::ERROR);
+  EXPECT_THAT(vm1->status().message(), HasSubstr("port.vhost_user.queues"));
+  EXPECT_EQ(manager_->GetPort("vm2")->status().state(), PortStatus::UP);
+  EXPECT_THAT(log_->open_attempts, ElementsAre("vm2"));
+}
+
+TEST_F(PortManagerTest, InconsistentStateFileIsDataLossAndOpensNothing) {
+  const std::string port = R"({"name": "vm1", "vhost_user": {"socket_path": "vm1.sock"}})";
+  const std::string port2 = R"({"name": "vm2", "vhost_user": {"socket_path": "vm2.sock"}})";
+  const std::string port3 = R"({"name": "vm3", "vhost_user": {"socket_path": "vm3.sock"}})";
+  for (const std::string& text : std::vector<std::string>{
+           // A cross-connect naming a missing port.
+           absl::StrCat(R"({"format_version": 1, "ports": [)", port,
+                        R"(], "cross_connects": [{"name": "x1", "port_a": "vm1", "port_b": "ghost"}]})"),
+           // The same port twice.
+           absl::StrCat(R"({"format_version": 1, "ports": [)", port, ",", port, "]}"),
+           // A port in two cross-connects.
+           absl::StrCat(R"({"format_version": 1, "ports": [)", port, ",", port2, ",", port3,
+                        R"(], "cross_connects": [{"name": "x1", "port_a": "vm1", "port_b": "vm2"},)",
+                        R"({"name": "x2", "port_a": "vm3", "port_b": "vm1"}]})"),
+           // A port cross-connected to itself.
+           absl::StrCat(R"({"format_version": 1, "ports": [)", port,
+                        R"(], "cross_connects": [{"name": "x1", "port_a": "vm1", "port_b": "vm1"}]})"),
+       }) {
+    Restart();
+    WriteFile(state_path_, text);
+    absl::Status restored = manager_->Restore();
+    EXPECT_EQ(restored.code(), absl::StatusCode::kDataLoss) << restored << "\n" << text;
+    EXPECT_THAT(Message(restored), HasSubstr(state_path_));
+    EXPECT_THAT(log_->open_attempts, IsEmpty());
+    EXPECT_THAT(PortNames(), IsEmpty());
+    EXPECT_THAT(XConnectNames(), IsEmpty());
+    EXPECT_EQ(ReadFile(state_path_), text) << "the file must be left untouched";
+  }
+}
+
+TEST_F(PortManagerTest, CorruptStateFileFailsRestore) {
+  WriteFile(state_path_, "{\"format_version\": 1, \"ports\": [");
+  absl::Status restored = manager_->Restore();
+  EXPECT_EQ(restored.code(), absl::StatusCode::kDataLoss) << restored;
+  EXPECT_THAT(log_->open_attempts, IsEmpty());
+  EXPECT_THAT(PortNames(), IsEmpty());
+}
+
+// --- listing, stats, plugins ---
+
+TEST_F(PortManagerTest, ListPortsPaginatesInNameOrder) {
+  for (const std::string name : {"p3", "p1", "p5", "p2", "p4"}) CreateOk(VhostUser(name, name + ".sock"));
+  vhostd::v1::ListPortsRequest request;
+  request.set_page_size(2);
+  std::vector<std::vector<std::string>> pages;
+  for (int guard = 0; guard < 10; ++guard) {
+    absl::StatusOr<vhostd::v1::ListPortsResponse> response = manager_->ListPorts(request);
+    ASSERT_TRUE(response.ok()) << response.status();
+    std::vector<std::string> names;
+    for (const Port& p : response->ports()) {
+      names.push_back(p.name());
+      EXPECT_EQ(p.status().state(), PortStatus::UP) << "listed ports carry their status";
+    }
+    pages.push_back(names);
+    if (response->next_page_token().empty()) break;
+    request.set_page_token(response->next_page_token());
+  }
+  EXPECT_EQ(pages, (std::vector<std::vector<std::string>>{{"p1", "p2"}, {"p3", "p4"}, {"p5"}}));
+
+  request.set_page_token("not-a-token");
+  EXPECT_CODE(StatusOf(manager_->ListPorts(request)), absl::StatusCode::kInvalidArgument);
+  request.set_page_token("");
+  request.set_page_size(-1);
+  EXPECT_CODE(StatusOf(manager_->ListPorts(request)), absl::StatusCode::kInvalidArgument);
+  request.set_page_size(0);
+  EXPECT_EQ(manager_->ListPorts(request)->ports_size(), 5);
+}
+
+TEST_F(PortManagerTest, GetPortStatsSumsQueueCounters) {
+  CreateOk(VhostUser("vm1", "vm1.sock", 3));
+  FakeBackend* backend = Backend("vm1");
+  ASSERT_NE(backend, nullptr);
+  for (uint16_t q = 0; q < 3; ++q) {
+    QueueCounters& c = backend->counter(q);
+    CounterAdd(c.rx_packets, 1 + q);
+    CounterAdd(c.rx_bytes, 100 * (1 + q));
+    CounterAdd(c.tx_packets, 10 + q);
+    CounterAdd(c.tx_bytes, 1000 * (1 + q));
+    CounterAdd(c.tx_dropped, q);
+  }
+  backend->driver_stats = DriverStats{7, 8, 9};
+  absl::StatusOr<vhostd::v1::PortStats> stats = manager_->GetPortStats("vm1");
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->name(), "vm1");
+  ASSERT_EQ(stats->queues_size(), 3);
+  for (uint32_t q = 0; q < 3; ++q) {
+    const vhostd::v1::QueueStats& qs = stats->queues(q);
+    EXPECT_EQ(qs.queue(), q);
+    EXPECT_EQ(qs.rx_packets(), 1 + q);
+    EXPECT_EQ(qs.rx_bytes(), 100 * (1 + q));
+    EXPECT_EQ(qs.tx_packets(), 10 + q);
+    EXPECT_EQ(qs.tx_bytes(), 1000 * (1 + q));
+    EXPECT_EQ(qs.tx_dropped(), q);
+  }
+  EXPECT_EQ(stats->rx_packets(), 1u + 2 + 3);
+  EXPECT_EQ(stats->rx_bytes(), 600u);
+  EXPECT_EQ(stats->tx_packets(), 10u + 11 + 12);
+  EXPECT_EQ(stats->tx_bytes(), 6000u);
+  EXPECT_EQ(stats->tx_dropped(), 0u + 1 + 2);
+  EXPECT_EQ(stats->rx_errors(), 7u);
+  EXPECT_EQ(stats->tx_errors(), 8u);
+  EXPECT_EQ(stats->rx_no_mbuf(), 9u);
+
+  EXPECT_CODE(StatusOf(manager_->GetPortStats("ghost")), absl::StatusCode::kNotFound);
+  EXPECT_CODE(StatusOf(manager_->GetPortStats("Bad")), absl::StatusCode::kInvalidArgument);
+
+  // The exporters' snapshot agrees.
+  std::vector<PortCounterSnapshot> snapshot = manager_->SnapshotPorts();
+  ASSERT_THAT(snapshot, SizeIs(1));
+  EXPECT_EQ(snapshot[0].name, "vm1");
+  EXPECT_EQ(snapshot[0].type, "vhost-user");
+  EXPECT_TRUE(MessageDifferencer::Equals(snapshot[0].stats, *stats));
+  EXPECT_EQ(snapshot[0].status.state(), PortStatus::UP);
+}
+
+TEST_F(PortManagerTest, ListPluginsReportsAvailability) {
+  vhostd::v1::ListPluginsResponse plugins = manager_->ListPlugins();
+  ASSERT_EQ(plugins.plugins_size(), 1);
+  EXPECT_EQ(plugins.plugins(0).port_type(), "vhost-user");
+  EXPECT_TRUE(plugins.plugins(0).available());
+  EXPECT_EQ(plugins.plugins(0).unavailable_reason(), "");
+  plugin_->available = absl::UnavailableError("missing thing");
+  plugins = manager_->ListPlugins();
+  EXPECT_FALSE(plugins.plugins(0).available());
+  EXPECT_EQ(plugins.plugins(0).unavailable_reason(), "missing thing");
+}
+
+// --- shutdown ---
+
+TEST_F(PortManagerTest, DestructorStopsForwardingBeforeClosingPorts) {
+  CreateOk(VhostUser("vm1", "vm1.sock", 2));
+  CreateOk(VhostUser("vm2", "vm2.sock", 2));
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  const FileSnapshot saved = Snapshot(state_path_);
+  size_t live_at_stop = 0;
+  engine_->on_apply = [&](const std::vector<CoreProgram>&) { live_at_stop = log_->live.size(); };
+  const size_t applies = engine_->applied.size();
+  manager_.reset();
+  ASSERT_EQ(engine_->applied.size(), applies + 1);
+  EXPECT_EQ(EntryCount(engine_->applied.back()), 0u);
+  EXPECT_EQ(live_at_stop, 2u) << "cores must stop polling while the ports are still open";
+  EXPECT_THAT(log_->live, IsEmpty());
+  EXPECT_EQ(log_->destroyed, 2);
+  EXPECT_TRUE(Snapshot(state_path_) == saved) << "shutdown keeps the desired state";
 }
 
 }  // namespace

@@ -155,7 +155,7 @@ TEST_F(StateStoreTest, EmptyFileIsAnError) {
 }
 
 TEST_F(StateStoreTest, GarbageIsDataLoss) {
-  for (const std::string garbage : {std::string("hello"), std::string("\x00\x01\x02\xff", 4), std::string("[1,2]"),
+  for (const std::string& garbage : {std::string("hello"), std::string("\x00\x01\x02\xff", 4), std::string("[1,2]"),
                                     std::string("{\"ports\": 7}")}) {
     WriteFile(path_, garbage);
     absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();

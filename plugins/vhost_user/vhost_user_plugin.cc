@@ -44,6 +44,7 @@ class VhostUserBackend : public VdevBackend {
 
   void FillStatus(PortStatus* status) const override {
     const bool up = vdev().LinkUp();
+    status->set_backend("vhost-user");
     status->set_state(up ? PortStatus::UP : PortStatus::WAITING_FOR_PEER);
     if (!up) {
       status->set_message(client_mode_ ? "connecting to the frontend's socket" : "waiting for a frontend to connect");

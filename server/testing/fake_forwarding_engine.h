@@ -29,12 +29,16 @@ class FakeForwardingEngine : public ForwardingEngine {
   std::vector<CoreInfo> Cores() const override {
     std::vector<CoreInfo> cores;
     for (size_t i = 0; i < cores_; ++i) {
-      CoreInfo info{static_cast<unsigned>(i + 1), static_cast<unsigned>(i + 2), {}, 0, 0, 0, 0};
+      CoreInfo info{};
+      info.lcore = static_cast<unsigned>(i + 1);
+      info.cpu = static_cast<unsigned>(i + 2);
       if (i < installed_.size()) info.queues = installed_[i].labels;
       cores.push_back(info);
     }
     return cores;
   }
+
+  uint64_t tsc_hz() const override { return 1000000000; }
 
   // Every program set passed to Apply, in order.
   std::vector<std::vector<CoreProgram>> applied;
