@@ -1,0 +1,276 @@
+#include "dataplane/forwarding_plan.h"
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace vhostd {
+namespace {
+
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+// A port with its own counters array, as a PortBackend would own it.
+struct TestPort {
+  TestPort(std::string name, uint16_t port_id, uint16_t queues)
+      : counters(new QueueCounters[queues]), ref{std::move(name), port_id, queues, nullptr} {
+    ref.counters = counters.get();
+  }
+  std::unique_ptr<QueueCounters[]> counters;
+  PortRef ref;
+};
+
+using QueueKey = std::pair<uint16_t, uint16_t>;  // (port id, queue)
+
+// Every entry's label must describe the entry it is paired with.
+void ExpectLabelsMatch(const std::vector<PollEntry>& entries, const std::vector<PollLabel>& labels,
+                       const TestPort& a, const TestPort& b) {
+  ASSERT_EQ(entries.size(), labels.size());
+  auto name_of = [&](uint16_t port_id) { return port_id == a.ref.port_id ? a.ref.name : b.ref.name; };
+  for (size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(labels[i].rx_port, name_of(entries[i].rx_port)) << "entry " << i;
+    EXPECT_EQ(labels[i].rx_queue, entries[i].rx_queue) << "entry " << i;
+    EXPECT_EQ(labels[i].tx_port, name_of(entries[i].tx_port)) << "entry " << i;
+    EXPECT_EQ(labels[i].tx_queue, entries[i].tx_queue) << "entry " << i;
+  }
+}
+
+// Checks every property CrossConnectUnits promises for ports with `na` and `nb` queues.
+void CheckCrossConnect(uint16_t na, uint16_t nb) {
+  SCOPED_TRACE(testing::Message() << "queues " << na << "/" << nb);
+  TestPort a("port-a", 3, na);
+  TestPort b("port-b", 7, nb);
+  const std::vector<ForwardingUnit> units = CrossConnectUnits(a.ref, b.ref);
+
+  ASSERT_THAT(units, SizeIs(std::min(na, nb)));
+
+  std::map<QueueKey, int> rx_seen;           // (port, rxq) -> times polled
+  std::map<QueueKey, size_t> tx_writer;      // (port, txq) -> unit that writes it
+  for (size_t u = 0; u < units.size(); ++u) {
+    const ForwardingUnit& unit = units[u];
+    EXPECT_THAT(unit.entries, testing::Not(IsEmpty())) << "unit " << u;
+    ExpectLabelsMatch(unit.entries, unit.labels, a, b);
+    for (const PollEntry& e : unit.entries) {
+      const bool from_a = e.rx_port == a.ref.port_id;
+      ASSERT_TRUE(from_a || e.rx_port == b.ref.port_id) << "unknown rx port " << e.rx_port;
+      const TestPort& rx = from_a ? a : b;
+      const TestPort& tx = from_a ? b : a;
+      // Packets go to the other port, to queue rx % the other's queue count.
+      EXPECT_EQ(e.tx_port, tx.ref.port_id);
+      ASSERT_LT(e.rx_queue, rx.ref.queues);
+      EXPECT_EQ(e.tx_queue, e.rx_queue % tx.ref.queues);
+      ASSERT_LT(e.tx_queue, tx.ref.queues);
+      // Counter pointers point at the right array elements.
+      EXPECT_EQ(e.rx_counters, &rx.counters[e.rx_queue]);
+      EXPECT_EQ(e.tx_counters, &tx.counters[e.tx_queue]);
+
+      ++rx_seen[{e.rx_port, e.rx_queue}];
+      // The key invariant: one unit (hence one core) per transmit queue.
+      auto [it, inserted] = tx_writer.emplace(QueueKey{e.tx_port, e.tx_queue}, u);
+      EXPECT_EQ(it->second, u) << "tx queue (" << e.tx_port << ", " << e.tx_queue << ") is written from units "
+                               << it->second << " and " << u;
+    }
+  }
+  // Every receive queue of both ports is polled exactly once.
+  ASSERT_EQ(rx_seen.size(), static_cast<size_t>(na) + nb);
+  for (uint16_t q = 0; q < na; ++q) EXPECT_EQ((rx_seen[{a.ref.port_id, q}]), 1) << "a rxq " << q;
+  for (uint16_t q = 0; q < nb; ++q) EXPECT_EQ((rx_seen[{b.ref.port_id, q}]), 1) << "b rxq " << q;
+  // Each side transmits on queues 0..min(na, nb)-1.
+  EXPECT_EQ(tx_writer.size(), 2u * std::min(na, nb));
+}
+
+TEST(CrossConnectUnitsTest, OneQueueEach) {
+  CheckCrossConnect(1, 1);
+  TestPort a("a", 0, 1), b("b", 1, 1);
+  const auto units = CrossConnectUnits(a.ref, b.ref);
+  ASSERT_THAT(units, SizeIs(1));
+  ASSERT_THAT(units[0].entries, SizeIs(2));
+  EXPECT_EQ(units[0].entries[0].rx_port, 0);
+  EXPECT_EQ(units[0].entries[0].tx_port, 1);
+  EXPECT_EQ(units[0].entries[1].rx_port, 1);
+  EXPECT_EQ(units[0].entries[1].tx_port, 0);
+}
+
+TEST(CrossConnectUnitsTest, EqualQueueCountsGiveOneUnitPerQueue) {
+  CheckCrossConnect(4, 4);
+  TestPort a("a", 0, 4), b("b", 1, 4);
+  const auto units = CrossConnectUnits(a.ref, b.ref);
+  ASSERT_THAT(units, SizeIs(4));
+  for (uint16_t q = 0; q < 4; ++q) {
+    ASSERT_THAT(units[q].entries, SizeIs(2)) << "unit " << q;
+    for (const PollEntry& e : units[q].entries) {
+      EXPECT_EQ(e.rx_queue, q);
+      EXPECT_EQ(e.tx_queue, q);
+    }
+  }
+}
+
+TEST(CrossConnectUnitsTest, MoreQueuesOnA) {
+  CheckCrossConnect(4, 2);
+  TestPort a("a", 0, 4), b("b", 1, 2);
+  const auto units = CrossConnectUnits(a.ref, b.ref);
+  ASSERT_THAT(units, SizeIs(2));
+  // a's queues 0 and 2 both send to b's queue 0, so they share a unit with b's rxq 0.
+  std::set<std::tuple<int, int, int, int>> unit0;
+  for (const PollEntry& e : units[0].entries) unit0.insert({e.rx_port, e.rx_queue, e.tx_port, e.tx_queue});
+  EXPECT_EQ(unit0, (std::set<std::tuple<int, int, int, int>>{{0, 0, 1, 0}, {1, 0, 0, 0}, {0, 2, 1, 0}}));
+}
+
+TEST(CrossConnectUnitsTest, MoreQueuesOnB) {
+  CheckCrossConnect(1, 3);
+  TestPort a("a", 0, 1), b("b", 1, 3);
+  const auto units = CrossConnectUnits(a.ref, b.ref);
+  ASSERT_THAT(units, SizeIs(1));
+  EXPECT_THAT(units[0].entries, SizeIs(4));
+}
+
+TEST(CrossConnectUnitsTest, AllCombinationsUpToEightQueues) {
+  for (uint16_t na = 1; na <= 8; ++na) {
+    for (uint16_t nb = 1; nb <= 8; ++nb) CheckCrossConnect(na, nb);
+  }
+  CheckCrossConnect(16, 5);
+  CheckCrossConnect(3, 16);
+}
+
+// Units of `sizes[i]` entries each, with distinct receive queues so they can be traced.
+std::vector<ForwardingUnit> MakeUnits(const std::vector<size_t>& sizes) {
+  std::vector<ForwardingUnit> units;
+  uint16_t next = 0;
+  for (size_t size : sizes) {
+    ForwardingUnit unit;
+    for (size_t i = 0; i < size; ++i, ++next) {
+      unit.entries.push_back(PollEntry{0, next, 1, next, nullptr, nullptr});
+      unit.labels.push_back(PollLabel{"a", next, "b", next});
+    }
+    units.push_back(unit);
+  }
+  return units;
+}
+
+// Which core got each unit (by its first receive queue); checks units stay whole.
+std::vector<size_t> CoreOfUnits(const std::vector<ForwardingUnit>& units, const std::vector<CoreProgram>& programs) {
+  std::map<uint16_t, size_t> core_of_queue;
+  for (size_t c = 0; c < programs.size(); ++c) {
+    EXPECT_EQ(programs[c].entries.size(), programs[c].labels.size());
+    for (size_t i = 0; i < programs[c].entries.size(); ++i) {
+      EXPECT_TRUE(core_of_queue.emplace(programs[c].entries[i].rx_queue, c).second) << "queue twice";
+      EXPECT_EQ(programs[c].labels[i].rx_queue, programs[c].entries[i].rx_queue) << "label out of step";
+    }
+  }
+  std::vector<size_t> result;
+  for (const ForwardingUnit& unit : units) {
+    const size_t core = core_of_queue.at(unit.entries.front().rx_queue);
+    for (const PollEntry& e : unit.entries) EXPECT_EQ(core_of_queue.at(e.rx_queue), core) << "unit split";
+    result.push_back(core);
+  }
+  return result;
+}
+
+TEST(AssignToCoresTest, ZeroCoresGivesNoPrograms) {
+  EXPECT_THAT(AssignToCores(MakeUnits({2, 2}), 0), IsEmpty());
+  EXPECT_THAT(AssignToCores({}, 0), IsEmpty());
+}
+
+TEST(AssignToCoresTest, NoUnitsGivesEmptyProgramPerCore) {
+  const auto programs = AssignToCores({}, 3);
+  ASSERT_THAT(programs, SizeIs(3));
+  for (const CoreProgram& p : programs) {
+    EXPECT_THAT(p.entries, IsEmpty());
+    EXPECT_THAT(p.labels, IsEmpty());
+  }
+}
+
+TEST(AssignToCoresTest, EqualUnitsSpreadEvenly) {
+  const auto units = MakeUnits({2, 2, 2, 2});
+  const auto programs = AssignToCores(units, 2);
+  ASSERT_THAT(programs, SizeIs(2));
+  EXPECT_THAT(programs[0].entries, SizeIs(4));
+  EXPECT_THAT(programs[1].entries, SizeIs(4));
+  EXPECT_EQ(CoreOfUnits(units, programs), (std::vector<size_t>{0, 1, 0, 1}));
+}
+
+TEST(AssignToCoresTest, GoesToLeastLoadedCoreLowestIndexOnTies) {
+  const auto units = MakeUnits({4, 1, 1, 1, 1, 3});
+  const auto programs = AssignToCores(units, 2);
+  ASSERT_THAT(programs, SizeIs(2));
+  // 4 -> c0; then 1,1,1,1 -> c1 (c1 stays below 4); then 3 on a 4/4 tie -> c0.
+  EXPECT_EQ(CoreOfUnits(units, programs), (std::vector<size_t>{0, 1, 1, 1, 1, 0}));
+  EXPECT_THAT(programs[0].entries, SizeIs(7));
+  EXPECT_THAT(programs[1].entries, SizeIs(4));
+}
+
+TEST(AssignToCoresTest, BalancedWithinLargestUnit) {
+  const auto units = MakeUnits({3, 1, 2, 2, 1, 3, 1, 2, 2, 1});
+  for (size_t cores = 1; cores <= 5; ++cores) {
+    const auto programs = AssignToCores(units, cores);
+    ASSERT_THAT(programs, SizeIs(cores));
+    size_t lo = SIZE_MAX, hi = 0, total = 0;
+    for (const CoreProgram& p : programs) {
+      lo = std::min(lo, p.entries.size());
+      hi = std::max(hi, p.entries.size());
+      total += p.entries.size();
+    }
+    EXPECT_EQ(total, 18u);
+    EXPECT_LE(hi - lo, 3u) << cores << " cores";  // never worse than the largest unit
+    CoreOfUnits(units, programs);
+  }
+}
+
+TEST(AssignToCoresTest, Deterministic) {
+  TestPort a("a", 0, 4), b("b", 1, 2), c("c", 2, 3), d("d", 3, 3);
+  std::vector<ForwardingUnit> units = CrossConnectUnits(a.ref, b.ref);
+  const std::vector<ForwardingUnit> more = CrossConnectUnits(c.ref, d.ref);
+  units.insert(units.end(), more.begin(), more.end());
+  const auto first = AssignToCores(units, 3);
+  const auto second = AssignToCores(units, 3);
+  ASSERT_EQ(first.size(), second.size());
+  for (size_t c = 0; c < first.size(); ++c) {
+    ASSERT_EQ(first[c].entries.size(), second[c].entries.size());
+    for (size_t i = 0; i < first[c].entries.size(); ++i) {
+      EXPECT_EQ(first[c].entries[i].rx_port, second[c].entries[i].rx_port);
+      EXPECT_EQ(first[c].entries[i].rx_queue, second[c].entries[i].rx_queue);
+      EXPECT_EQ(first[c].entries[i].rx_counters, second[c].entries[i].rx_counters);
+      EXPECT_EQ(first[c].labels[i].rx_port, second[c].labels[i].rx_port);
+    }
+  }
+}
+
+TEST(AssignToCoresTest, MoreCoresThanUnits) {
+  const auto units = MakeUnits({2, 3});
+  const auto programs = AssignToCores(units, 4);
+  ASSERT_THAT(programs, SizeIs(4));
+  EXPECT_EQ(CoreOfUnits(units, programs), (std::vector<size_t>{0, 1}));
+  EXPECT_THAT(programs[2].entries, IsEmpty());
+  EXPECT_THAT(programs[3].entries, IsEmpty());
+}
+
+// End to end: after spreading, no transmit queue is written from two cores.
+TEST(AssignToCoresTest, NoTransmitQueueSharedAcrossCores) {
+  TestPort a("a", 0, 4), b("b", 1, 2), c("c", 2, 1), d("d", 3, 3);
+  std::vector<ForwardingUnit> units = CrossConnectUnits(a.ref, b.ref);
+  const std::vector<ForwardingUnit> more = CrossConnectUnits(c.ref, d.ref);
+  units.insert(units.end(), more.begin(), more.end());
+  for (size_t cores = 1; cores <= 6; ++cores) {
+    std::map<QueueKey, size_t> writer;
+    const auto programs = AssignToCores(units, cores);
+    size_t entries = 0;
+    for (size_t core = 0; core < programs.size(); ++core) {
+      for (const PollEntry& e : programs[core].entries) {
+        ++entries;
+        auto [it, inserted] = writer.emplace(QueueKey{e.tx_port, e.tx_queue}, core);
+        EXPECT_EQ(it->second, core) << cores << " cores: tx (" << e.tx_port << "," << e.tx_queue << ")";
+      }
+    }
+    EXPECT_EQ(entries, 4u + 2u + 1u + 3u);
+  }
+}
+
+}  // namespace
+}  // namespace vhostd
