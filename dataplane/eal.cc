@@ -62,7 +62,7 @@ absl::StatusOr<std::vector<std::string>> BuildEalArgs(const EalOptions& options)
   if (!options.hugepages_available) {
     args.insert(args.end(), {"--no-huge", "-m", absl::StrCat(options.memory_mb)});
   }
-  for (absl::string_view extra : absl::StrSplit(options.extra_args, ' ', absl::SkipWhitespace())) {
+  for (absl::string_view extra : absl::StrSplit(options.extra_args, absl::ByAnyChar(" \t\n"), absl::SkipWhitespace())) {
     args.emplace_back(extra);
   }
   return args;

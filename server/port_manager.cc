@@ -165,6 +165,10 @@ absl::Status PortManager::DeletePort(const std::string& name, bool allow_missing
     return absl::FailedPreconditionError(
         absl::StrCat("port ", name, " is part of cross-connect ", xconnect->name(), "; delete that first"));
   }
+  if (possibly_polled_.count(name)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "port ", name, " may still be polled: a polling core did not acknowledge its new program; retry later"));
+  }
   if (absl::Status saved = Persist(nullptr, name); !saved.ok()) {
     return absl::UnavailableError(absl::StrCat("port not deleted: saving state failed: ", saved.message()));
   }
@@ -378,6 +382,7 @@ absl::Status PortManager::Persist(const Port* extra_port, const std::string& wit
 
 void PortManager::Reprogram() {
   std::vector<ForwardingUnit> units;
+  std::set<std::string> polled;
   for (const auto& [name, xconnect] : xconnects_) {
     PortEntry& a = ports_.at(xconnect.port_a());
     PortEntry& b = ports_.at(xconnect.port_b());
@@ -386,10 +391,14 @@ void PortManager::Reprogram() {
         PortRef{a.spec.name(), a.backend->port_id(), a.backend->queues(), a.backend->counters()},
         PortRef{b.spec.name(), b.backend->port_id(), b.backend->queues(), b.backend->counters()});
     units.insert(units.end(), more.begin(), more.end());
+    polled.insert({xconnect.port_a(), xconnect.port_b()});
   }
   if (absl::Status s = engine_->Apply(AssignToCores(units, engine_->core_count())); !s.ok()) {
     VHOSTD_LOG_ERROR("reprogramming polling cores: ", s.ToString());
+    possibly_polled_.insert(polled.begin(), polled.end());
+    return;
   }
+  possibly_polled_ = std::move(polled);
 }
 
 }  // namespace vhostd

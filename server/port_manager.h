@@ -6,6 +6,7 @@
 #define VHOSTD_SERVER_PORT_MANAGER_H_
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -86,6 +87,10 @@ class PortManager {
   absl::Mutex mu_;
   std::map<std::string, PortEntry> ports_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, vhostd::v1::CrossConnect> xconnects_ ABSL_GUARDED_BY(mu_);
+  // Ports a polling core may still read. Normally the ports of the installed programs;
+  // after a core failed to take a new program, the old ports stay here too, so they
+  // are not closed under it.
+  std::set<std::string> possibly_polled_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace vhostd

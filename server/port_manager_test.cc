@@ -671,6 +671,20 @@ TEST_F(CrossConnectTest, DeleteCrossConnectStopsForwarding) {
   CrossOk(XConnect("x2", "vm2", "vm1"));
 }
 
+TEST_F(CrossConnectTest, PortStaysOpenWhileACoreMayStillPollIt) {
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  // A core misses the handshake: its old program (with vm1 and vm2) may still run.
+  engine_->apply_error = absl::DeadlineExceededError("lcore 1 did not take its new program");
+  ASSERT_TRUE(manager_->DeleteCrossConnect("x1", false).ok());
+  EXPECT_CODE(manager_->DeletePort("vm1", false), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(log_->destroyed, 0) << "a port a core may still poll must not be closed";
+  // Once a later reprogramming is acknowledged, the port can go.
+  engine_->apply_error = absl::OkStatus();
+  CrossOk(XConnect("x2", "vm3", "vm2"));
+  EXPECT_TRUE(manager_->DeletePort("vm1", false).ok());
+  EXPECT_CODE(manager_->DeletePort("vm2", false), absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(CrossConnectTest, DeletingOneCrossConnectKeepsTheOther) {
   CreateOk(VhostUser("vm4", "vm4.sock", 1));  // port id 13
   CrossOk(XConnect("x1", "vm1", "vm2"));

@@ -8,7 +8,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -78,11 +77,21 @@ absl::Status StateStore::Save(const vhostd::state::DesiredState& state) const {
   const std::string temp = absl::StrCat(path_, ".tmp");
   int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Errno(absl::StrCat("open ", temp));
-  auto close_fd = absl::MakeCleanup([fd] { close(fd); });
-  if (absl::Status written = WriteAll(fd, json); !written.ok()) return written;
-  if (fsync(fd) != 0) return Errno(absl::StrCat("fsync ", temp));
-  if (rename(temp.c_str(), path_.c_str()) != 0) return Errno(absl::StrCat("rename ", temp, " to ", path_));
-  return FsyncDirectoryOf(path_);
+  absl::Status status = WriteAll(fd, json);
+  if (status.ok() && fsync(fd) != 0) status = Errno(absl::StrCat("fsync ", temp));
+  close(fd);
+  if (status.ok() && rename(temp.c_str(), path_.c_str()) != 0) {
+    status = Errno(absl::StrCat("rename ", temp, " to ", path_));
+  }
+  if (!status.ok()) {
+    unlink(temp.c_str());
+    return status;
+  }
+  // The rename is the commit point: the new state is what a restart reads. A failed
+  // directory fsync can't be undone and must not make the caller roll back a change
+  // that is already visible, so it is not reported as a failure.
+  FsyncDirectoryOf(path_).IgnoreError();
+  return absl::OkStatus();
 }
 
 }  // namespace vhostd

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/match.h"
@@ -27,7 +28,8 @@ absl::StatusOr<std::string> RealPath(const std::string& path) {
 absl::StatusOr<std::string> ResolveSocketPath(const std::string& path, const std::string& socket_dir,
                                               const std::string& field) {
   if (path.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
-  if (path.find_first_of(",=\n") != std::string::npos || path.find('\0') != std::string::npos) {
+  const bool control = std::any_of(path.begin(), path.end(), [](char c) { return c < 0x20 || c == 0x7f; });
+  if (control || path.find_first_of(",=") != std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": must not contain ',', '=' or control characters"));
   }
   const std::string joined = path[0] == '/' ? path : absl::StrCat(socket_dir, "/", path);
@@ -68,12 +70,14 @@ absl::Status ClearStaleSocket(const std::string& path, const std::string& field)
   if (!S_ISSOCK(st.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": \"", path, "\" exists and is not a socket"));
   }
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  // Non-blocking: a listener that never accepts (full backlog) must not hang the
+  // control plane; EAGAIN then means "live".
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return absl::InternalError(absl::StrCat("socket(): ", strerror(errno)));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  const bool live = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  const bool live = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 || errno == EAGAIN;
   close(fd);
   if (live) {
     return absl::FailedPreconditionError(absl::StrCat(field, ": \"", path, "\" is in use by a listening process"));
