@@ -73,4 +73,12 @@ std::vector<CoreInfo> Engine::Cores() const {
 
 uint64_t Engine::tsc_hz() const { return rte_get_tsc_hz(); }
 
+void Engine::WaitForQuiescence() {
+  for (const auto& core : cores_) {
+    if (!core->WaitForIteration(kHandshakeTimeout)) {
+      fprintf(stderr, "vhostd: polling lcore %u did not complete an iteration in time\n", core->lcore());
+    }
+  }
+}
+
 }  // namespace vhostd

@@ -10,12 +10,13 @@
 #include "dataplane/forwarding_engine.h"
 #include "dataplane/forwarding_plan.h"
 #include "dataplane/poll_core.h"
+#include "dataplane/port_plugin.h"
 
 struct rte_mempool;
 
 namespace vhostd {
 
-class Engine : public ForwardingEngine {
+class Engine : public ForwardingEngine, public CoreQuiescence {
  public:
   // Creates the mbuf pool and launches a PollCore on every worker lcore. EAL must be
   // initialised.
@@ -28,6 +29,9 @@ class Engine : public ForwardingEngine {
   absl::Status Apply(std::vector<CoreProgram> programs) override;
   std::vector<CoreInfo> Cores() const override;
   uint64_t tsc_hz() const override;
+  // Called from DPDK's vhost-events thread (destroy_device): waits until every core
+  // finished the burst it may have started with the device's old state.
+  void WaitForQuiescence() override;
 
  private:
   Engine(rte_mempool* pool, std::vector<std::unique_ptr<PollCore>> cores);

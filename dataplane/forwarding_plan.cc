@@ -7,7 +7,7 @@ namespace {
 
 void AddEntry(ForwardingUnit& unit, const PortRef& rx, uint16_t rx_queue, const PortRef& tx) {
   const uint16_t tx_queue = rx_queue % tx.queues;
-  unit.entries.push_back(PollEntry{rx.port_id, rx_queue, tx.port_id, tx_queue, &rx.counters[rx_queue],
+  unit.entries.push_back(PollEntry{rx.io, rx_queue, tx.io, tx_queue, &rx.counters[rx_queue],
                                    &tx.counters[tx_queue]});
   unit.labels.push_back(PollLabel{rx.name, rx_queue, tx.name, tx_queue});
 }

@@ -7,15 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/port_io.h"
 #include "dataplane/queue_counters.h"
 
 namespace vhostd {
 
 // One receive queue polled by a core and the transmit queue its packets go to.
 struct PollEntry {
-  uint16_t rx_port;
+  PortIo rx_port;
   uint16_t rx_queue;
-  uint16_t tx_port;
+  PortIo tx_port;
   uint16_t tx_queue;
   QueueCounters* rx_counters;  // counters of (rx_port, rx_queue)
   QueueCounters* tx_counters;  // counters of (tx_port, tx_queue)
@@ -30,7 +31,7 @@ struct PollLabel {
 };
 
 // Entries that must run on the same core because they share a transmit queue (ethdev
-// transmit queues are single-writer).
+// and vhost transmit queues are single-writer).
 struct ForwardingUnit {
   std::vector<PollEntry> entries;
   std::vector<PollLabel> labels;
@@ -38,7 +39,7 @@ struct ForwardingUnit {
 
 struct PortRef {
   std::string name;
-  uint16_t port_id;
+  PortIo io;
   uint16_t queues;
   QueueCounters* counters;  // array of `queues`
 };

@@ -17,11 +17,11 @@ namespace {
 // counted as dropped. Returns the number of packets received.
 inline uint16_t ForwardBurst(const PollEntry& e) {
   rte_mbuf* pkts[kBurstSize];
-  const uint16_t received = rte_eth_rx_burst(e.rx_port, e.rx_queue, pkts, kBurstSize);
+  const uint16_t received = e.rx_port.rx(e.rx_port.context, e.rx_queue, pkts, kBurstSize);
   if (received == 0) return 0;
   uint64_t bytes = 0;
   for (uint16_t i = 0; i < received; ++i) bytes += rte_pktmbuf_pkt_len(pkts[i]);
-  const uint16_t sent = rte_eth_tx_burst(e.tx_port, e.tx_queue, pkts, received);
+  const uint16_t sent = e.tx_port.tx(e.tx_port.context, e.tx_queue, pkts, received);
   uint64_t sent_bytes = bytes;
   if (sent < received) {
     for (uint16_t i = sent; i < received; ++i) sent_bytes -= rte_pktmbuf_pkt_len(pkts[i]);
@@ -52,6 +52,7 @@ int PollCore::Main(void* self) {
 }
 
 void PollCore::Loop() {
+  running_.store(true, std::memory_order_release);
   const CoreProgram* program = next_.load(std::memory_order_acquire);
   uint64_t generation = requested_.load(std::memory_order_acquire);
   acknowledged_.store(generation, std::memory_order_release);
@@ -74,8 +75,10 @@ void PollCore::Loop() {
       generation = wanted;
       acknowledged_.store(generation, std::memory_order_release);
     }
+    iterations_.store(iterations_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     if (program->entries.empty()) rte_pause();
   }
+  running_.store(false, std::memory_order_release);
   acknowledged_.store(UINT64_MAX, std::memory_order_release);
 }
 
@@ -92,6 +95,16 @@ bool PollCore::Publish(std::unique_ptr<CoreProgram> program, absl::Duration time
   if (!acked) retired_ = std::move(installed_);  // the core may still read it
   installed_ = std::move(program);
   return acked;
+}
+
+bool PollCore::WaitForIteration(absl::Duration timeout) const {
+  const uint64_t start = iterations_.load(std::memory_order_acquire);
+  const absl::Time deadline = absl::Now() + timeout;
+  while (running_.load(std::memory_order_acquire) && iterations_.load(std::memory_order_acquire) == start) {
+    if (absl::Now() > deadline) return false;
+    rte_pause();
+  }
+  return true;
 }
 
 void PollCore::Stop() {

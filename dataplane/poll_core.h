@@ -38,6 +38,10 @@ class PollCore {
   // Control thread: stops the loop and waits for the lcore to finish.
   void Stop();
 
+  // Returns once the core finished the loop iteration it was in (or is not running),
+  // or after `timeout`; false on timeout.
+  bool WaitForIteration(absl::Duration timeout) const;
+
   const CoreProgram& program() const { return *installed_; }  // control thread only
   const CoreCounters& counters() const { return counters_; }
 
@@ -52,6 +56,8 @@ class PollCore {
   std::atomic<uint64_t> requested_{0};
   std::atomic<uint64_t> acknowledged_{0};
   std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> iterations_{0};  // loop iterations completed
+  std::atomic<bool> running_{false};
   bool launched_ = false;
   CoreCounters counters_;
 };

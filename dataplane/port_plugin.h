@@ -8,6 +8,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "dataplane/ethdev_io.h"
+#include "dataplane/port_io.h"
 #include "dataplane/vdev_port.h"
 #include "vhostd/v1/port.pb.h"
 
@@ -25,9 +27,18 @@ struct PluginInfo {
   int abi_major = kPluginAbiMajor;
 };
 
+// Lets a plugin wait until no polling core is still inside a burst it started before
+// the call (each core finished its current loop iteration, or is stopped).
+class CoreQuiescence {
+ public:
+  virtual ~CoreQuiescence() = default;
+  virtual void WaitForQuiescence() = 0;
+};
+
 // What plugins may use from the data plane.
 struct PluginContext {
   rte_mempool* mbuf_pool = nullptr;
+  CoreQuiescence* quiescence = nullptr;
 };
 
 // An open port of some type: a started ethdev with its counters, plus whatever the type
@@ -35,7 +46,8 @@ struct PluginContext {
 class PortBackend {
  public:
   virtual ~PortBackend() = default;  // closes the port and releases what it held
-  virtual uint16_t port_id() const = 0;   // DPDK ethdev port
+  virtual PortIo io() const = 0;          // how polling cores move its packets
+  virtual int ethdev_port_id() const { return -1; }  // DPDK ethdev port, -1 if none
   virtual uint16_t queues() const = 0;    // queue pairs
   virtual QueueCounters* counters() = 0;  // array of queues(), written by polling cores
   virtual DriverStats ReadDriverStats() const = 0;
@@ -47,7 +59,9 @@ class PortBackend {
 class VdevBackend : public PortBackend {
  public:
   explicit VdevBackend(std::unique_ptr<VdevPort> vdev) : vdev_(std::move(vdev)) {}
-  uint16_t port_id() const override { return vdev_->port_id(); }
+  PortIo io() const override { return EthdevIo(vdev_->port_id()); }
+  int ethdev_port_id() const override { return vdev_->port_id(); }
+  uint16_t port_id() const { return vdev_->port_id(); }
   uint16_t queues() const override { return vdev_->queues(); }
   QueueCounters* counters() override { return &vdev_->counters(0); }
   DriverStats ReadDriverStats() const override { return vdev_->ReadDriverStats(); }

@@ -186,7 +186,7 @@ int Run() {
     for (std::unique_ptr<PortPlugin>& plugin : BuiltInPlugins(socket_dir)) {
       if (absl::Status s = plugins.Register(std::move(plugin)); !s.ok()) return Fail(s);
     }
-    PortManager manager(&plugins, engine->get(), &store, PluginContext{(*engine)->mbuf_pool()});
+    PortManager manager(&plugins, engine->get(), &store, PluginContext{(*engine)->mbuf_pool(), engine->get()});
     if (absl::Status s = manager.Restore(); !s.ok()) return Fail(s);
 
     DaemonMetrics daemon_metrics;

@@ -325,7 +325,7 @@ Port PortManager::Describe(const PortEntry& entry, const QueueCores& cores) {
     return port;
   }
   entry.backend->FillStatus(status);
-  status->set_dataplane_port_id(entry.backend->port_id());
+  status->set_dataplane_port_id(entry.backend->ethdev_port_id());
   for (vhostd::v1::QueueStatus& queue : *status->mutable_queues()) {
     auto it = cores.find({entry.spec.name(), static_cast<uint16_t>(queue.queue())});
     queue.set_lcore(it == cores.end() ? -1 : it->second);
@@ -388,8 +388,8 @@ void PortManager::Reprogram() {
     PortEntry& b = ports_.at(xconnect.port_b());
     if (!a.backend || !b.backend) continue;  // a port in ERROR: nothing to forward
     std::vector<ForwardingUnit> more = CrossConnectUnits(
-        PortRef{a.spec.name(), a.backend->port_id(), a.backend->queues(), a.backend->counters()},
-        PortRef{b.spec.name(), b.backend->port_id(), b.backend->queues(), b.backend->counters()});
+        PortRef{a.spec.name(), a.backend->io(), a.backend->queues(), a.backend->counters()},
+        PortRef{b.spec.name(), b.backend->io(), b.backend->queues(), b.backend->counters()});
     units.insert(units.end(), more.begin(), more.end());
     polled.insert({xconnect.port_a(), xconnect.port_b()});
   }

@@ -118,11 +118,14 @@ std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
 using EntryKey = std::tuple<int, int, int, int>;  // rx port, rx queue, tx port, tx queue
 
+// The fake port id a FakeBackend puts in its PortIo.
+int IdOf(const PortIo& io) { return static_cast<int>(reinterpret_cast<uintptr_t>(io.context)); }
+
 std::multiset<EntryKey> EntriesOf(const std::vector<CoreProgram>& programs) {
   std::multiset<EntryKey> entries;
   for (const CoreProgram& program : programs) {
     EXPECT_EQ(program.entries.size(), program.labels.size());
-    for (const PollEntry& e : program.entries) entries.insert({e.rx_port, e.rx_queue, e.tx_port, e.tx_queue});
+    for (const PollEntry& e : program.entries) entries.insert({IdOf(e.rx_port), e.rx_queue, IdOf(e.tx_port), e.tx_queue});
   }
   return entries;
 }
@@ -614,12 +617,12 @@ TEST_F(CrossConnectTest, ApplyGetsProgramsForBothDirections) {
   for (const CoreProgram& program : programs) {
     for (size_t i = 0; i < program.entries.size(); ++i) {
       const PollEntry& e = program.entries[i];
-      FakeBackend* rx = e.rx_port == 10 ? vm1 : vm2;
-      FakeBackend* tx = e.tx_port == 10 ? vm1 : vm2;
+      FakeBackend* rx = IdOf(e.rx_port) == 10 ? vm1 : vm2;
+      FakeBackend* tx = IdOf(e.tx_port) == 10 ? vm1 : vm2;
       EXPECT_EQ(e.rx_counters, &rx->counter(e.rx_queue));
       EXPECT_EQ(e.tx_counters, &tx->counter(e.tx_queue));
-      EXPECT_EQ(program.labels[i].rx_port, e.rx_port == 10 ? "vm1" : "vm2");
-      EXPECT_EQ(program.labels[i].tx_port, e.tx_port == 10 ? "vm1" : "vm2");
+      EXPECT_EQ(program.labels[i].rx_port, IdOf(e.rx_port) == 10 ? "vm1" : "vm2");
+      EXPECT_EQ(program.labels[i].tx_port, IdOf(e.tx_port) == 10 ? "vm1" : "vm2");
     }
   }
   // The ports now show which core polls each queue.
@@ -774,7 +777,7 @@ TEST_F(PortManagerTest, RestoreRecreatesPortsAndCrossConnects) {
             (std::multiset<EntryKey>{{10, 0, 11, 0}, {10, 1, 11, 1}, {11, 0, 10, 0}, {11, 1, 10, 1}}));
   for (const CoreProgram& program : programs) {
     for (const PollEntry& e : program.entries) {
-      FakeBackend* rx = Backend(e.rx_port == 10 ? "vm1" : "vm2");
+      FakeBackend* rx = Backend(IdOf(e.rx_port) == 10 ? "vm1" : "vm2");
       ASSERT_NE(rx, nullptr);
       EXPECT_EQ(e.rx_counters, &rx->counter(e.rx_queue)) << "counters of the new backends";
     }

@@ -1,16 +1,16 @@
 #include "plugins/vhost_user/vhost_user_plugin.h"
 
 #include <rte_config.h>
-#include <rte_errno.h>
-#include <rte_eth_vhost.h>
-#include <rte_ethdev.h>
+#include <rte_mbuf.h>
 
 #include <atomic>
+#include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "dataplane/virtio_features.h"
 #include "plugins/vhost_user/socket_path.h"
-#include "plugins/vhost_user/vhost_device_query.h"
+#include "plugins/vhost_user/vhost_lib.h"
 
 namespace vhostd {
 namespace {
@@ -21,88 +21,176 @@ using vhostd::v1::VhostUserSpec;
 
 constexpr char kField[] = "port.vhost_user";
 
-class VhostUserBackend : public VdevBackend {
+// One vhost-user socket served by lib/vhost directly. The polling cores read `vid_`
+// once per burst; lib/vhost's event thread sets it on new_device and clears it on
+// destroy_device, then waits for the cores to pass a quiescent point before returning,
+// because lib/vhost frees the virtqueues right after (see WaitForQuiescence).
+class VhostUserBackend : public PortBackend {
  public:
-  VhostUserBackend(std::unique_ptr<VdevPort> vdev, bool client_mode)
-      : VdevBackend(std::move(vdev)),
-        client_mode_(client_mode),
-        rx_enabled_(new std::atomic<bool>[queues()]),
-        tx_enabled_(new std::atomic<bool>[queues()]) {
-    for (uint16_t q = 0; q < queues(); ++q) {
+  VhostUserBackend(std::string path, bool client, uint16_t queues, const PluginContext& context)
+      : path_(std::move(path)),
+        client_(client),
+        queues_(queues),
+        context_(context),
+        counters_(new QueueCounters[queues]),
+        rx_enabled_(new std::atomic<bool>[queues]),
+        tx_enabled_(new std::atomic<bool>[queues]) {
+    for (uint16_t q = 0; q < queues; ++q) {
       rx_enabled_[q].store(false);
       tx_enabled_[q].store(false);
     }
-    rte_eth_dev_callback_register(port_id(), RTE_ETH_EVENT_QUEUE_STATE, &OnQueueState, this);
   }
 
-  ~VhostUserBackend() override {
-    // -EAGAIN means the callback is running right now: wait for it to finish.
-    while (rte_eth_dev_callback_unregister(port_id(), RTE_ETH_EVENT_QUEUE_STATE, &OnQueueState, this) ==
-           -EAGAIN) {
-    }
-  }
+  uint16_t queues() const override { return queues_; }
+  QueueCounters* counters() override { return counters_.get(); }
+  DriverStats ReadDriverStats() const override { return {}; }
+  PortIo io() const override { return PortIo{&Receive, &Transmit, const_cast<VhostUserBackend*>(this)}; }
 
   void FillStatus(PortStatus* status) const override {
-    const bool up = vdev().LinkUp();
+    const int vid = vid_.load(std::memory_order_acquire);
     status->set_backend("vhost-user");
-    status->set_state(up ? PortStatus::UP : PortStatus::WAITING_FOR_PEER);
-    if (!up) {
-      status->set_message(client_mode_ ? "connecting to the frontend's socket" : "waiting for a frontend to connect");
+    status->set_state(vid >= 0 ? PortStatus::UP : PortStatus::WAITING_FOR_PEER);
+    if (vid < 0) {
+      status->set_message(client_ ? "connecting to the frontend's socket" : "waiting for a frontend to connect");
     }
-    const int vid = rte_eth_vhost_get_vid_from_port_id(port_id());
     uint64_t features = 0;
-    if (up && vid >= 0 && vhostd_vhost_negotiated_features(vid, &features) == 0) {
+    if (vid >= 0 && vhostd_vhost_negotiated_features(vid, &features) == 0) {
       status->set_negotiated_features(features);
       for (std::string& name : VirtioFeatureNames(features)) status->add_negotiated_feature_names(std::move(name));
     }
-    for (uint16_t q = 0; q < queues(); ++q) {
+    for (uint16_t q = 0; q < queues_; ++q) {
       vhostd::v1::QueueStatus* queue = status->add_queues();
       queue->set_queue(q);
-      queue->set_rx_enabled(up && rx_enabled_[q].load(std::memory_order_relaxed));
-      queue->set_tx_enabled(up && tx_enabled_[q].load(std::memory_order_relaxed));
+      queue->set_rx_enabled(vid >= 0 && rx_enabled_[q].load(std::memory_order_relaxed));
+      queue->set_tx_enabled(vid >= 0 && tx_enabled_[q].load(std::memory_order_relaxed));
     }
-    status->set_mac(vdev().MacAddress());
-    status->set_frontend_connects(vdev().link_ups());
-    status->set_frontend_disconnects(vdev().link_downs());
+    status->set_frontend_connects(connects_.load(std::memory_order_relaxed));
+    status->set_frontend_disconnects(disconnects_.load(std::memory_order_relaxed));
+  }
+
+  // lib/vhost events (its event thread). They only record state and return.
+  void OnNewDevice(int vid) {
+    vid_.store(vid, std::memory_order_release);
+    connects_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void OnDestroyDevice() {
+    vid_.store(-1, std::memory_order_seq_cst);
+    // A core may be inside a burst that read the old vid: let it finish.
+    if (context_.quiescence) context_.quiescence->WaitForQuiescence();
+    for (uint16_t q = 0; q < queues_; ++q) {
+      rx_enabled_[q].store(false, std::memory_order_relaxed);
+      tx_enabled_[q].store(false, std::memory_order_relaxed);
+    }
+    disconnects_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void OnVringState(uint16_t vring, bool enable) {
+    const uint16_t q = vring / 2;
+    if (q >= queues_) return;  // the frontend has more queues than this port serves
+    // Odd rings are the frontend's transmit rings: vhostd receives from them.
+    (vring % 2 ? rx_enabled_ : tx_enabled_)[q].store(enable, std::memory_order_relaxed);
   }
 
  private:
-  // Runs on DPDK's vhost-events thread: drains the PMD's queue events into flags.
-  static int OnQueueState(uint16_t port_id, rte_eth_event_type /*event*/, void* self, void* /*unused*/) {
-    auto* backend = static_cast<VhostUserBackend*>(self);
-    rte_eth_vhost_queue_event event;
-    while (rte_eth_vhost_get_queue_event(port_id, &event) == 0) {
-      if (event.queue_id >= backend->queues()) continue;
-      // The PMD's "rx" queue is the frontend's transmit ring: vhostd receives from it.
-      (event.rx ? backend->rx_enabled_ : backend->tx_enabled_)[event.queue_id].store(event.enable,
-                                                                                  std::memory_order_relaxed);
-    }
-    return 0;
+  static uint16_t Receive(void* self, uint16_t queue, rte_mbuf** pkts, uint16_t count) {
+    auto* port = static_cast<VhostUserBackend*>(self);
+    const int vid = port->vid_.load(std::memory_order_acquire);
+    if (vid < 0) return 0;
+    return vhostd_vhost_dequeue(vid, queue, port->context_.mbuf_pool, pkts, count);
   }
 
-  const bool client_mode_;
+  // lib/vhost copies into the frontend's buffers: the sent mbufs are freed here.
+  static uint16_t Transmit(void* self, uint16_t queue, rte_mbuf** pkts, uint16_t count) {
+    auto* port = static_cast<VhostUserBackend*>(self);
+    const int vid = port->vid_.load(std::memory_order_acquire);
+    if (vid < 0) return 0;
+    const uint16_t sent = vhostd_vhost_enqueue(vid, queue, pkts, count);
+    if (sent) rte_pktmbuf_free_bulk(pkts, sent);
+    return sent;
+  }
+
+  const std::string path_;
+  const bool client_;
+  const uint16_t queues_;
+  const PluginContext context_;
+  std::unique_ptr<QueueCounters[]> counters_;
   std::unique_ptr<std::atomic<bool>[]> rx_enabled_;
   std::unique_ptr<std::atomic<bool>[]> tx_enabled_;
+  std::atomic<int> vid_{-1};
+  std::atomic<uint64_t> connects_{0};
+  std::atomic<uint64_t> disconnects_{0};
 };
 
-std::string DevArgs(const VhostUserSpec& spec) {
-  std::string args = absl::StrCat("iface=", spec.socket_path(), ",queues=", spec.queues(),
-                                  ",client=", spec.mode() == VhostUserSpec::MODE_CLIENT ? 1 : 0);
-  if (spec.tso()) absl::StrAppend(&args, ",tso=1");
-  if (spec.iommu_support()) absl::StrAppend(&args, ",iommu-support=1");
-  if (spec.postcopy_support()) absl::StrAppend(&args, ",postcopy-support=1");
-  if (spec.linear_buffer()) absl::StrAppend(&args, ",linear-buffer=1");
-  if (spec.ext_buffer()) absl::StrAppend(&args, ",ext-buffer=1");
-  return args;
+// Socket path -> backend, for routing lib/vhost's events. Events take the lock only to
+// look up; the control thread never calls into lib/vhost while holding it (lib/vhost's
+// unregister waits for running callbacks, which would deadlock).
+class Sockets {
+ public:
+  static Sockets& Get() {
+    static Sockets* sockets = new Sockets;
+    return *sockets;
+  }
+
+  void Add(const std::string& path, VhostUserBackend* backend) {
+    absl::MutexLock lock(&mu_);
+    by_path_[path] = backend;
+  }
+  void Remove(const std::string& path) {
+    absl::MutexLock lock(&mu_);
+    by_path_.erase(path);
+  }
+  // Runs `fn` on the backend of device `vid`, under the lock (so the backend cannot be
+  // removed meanwhile; Remove happens only after lib/vhost unregistered the path).
+  template <typename Fn>
+  void WithBackend(int vid, Fn fn) {
+    char path[4096];
+    if (vhostd_vhost_path(vid, path, sizeof(path)) != 0) return;
+    absl::MutexLock lock(&mu_);
+    auto it = by_path_.find(path);
+    if (it != by_path_.end()) fn(*it->second);
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, VhostUserBackend*> by_path_ ABSL_GUARDED_BY(mu_);
+};
+
+void OnNewDevice(int vid) { Sockets::Get().WithBackend(vid, [vid](VhostUserBackend& b) { b.OnNewDevice(vid); }); }
+void OnDestroyDevice(int vid) { Sockets::Get().WithBackend(vid, [](VhostUserBackend& b) { b.OnDestroyDevice(); }); }
+void OnVringState(int vid, uint16_t vring, int enable) {
+  Sockets::Get().WithBackend(vid, [vring, enable](VhostUserBackend& b) { b.OnVringState(vring, enable != 0); });
 }
+
+// Owns the registration of one socket with lib/vhost; unregisters before the backend goes.
+class RegisteredVhostUserPort : public PortBackend {
+ public:
+  RegisteredVhostUserPort(std::string path, std::unique_ptr<VhostUserBackend> backend)
+      : path_(std::move(path)), backend_(std::move(backend)) {}
+  ~RegisteredVhostUserPort() override {
+    vhostd_vhost_stop(path_.c_str());  // runs destroy_device if a frontend is attached
+    Sockets::Get().Remove(path_);
+  }
+  uint16_t queues() const override { return backend_->queues(); }
+  QueueCounters* counters() override { return backend_->counters(); }
+  DriverStats ReadDriverStats() const override { return backend_->ReadDriverStats(); }
+  PortIo io() const override { return backend_->io(); }
+  void FillStatus(PortStatus* status) const override { backend_->FillStatus(status); }
+
+ private:
+  const std::string path_;
+  std::unique_ptr<VhostUserBackend> backend_;
+};
 
 class VhostUserPlugin : public PortPlugin {
  public:
-  explicit VhostUserPlugin(std::string socket_dir) : socket_dir_(std::move(socket_dir)) {}
+  explicit VhostUserPlugin(std::string socket_dir) : socket_dir_(std::move(socket_dir)) {
+    const vhostd_vhost_events events = {&OnNewDevice, &OnDestroyDevice, &OnVringState};
+    vhostd_vhost_set_events(&events);
+  }
 
   PluginInfo Info() const override {
-    return {"vhost-user", "1.0.0",
-            "vhost-user backend on a Unix socket (server or client mode), DPDK net_vhost"};
+    return {"vhost-user", "2.0.0", "vhost-user backend on a Unix socket (server or client mode), DPDK lib/vhost"};
   }
 
   absl::Status Normalize(Port& port) const override {
@@ -121,8 +209,7 @@ class VhostUserPlugin : public PortPlugin {
           absl::StrCat(kField, ".queues: ", spec.queues(), " is out of range 1..", kMaxQueues));
     }
     if (spec.linear_buffer() && spec.ext_buffer()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(kField, ".ext_buffer: cannot be combined with linear_buffer"));
+      return absl::InvalidArgumentError(absl::StrCat(kField, ".ext_buffer: cannot be combined with linear_buffer"));
     }
     return absl::OkStatus();
   }
@@ -136,17 +223,27 @@ class VhostUserPlugin : public PortPlugin {
       absl::Status cleared = ClearStaleSocket(spec.socket_path(), absl::StrCat(kField, ".socket_path"));
       if (!cleared.ok()) return cleared;
     }
-    // vdev names are capped at 64 bytes, so they carry a counter, not the port name.
-    const std::string vdev_name = absl::StrCat("net_vhost", next_vdev_id_++);
-    absl::StatusOr<std::unique_ptr<VdevPort>> vdev =
-        VdevPort::Create(vdev_name, DevArgs(spec), static_cast<uint16_t>(spec.queues()), context.mbuf_pool);
-    if (!vdev.ok()) return vdev.status();
-    return std::unique_ptr<PortBackend>(new VhostUserBackend(std::move(*vdev), client));
+    auto backend = std::make_unique<VhostUserBackend>(spec.socket_path(), client,
+                                                      static_cast<uint16_t>(spec.queues()), context);
+    Sockets::Get().Add(spec.socket_path(), backend.get());
+    const vhostd_vhost_options options = {client,
+                                          spec.iommu_support(),
+                                          spec.postcopy_support(),
+                                          spec.linear_buffer(),
+                                          spec.ext_buffer(),
+                                          spec.tso(),
+                                          !spec.disable_mrg_rxbuf()};
+    if (vhostd_vhost_start(spec.socket_path().c_str(), &options) != 0) {
+      Sockets::Get().Remove(spec.socket_path());
+      return absl::FailedPreconditionError(absl::StrCat(kField, ".socket_path: lib/vhost could not ",
+                                                        client ? "register " : "listen on ", spec.socket_path(),
+                                                        " (see the daemon log)"));
+    }
+    return std::unique_ptr<PortBackend>(new RegisteredVhostUserPort(spec.socket_path(), std::move(backend)));
   }
 
  private:
   const std::string socket_dir_;
-  unsigned next_vdev_id_ = 0;
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The vhost-user port type: vhostd is the vhost-user backend on a Unix socket, built on
-// DPDK's net_vhost PMD (which wraps lib/vhost: socket, protocol, guest memory, rings).
+// DPDK's lib/vhost (socket, protocol, guest memory, rings) used directly, so the
+// number of ports is not bounded by DPDK's ethdev port limit.
 #ifndef VHOSTD_PLUGINS_VHOST_USER_VHOST_USER_PLUGIN_H_
 #define VHOSTD_PLUGINS_VHOST_USER_VHOST_USER_PLUGIN_H_
 

@@ -40,7 +40,9 @@ class FakeBackend : public PortBackend {
     log_->live.erase(name_);
   }
 
-  uint16_t port_id() const override { return port_id_; }
+  // The context pointer carries the fake port id; the fake engine never calls rx/tx.
+  PortIo io() const override { return PortIo{nullptr, nullptr, reinterpret_cast<void*>(uintptr_t{port_id_})}; }
+  int ethdev_port_id() const override { return port_id_; }
   uint16_t queues() const override { return queues_; }
   QueueCounters* counters() override { return counters_.get(); }
   DriverStats ReadDriverStats() const override { return driver_stats; }

@@ -192,7 +192,8 @@ class VhostdEndToEnd(unittest.TestCase):
         self.assertIn("port.spec", raised.exception.details())
         with self.assertRaises(grpc.RpcError) as raised:
             self.stub.CreatePort(api.CreatePortRequest(port=api.Port(name="k", vdpa=api.VdpaSpec(device="vdpa0"))))
-        self.assertIn(raised.exception.code(), (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.FAILED_PRECONDITION))
+        self.assertEqual(raised.exception.code(), grpc.StatusCode.NOT_FOUND)
+        self.assertIn("port.vdpa.device", raised.exception.details())
         # Nothing was created: no socket file, no port, no state change.
         self.assertEqual(sorted(os.listdir(self.daemon.socket_dir)), ["escape"])
         self.assertEqual(len(self.stub.ListPorts(api.ListPortsRequest()).ports), 0)

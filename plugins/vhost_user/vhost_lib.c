@@ -1,0 +1,68 @@
+#include "plugins/vhost_user/vhost_lib.h"
+
+#include <rte_config.h>
+#include <rte_vhost.h>
+
+static struct vhostd_vhost_events handlers;
+
+static int on_new_device(int vid) {
+  if (handlers.new_device) handlers.new_device(vid);
+  return 0;
+}
+
+static void on_destroy_device(int vid) {
+  if (handlers.destroy_device) handlers.destroy_device(vid);
+}
+
+static int on_vring_state_changed(int vid, uint16_t vring, int enable) {
+  if (handlers.vring_state_changed) handlers.vring_state_changed(vid, vring, enable);
+  return 0;
+}
+
+static const struct rte_vhost_device_ops device_ops = {
+    .new_device = on_new_device,
+    .destroy_device = on_destroy_device,
+    .vring_state_changed = on_vring_state_changed,
+};
+
+void vhostd_vhost_set_events(const struct vhostd_vhost_events *events) { handlers = *events; }
+
+int vhostd_vhost_start(const char *path, const struct vhostd_vhost_options *o) {
+  /* NET_COMPLIANT_OL_FLAGS: offload flags as the ethdev API defines them. */
+  uint64_t flags = RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS;
+  if (o->client) flags |= RTE_VHOST_USER_CLIENT;
+  if (o->iommu_support) flags |= RTE_VHOST_USER_IOMMU_SUPPORT;
+  if (o->postcopy_support) flags |= RTE_VHOST_USER_POSTCOPY_SUPPORT;
+  if (o->linear_buffer) flags |= RTE_VHOST_USER_LINEARBUF_SUPPORT;
+  if (o->ext_buffer) flags |= RTE_VHOST_USER_EXTBUF_SUPPORT;
+  if (rte_vhost_driver_register(path, flags) != 0) return -1;
+  uint64_t disable = 0;
+  if (!o->tso) disable |= (1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6);
+  if (!o->mrg_rxbuf) disable |= 1ULL << VIRTIO_NET_F_MRG_RXBUF;
+  if ((disable && rte_vhost_driver_disable_features(path, disable) != 0) ||
+      rte_vhost_driver_callback_register(path, &device_ops) != 0 || rte_vhost_driver_start(path) != 0) {
+    rte_vhost_driver_unregister(path);
+    return -1;
+  }
+  return 0;
+}
+
+int vhostd_vhost_stop(const char *path) { return rte_vhost_driver_unregister(path) == 0 ? 0 : -1; }
+
+int vhostd_vhost_path(int vid, char *buf, size_t len) { return rte_vhost_get_ifname(vid, buf, len) == 0 ? 0 : -1; }
+
+int vhostd_vhost_negotiated_features(int vid, uint64_t *features) {
+  return rte_vhost_get_negotiated_features(vid, features) == 0 ? 0 : -1;
+}
+
+int vhostd_vhost_queue_pairs(int vid) { return (int)(rte_vhost_get_vring_num(vid) / 2); }
+
+/* Virtqueue 2q is the frontend's receive ring, 2q+1 its transmit ring. */
+uint16_t vhostd_vhost_dequeue(int vid, uint16_t queue, struct rte_mempool *pool, struct rte_mbuf **pkts,
+                              uint16_t count) {
+  return rte_vhost_dequeue_burst(vid, 2 * queue + 1, pool, pkts, count);
+}
+
+uint16_t vhostd_vhost_enqueue(int vid, uint16_t queue, struct rte_mbuf **pkts, uint16_t count) {
+  return rte_vhost_enqueue_burst(vid, 2 * queue, pkts, count);
+}

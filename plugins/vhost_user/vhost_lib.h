@@ -1,0 +1,61 @@
+/* C shim over DPDK's lib/vhost. rte_vhost.h pulls in Linux virtio headers that do not
+ * compile as C++, so the C++ plugin reaches lib/vhost only through these functions. */
+#ifndef VHOSTD_PLUGINS_VHOST_USER_VHOST_LIB_H_
+#define VHOSTD_PLUGINS_VHOST_USER_VHOST_LIB_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rte_mbuf;
+struct rte_mempool;
+
+struct vhostd_vhost_options {
+  int client;             /* connect (and reconnect) instead of listening */
+  int iommu_support;      /* VIRTIO_F_IOMMU_PLATFORM */
+  int postcopy_support;
+  int linear_buffer;
+  int ext_buffer;
+  int tso;                /* offer HOST_TSO4/6; off by default like net_vhost */
+  int mrg_rxbuf;          /* offer VIRTIO_NET_F_MRG_RXBUF */
+};
+
+/* Device events, called on lib/vhost's event thread. */
+struct vhostd_vhost_events {
+  void (*new_device)(int vid);
+  void (*destroy_device)(int vid);
+  void (*vring_state_changed)(int vid, uint16_t vring, int enable);
+};
+
+/* Sets the event handlers for every socket (once, before the first start). */
+void vhostd_vhost_set_events(const struct vhostd_vhost_events *events);
+
+/* Registers `path` with `options` and starts listening or connecting. On failure
+ * nothing stays registered; returns 0 or -1. */
+int vhostd_vhost_start(const char *path, const struct vhostd_vhost_options *options);
+
+/* Unregisters `path`: closes its connection (destroy_device runs first if a device is
+ * up) and, in server mode, removes the socket file. Returns 0 or -1. */
+int vhostd_vhost_stop(const char *path);
+
+/* The socket path of device `vid` into buf; 0 or -1. */
+int vhostd_vhost_path(int vid, char *buf, size_t len);
+int vhostd_vhost_negotiated_features(int vid, uint64_t *features);
+/* Queue pairs the frontend set up. */
+int vhostd_vhost_queue_pairs(int vid);
+
+/* Data path: queue pair `queue` of device `vid`. dequeue reads the frontend's transmit
+ * ring into new mbufs from `pool`; enqueue copies packets into its receive ring and
+ * does not free them. */
+uint16_t vhostd_vhost_dequeue(int vid, uint16_t queue, struct rte_mempool *pool, struct rte_mbuf **pkts,
+                              uint16_t count);
+uint16_t vhostd_vhost_enqueue(int vid, uint16_t queue, struct rte_mbuf **pkts, uint16_t count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VHOSTD_PLUGINS_VHOST_USER_VHOST_LIB_H_ */
