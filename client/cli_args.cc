@@ -35,10 +35,10 @@ const FlagDef kGlobalFlags[] = {
     {"--timeout", true},
 };
 
-// One "GROUP VERB" command.
+// One "GROUP VERB" command, or a one-word command (empty verb).
 struct CommandDef {
   absl::string_view group;
-  absl::string_view verb;
+  absl::string_view verb;  // empty for a one-word command such as "top"
   CommandKind kind;
   bool takes_name;
   std::vector<FlagDef> flags;
@@ -89,7 +89,12 @@ const std::vector<CommandDef>& Commands() {
        {{"--allow-missing", false}},
        {"port delete NAME [--allow-missing]"}},
       {"port", "list", CommandKind::kPortList, false, {}, {"port list"}},
-      {"port", "stats", CommandKind::kPortStats, true, {}, {"port stats NAME"}},
+      {"port",
+       "stats",
+       CommandKind::kPortStats,
+       true,
+       {{"--watch", false}, {"--interval", true}, {"--count", true}},
+       {"port stats NAME [--watch [--interval SECONDS] [--count N]]"}},
       {"xconnect",
        "create",
        CommandKind::kXconnectCreate,
@@ -105,6 +110,12 @@ const std::vector<CommandDef>& Commands() {
        {"xconnect delete NAME [--allow-missing]"}},
       {"core", "list", CommandKind::kCoreList, false, {}, {"core list"}},
       {"plugin", "list", CommandKind::kPluginList, false, {}, {"plugin list"}},
+      {"top",
+       "",
+       CommandKind::kTop,
+       false,
+       {{"--interval", true}, {"--count", true}, {"--limit", true}},
+       {"top [--interval SECONDS] [--count N] [--limit K]"}},
   };
   return *commands;
 }
@@ -137,11 +148,18 @@ const FlagDef* FindGlobalFlag(absl::string_view name) {
   return nullptr;
 }
 
-bool IsCommandFlagOfAnyCommand(absl::string_view name) {
+// The first command that takes flag `name`, or null.
+const CommandDef* CommandWithFlag(absl::string_view name) {
   for (const CommandDef& def : Commands()) {
-    if (FindFlag(def.flags, name) != nullptr) return true;
+    if (FindFlag(def.flags, name) != nullptr) return &def;
   }
-  return false;
+  return nullptr;
+}
+
+// "port create NAME", "top": a command's words as its synopsis starts.
+std::string CommandWords(const CommandDef& def) {
+  return absl::StrCat(def.group, def.verb.empty() ? "" : " ", def.verb,
+                      def.takes_name ? " NAME" : "");
 }
 
 // Appends `synopsis` after `prefix`, indenting its continuation lines under the
@@ -170,6 +188,17 @@ std::vector<absl::string_view> GroupSynopses(absl::string_view group) {
     if (def.group == group) synopses.insert(synopses.end(), def.synopses.begin(), def.synopses.end());
   }
   return synopses;
+}
+
+// Parses a number of seconds, as --timeout and --interval take it: a finite decimal
+// number without surrounding spaces.
+std::optional<double> ParseSeconds(const std::string& text) {
+  double seconds = 0;
+  if (!absl::SimpleAtod(text, &seconds) || !std::isfinite(seconds) ||
+      absl::StripAsciiWhitespace(text) != text) {
+    return std::nullopt;
+  }
+  return seconds;
 }
 
 // Parses a whole decimal number 0..UINT32_MAX (no sign, no spaces).
@@ -225,7 +254,7 @@ class Parser {
   }
 
   std::string CommandName() const {
-    return absl::StrCat(command_->group, " ", command_->verb);
+    return absl::StrCat(command_->group, command_->verb.empty() ? "" : " ", command_->verb);
   }
 
   void TakeFlag(const std::string& arg, size_t* index) {
@@ -240,9 +269,9 @@ class Parser {
     if (def == nullptr) {
       if (command_ != nullptr) {
         Fail(absl::StrCat("unknown flag ", name, " for '", CommandName(), "'"));
-      } else if (IsCommandFlagOfAnyCommand(name)) {
-        Fail(absl::StrCat("flag ", name, " must follow the command (e.g. 'port create NAME ",
-                          name, " ...')"));
+      } else if (const CommandDef* owner = CommandWithFlag(name); owner != nullptr) {
+        Fail(absl::StrCat("flag ", name, " must follow the command (e.g. '",
+                          CommandWords(*owner), " ", name, " ...')"));
       } else {
         Fail(absl::StrCat("unknown flag ", name));
       }
@@ -284,6 +313,7 @@ class Parser {
         return;
       }
       group_ = arg;
+      command_ = FindCommand(group_, "");  // a one-word command: complete already
       return;
     }
     if (command_ == nullptr) {
@@ -335,6 +365,22 @@ class Parser {
       case CommandKind::kXconnectCreate:
         ApplyPortsFlag(command);
         break;
+      case CommandKind::kPortStats:
+        command->watch = Has("--watch");
+        if (!command->watch) {
+          for (absl::string_view flag : {"--interval", "--count"}) {
+            if (Has(flag)) {
+              Fail(absl::StrCat("flag ", flag, " needs --watch ('port stats NAME --watch ",
+                                flag, " ...')"));
+              return;
+            }
+          }
+        }
+        ApplyLiveFlags(command);
+        break;
+      case CommandKind::kTop:
+        ApplyLiveFlags(command);
+        break;
       default:
         break;
     }
@@ -363,14 +409,41 @@ class Parser {
     }
     if (Has("--timeout")) {
       const std::string& text = Value("--timeout");
-      double seconds = 0;
-      if (!absl::SimpleAtod(text, &seconds) || !std::isfinite(seconds) || seconds <= 0 ||
-          absl::StripAsciiWhitespace(text) != text) {
+      std::optional<double> seconds = ParseSeconds(text);
+      if (!seconds || *seconds <= 0) {
         Fail(absl::StrCat("invalid value ", Quoted(text),
                           " for --timeout: expected a positive number of seconds"));
         return;
       }
-      command->timeout = absl::Seconds(seconds);
+      command->timeout = absl::Seconds(*seconds);
+    }
+  }
+
+  // --interval, --count and --limit of the live views (each only where the command
+  // defines it, which TakeFlag has checked).
+  void ApplyLiveFlags(Command* command) {
+    if (Has("--interval")) {
+      const std::string& text = Value("--interval");
+      std::optional<double> seconds = ParseSeconds(text);
+      if (!seconds || *seconds < absl::ToDoubleSeconds(kMinInterval) ||
+          *seconds > absl::ToDoubleSeconds(kMaxInterval)) {
+        Fail(absl::StrCat("invalid value ", Quoted(text), " for --interval: expected ",
+                          absl::ToDoubleSeconds(kMinInterval), " to ",
+                          absl::ToDoubleSeconds(kMaxInterval), " seconds"));
+        return;
+      }
+      // At most 3600 s: the conversion cannot overflow. Round to whole microseconds so
+      // that "0.1" is exactly 100ms.
+      command->interval = absl::Microseconds(std::llround(*seconds * 1e6));
+    }
+    if (Has("--count")) {
+      command->count = PositiveNumberFlag("--count");
+      if (error_) return;
+    }
+    if (Has("--limit")) {
+      std::optional<uint32_t> limit = PositiveNumberFlag("--limit");
+      if (error_) return;
+      command->limit = *limit;
     }
   }
 
@@ -380,6 +453,17 @@ class Parser {
     if (!value) {
       Fail(absl::StrCat("invalid value ", Quoted(text), " for ", flag,
                         ": expected a whole number 0..4294967295"));
+    }
+    return value;
+  }
+
+  std::optional<uint32_t> PositiveNumberFlag(absl::string_view flag) {
+    const std::string& text = Value(flag);
+    std::optional<uint32_t> value = ParseUint32(text);
+    if (!value || *value == 0) {
+      Fail(absl::StrCat("invalid value ", Quoted(text), " for ", flag,
+                        ": expected a whole number 1..4294967295"));
+      return std::nullopt;
     }
     return value;
   }
@@ -499,8 +583,17 @@ std::string BuildUsageText() {
       "  --server unix:PATH  the daemon's gRPC socket (default: $", kServerEnvVar, " if set,\n"
       "                      else ", kDefaultServer, ")\n",
       "  -o table|json       output format (default: table)\n"
-      "  --timeout SECONDS   deadline for the whole command (default: 10)\n"
+      "  --timeout SECONDS   deadline for the whole command, or for each refresh of a\n"
+      "                      live view (default: 10)\n"
       "  -h, --help          show this help\n"
+      "\n"
+      "Live views: 'port stats NAME --watch' (per-queue rates of one port) and 'top'\n"
+      "(busiest cores, and the --limit busiest ports, default 10) poll the daemon\n"
+      "every --interval seconds (0.1 to 3600, default 1) until Ctrl-C, or --count N\n"
+      "times. Rates are per second over the last interval (bps: bits per second;\n"
+      "k, M, G: 10^3, 10^6, 10^9); the first refresh has no rates yet (\"-\"). On a\n"
+      "terminal the view is redrawn in place; otherwise each refresh is printed as a\n"
+      "block followed by a blank line, and with -o json as one JSON object per line.\n"
       "\n"
       "Flags are written \"--flag value\" or \"--flag=value\".\n"
       "Exit status: 0 on success, 1 if the daemon reported an error or could not be\n"
@@ -516,6 +609,11 @@ const std::string& UsageText() {
 }
 
 ParseResult ParseArgs(const std::vector<std::string>& args) { return Parser(args).Parse(); }
+
+bool IsLiveView(const Command& command) {
+  return command.kind == CommandKind::kTop ||
+         (command.kind == CommandKind::kPortStats && command.watch);
+}
 
 std::string ServerTarget(const Command& command, const char* env_server) {
   if (command.server) return *command.server;

@@ -4,6 +4,7 @@
 //
 // Flags are written "--flag value" or "--flag=value". The global flags may appear
 // before the command (or among its arguments); command flags follow the command words.
+// Most commands are two words (GROUP VERB); "top" is one.
 #ifndef VHOSTD_CLIENT_CLI_ARGS_H_
 #define VHOSTD_CLIENT_CLI_ARGS_H_
 
@@ -23,6 +24,13 @@ inline constexpr char kServerEnvVar[] = "VHOSTD_SERVER";
 // The full help text (vhostctl help, --help, -h).
 const std::string& UsageText();
 
+// --interval of the live views.
+inline constexpr absl::Duration kDefaultInterval = absl::Seconds(1);
+inline constexpr absl::Duration kMinInterval = absl::Milliseconds(100);
+inline constexpr absl::Duration kMaxInterval = absl::Seconds(3600);
+// Ports "top" shows without --limit.
+inline constexpr uint32_t kDefaultTopLimit = 10;
+
 enum class CommandKind {
   kHelp,
   kPortCreate,
@@ -35,6 +43,7 @@ enum class CommandKind {
   kXconnectDelete,
   kCoreList,
   kPluginList,
+  kTop,
 };
 
 enum class OutputFormat { kTable, kJson };
@@ -84,7 +93,16 @@ struct Command {
   PortSpecArgs port;           // port create
   std::string port_a;          // xconnect create --ports A,B
   std::string port_b;
+
+  // Live views: "port stats NAME --watch" and "top" (see IsLiveView).
+  bool watch = false;                          // port stats --watch
+  absl::Duration interval = kDefaultInterval;  // --interval, kMinInterval..kMaxInterval
+  std::optional<uint32_t> count;               // --count: refreshes; unset = until stopped
+  uint32_t limit = kDefaultTopLimit;           // top --limit: ports shown, >= 1
 };
+
+// Whether `command` is a live view, which refreshes until stopped or --count times.
+bool IsLiveView(const Command& command);
 
 struct UsageError {
   std::string message;   // names the offending argument

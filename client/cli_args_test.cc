@@ -59,6 +59,9 @@ INSTANTIATE_TEST_SUITE_P(
         KindCase{{"xconnect", "delete", "x1"}, CommandKind::kXconnectDelete},
         KindCase{{"core", "list"}, CommandKind::kCoreList},
         KindCase{{"plugin", "list"}, CommandKind::kPluginList},
+        KindCase{{"port", "stats", "vm1", "--watch"}, CommandKind::kPortStats},
+        KindCase{{"top"}, CommandKind::kTop},
+        KindCase{{"top", "--help"}, CommandKind::kHelp},
         KindCase{{"help"}, CommandKind::kHelp},
         KindCase{{"--help"}, CommandKind::kHelp},
         KindCase{{"-h"}, CommandKind::kHelp},
@@ -447,6 +450,144 @@ TEST(XconnectCreateTest, MissingPorts) {
   EXPECT_THAT(ParseError({"xconnect", "create", "x1"}).message, HasSubstr("missing --ports"));
 }
 
+// --- Live views: port stats --watch, top --------------------------------------------------
+
+TEST(LiveViewArgsTest, PortStatsWithoutWatchIsNotLive) {
+  Command command = Parse({"port", "stats", "vm1"});
+  EXPECT_FALSE(command.watch);
+  EXPECT_FALSE(IsLiveView(command));
+  EXPECT_EQ(command.interval, absl::Seconds(1));
+  EXPECT_FALSE(command.count.has_value());
+}
+
+TEST(LiveViewArgsTest, WatchDefaults) {
+  Command command = Parse({"port", "stats", "vm1", "--watch"});
+  EXPECT_TRUE(command.watch);
+  EXPECT_TRUE(IsLiveView(command));
+  EXPECT_EQ(command.name, "vm1");
+  EXPECT_EQ(command.interval, absl::Seconds(1));
+  EXPECT_FALSE(command.count.has_value());
+}
+
+TEST(LiveViewArgsTest, WatchWithIntervalAndCount) {
+  Command command =
+      Parse({"port", "stats", "--watch", "--interval", "2.5", "--count=3", "vm1", "-o", "json"});
+  EXPECT_EQ(command.name, "vm1");
+  EXPECT_EQ(command.interval, absl::Milliseconds(2500));
+  EXPECT_EQ(command.count, 3u);
+  EXPECT_EQ(command.output, OutputFormat::kJson);
+}
+
+TEST(LiveViewArgsTest, IntervalLimitsAreAccepted) {
+  EXPECT_EQ(Parse({"top", "--interval", "0.1"}).interval, absl::Milliseconds(100));
+  EXPECT_EQ(Parse({"top", "--interval=3600"}).interval, absl::Hours(1));
+  EXPECT_EQ(Parse({"top", "--interval", "1e1"}).interval, absl::Seconds(10));
+  EXPECT_EQ(Parse({"port", "stats", "p", "--watch", "--interval", "0.25"}).interval,
+            absl::Milliseconds(250));
+}
+
+TEST(LiveViewArgsTest, BadIntervals) {
+  for (const char* bad :
+       {"0", "0.09", "0.0999", "-1", "3600.5", "7200", "abc", "nan", "inf", "1s", " 1", "1 "}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THAT(ParseError({"top", "--interval", bad}).message,
+                AllOf(HasSubstr("--interval"), HasSubstr(std::string("'") + bad + "'"),
+                      HasSubstr("0.1 to 3600 seconds")));
+    EXPECT_THAT(ParseError({"port", "stats", "p", "--watch", "--interval", bad}).message,
+                HasSubstr("--interval"));
+  }
+  EXPECT_THAT(ParseError({"top", "--interval="}).message,
+              AllOf(HasSubstr("--interval"), HasSubstr("non-empty")));
+  EXPECT_THAT(ParseError({"top", "--interval"}).message,
+              AllOf(HasSubstr("--interval"), HasSubstr("needs a value")));
+}
+
+TEST(LiveViewArgsTest, BadCounts) {
+  for (const char* bad : {"0", "-1", "abc", "1.5", "4294967296", "+2", " 2"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THAT(ParseError({"port", "stats", "p", "--watch", "--count", bad}).message,
+                AllOf(HasSubstr("--count"), HasSubstr(std::string("'") + bad + "'"),
+                      HasSubstr("1..4294967295")));
+    EXPECT_THAT(ParseError({"top", "--count", bad}).message, HasSubstr("--count"));
+  }
+  EXPECT_EQ(Parse({"top", "--count", "4294967295"}).count, 4294967295u);
+}
+
+TEST(LiveViewArgsTest, IntervalAndCountNeedWatch) {
+  for (const char* flag : {"--interval", "--count"}) {
+    SCOPED_TRACE(flag);
+    UsageError error = ParseError({"port", "stats", "vm1", flag, "2"});
+    EXPECT_THAT(error.message, AllOf(HasSubstr(flag), HasSubstr("needs --watch")));
+    EXPECT_THAT(error.synopsis, HasSubstr("port stats NAME [--watch"));
+  }
+}
+
+TEST(LiveViewArgsTest, WatchTakesNoValue) {
+  EXPECT_THAT(ParseError({"port", "stats", "vm1", "--watch=yes"}).message,
+              AllOf(HasSubstr("--watch"), HasSubstr("takes no value")));
+}
+
+TEST(LiveViewArgsTest, TopDefaults) {
+  Command command = Parse({"top"});
+  EXPECT_EQ(command.kind, CommandKind::kTop);
+  EXPECT_TRUE(IsLiveView(command));
+  EXPECT_EQ(command.interval, absl::Seconds(1));
+  EXPECT_FALSE(command.count.has_value());
+  EXPECT_EQ(command.limit, 10u);
+}
+
+TEST(LiveViewArgsTest, TopFlags) {
+  Command command = Parse({"--server", "unix:/s", "top", "--interval", "0.5", "--count", "2",
+                           "--limit=3", "-o", "json"});
+  EXPECT_EQ(command.kind, CommandKind::kTop);
+  EXPECT_EQ(command.interval, absl::Milliseconds(500));
+  EXPECT_EQ(command.count, 2u);
+  EXPECT_EQ(command.limit, 3u);
+  EXPECT_EQ(command.output, OutputFormat::kJson);
+  EXPECT_EQ(command.server, "unix:/s");
+}
+
+TEST(LiveViewArgsTest, BadLimits) {
+  for (const char* bad : {"0", "-3", "ten", "1.5"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THAT(ParseError({"top", "--limit", bad}).message,
+                AllOf(HasSubstr("--limit"), HasSubstr(std::string("'") + bad + "'")));
+  }
+}
+
+TEST(LiveViewArgsTest, TopTakesNoArgumentsAndNoWatch) {
+  UsageError error = ParseError({"top", "p0"});
+  EXPECT_THAT(error.message, HasSubstr("unexpected argument 'p0' for 'top'"));
+  EXPECT_EQ(error.synopsis, "usage: vhostctl top [--interval SECONDS] [--count N] [--limit K]\n");
+  EXPECT_THAT(ParseError({"top", "--watch"}).message, HasSubstr("unknown flag --watch for 'top'"));
+}
+
+TEST(LiveViewArgsTest, LiveFlagsAreRejectedWhereTheyDoNotBelong) {
+  const std::vector<std::pair<Args, std::string>> cases = {
+      {{"port", "get", "vm1", "--watch"}, "--watch"},
+      {{"port", "list", "--watch"}, "--watch"},
+      {{"port", "list", "--interval", "1"}, "--interval"},
+      {{"core", "list", "--count", "1"}, "--count"},
+      {{"xconnect", "list", "--limit", "1"}, "--limit"},
+      {{"port", "stats", "vm1", "--watch", "--limit", "3"}, "--limit"},
+      {{"port", "create", "v", "--type", "vdpa", "--device", "d", "--watch"}, "--watch"},
+  };
+  for (const auto& [args, flag] : cases) {
+    SCOPED_TRACE(args[0] + " " + args[1] + " " + flag);
+    EXPECT_THAT(ParseError(args).message, HasSubstr("unknown flag " + flag + " for '"));
+  }
+}
+
+TEST(LiveViewArgsTest, LiveFlagBeforeTheCommandSuggestsWhereItGoes) {
+  EXPECT_THAT(ParseError({"--limit", "3", "top"}).message,
+              AllOf(HasSubstr("--limit"), HasSubstr("must follow the command"),
+                    HasSubstr("'top --limit ...'")));
+  EXPECT_THAT(ParseError({"--watch", "port", "stats", "vm1"}).message,
+              HasSubstr("'port stats NAME --watch ...'"));
+  EXPECT_THAT(ParseError({"--tso", "port", "create", "vm1"}).message,
+              HasSubstr("'port create NAME --tso ...'"));
+}
+
 // --- Usage text -------------------------------------------------------------------------
 
 TEST(UsageTextTest, ListsEveryCommandAndGlobalFlag) {
@@ -457,7 +598,10 @@ TEST(UsageTextTest, ListsEveryCommandAndGlobalFlag) {
         "xconnect create NAME --ports A,B", "xconnect list", "xconnect delete NAME",
         "core list", "plugin list", "help", "--server unix:PATH", "-o table|json",
         "--timeout SECONDS", "VHOSTD_SERVER", "unix:/run/vhostd/vhostd.sock", "--ext-buffer",
-        "--postcopy-support", "--mtu N"}) {
+        "--postcopy-support", "--mtu N",
+        "port stats NAME [--watch [--interval SECONDS] [--count N]]",
+        "top [--interval SECONDS] [--count N] [--limit K]", "0.1 to 3600", "Ctrl-C",
+        "one JSON object per line"}) {
     EXPECT_THAT(usage, HasSubstr(text));
   }
 }
@@ -477,6 +621,7 @@ TEST(UsageTextTest, LinesFitATerminal) {
   ExpectLinesFitATerminal(ParseError({}).synopsis);
   ExpectLinesFitATerminal(ParseError({"port"}).synopsis);
   ExpectLinesFitATerminal(ParseError({"xconnect"}).synopsis);
+  ExpectLinesFitATerminal(ParseError({"top", "x"}).synopsis);
 }
 
 TEST(UsageTextTest, SynopsisContinuationLinesAreIndented) {

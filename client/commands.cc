@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "client/live_view.h"
 #include "client/output_format.h"
 #include "google/protobuf/empty.pb.h"
 #include "grpcpp/client_context.h"
@@ -116,6 +117,7 @@ class Runner {
         return CoreList();
       case CommandKind::kPluginList:
         return PluginList();
+      case CommandKind::kTop:  // a live view: RunCommand hands it to RunLiveView
       case CommandKind::kHelp:
         break;
     }
@@ -137,26 +139,7 @@ class Runner {
 
   // Prints "error: CODE_NAME: message", explaining connection failures; returns 1.
   int Fail(const grpc::Status& status) {
-    std::string message = status.error_message();
-    switch (status.error_code()) {
-      case grpc::StatusCode::UNAVAILABLE:
-        if (!ChannelReady()) {
-          message = absl::StrCat("cannot connect to vhostd at ", target_,
-                                 " (is the daemon running?)", message.empty() ? "" : ": ",
-                                 message);
-        }
-        break;
-      case grpc::StatusCode::DEADLINE_EXCEEDED:
-        message = absl::StrCat(ChannelReady() ? "no answer from vhostd at "
-                                              : "cannot connect to vhostd at ",
-                               target_, " within ", absl::FormatDuration(timeout_),
-                               " (--timeout)", message.empty() ? "" : ": ", message);
-        break;
-      default:
-        break;
-    }
-    err_ << "error: " << StatusCodeName(status.error_code())
-         << (message.empty() ? "" : ": ") << message << "\n";
+    err_ << FormatRpcError(status, target_, ChannelReady(), timeout_);
     return 1;
   }
 
@@ -328,6 +311,10 @@ class Runner {
 int RunCommand(const Command& command, const std::string& target,
                const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
                std::ostream& err) {
+  if (IsLiveView(command)) {
+    StopToken stop;  // never stopped: runs command.count times, or forever
+    return RunLiveView(command, target, channel, /*tty=*/false, SystemClock(), stop, out, err);
+  }
   return Runner(command, target, channel, out, err).Run();
 }
 

@@ -17,6 +17,10 @@ namespace vhostctl {
 // "error: CODE_NAME: message", to `err`. `target` is the address `channel` dials, used
 // in messages. Every RPC of the command shares one deadline, command.timeout from now.
 // Returns the exit status: 0 on success, 1 on an error.
+//
+// A live view (IsLiveView) runs through RunLiveView (client/live_view.h) on the system
+// clock, as plain blocks, without a way to stop it: give it a --count. vhostctl's main
+// calls RunLiveView itself, with the terminal and SIGINT handling.
 int RunCommand(const Command& command, const std::string& target,
                const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
                std::ostream& err);

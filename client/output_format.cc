@@ -247,6 +247,30 @@ std::string StatusCodeName(int code) {
   return absl::StrCat("CODE_", code);
 }
 
+std::string FormatRpcError(const grpc::Status& status, const std::string& target,
+                           bool channel_ready, absl::Duration timeout) {
+  std::string message = status.error_message();
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      if (!channel_ready) {
+        message = absl::StrCat("cannot connect to vhostd at ", target,
+                               " (is the daemon running?)", message.empty() ? "" : ": ",
+                               message);
+      }
+      break;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      message = absl::StrCat(channel_ready ? "no answer from vhostd at "
+                                           : "cannot connect to vhostd at ",
+                             target, " within ", absl::FormatDuration(timeout),
+                             " (--timeout)", message.empty() ? "" : ": ", message);
+      break;
+    default:
+      break;
+  }
+  return absl::StrCat("error: ", StatusCodeName(status.error_code()),
+                      message.empty() ? "" : ": ", message, "\n");
+}
+
 // ---------------------------------------------------------------------------------
 // Responses.
 

@@ -7,7 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "google/protobuf/message.h"
+#include "grpcpp/support/status.h"
 #include "vhostd/v1/vhostd.pb.h"
 
 namespace vhostctl {
@@ -64,6 +66,12 @@ std::string BusyPercent(const vhostd::v1::Core& core);   // "12.5", "-" when nev
 
 // The canonical name of a gRPC status code ("INVALID_ARGUMENT"), from its number.
 std::string StatusCodeName(int code);
+
+// "error: CODE_NAME: message\n" for a failed RPC to the daemon at `target`, explaining
+// connection failures and deadlines: `channel_ready` says whether the channel was
+// connected, `timeout` is the --timeout the deadline came from.
+std::string FormatRpcError(const grpc::Status& status, const std::string& target,
+                           bool channel_ready, absl::Duration timeout);
 
 }  // namespace vhostctl
 

@@ -1,4 +1,6 @@
 // vhostctl: the command-line client of the vhostd daemon's gRPC API.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -7,6 +9,7 @@
 
 #include "client/cli_args.h"
 #include "client/commands.h"
+#include "client/live_view.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
@@ -26,9 +29,23 @@ int main(int argc, char** argv) {
 
   const std::string target =
       vhostctl::ServerTarget(command, std::getenv(vhostctl::kServerEnvVar));
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
-  const int status = vhostctl::RunCommand(command, target, channel, std::cout, std::cerr);
+  int status = 0;
+  if (vhostctl::IsLiveView(command)) {
+    // Before the channel, so that gRPC's threads inherit the blocked SIGINT/SIGTERM.
+    vhostctl::StopToken stop;
+    vhostctl::SignalStopper stopper(stop);
+    std::shared_ptr<grpc::Channel> channel =
+        grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    const char* term = std::getenv("TERM");
+    const bool tty =
+        isatty(STDOUT_FILENO) == 1 && !(term != nullptr && std::string(term) == "dumb");
+    status = vhostctl::RunLiveView(command, target, channel, tty, vhostctl::SystemClock(), stop,
+                                   std::cout, std::cerr);
+  } else {
+    std::shared_ptr<grpc::Channel> channel =
+        grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    status = vhostctl::RunCommand(command, target, channel, std::cout, std::cerr);
+  }
   std::cout.flush();
   if (!std::cout) {
     std::cerr << "vhostctl: cannot write the output\n";

@@ -53,9 +53,12 @@ struct PortFamilies {
 
 struct CoreFamilies {
   MetricFamily busy = MakeFamily("vhostd_core_busy_seconds_total",
-                                 "Time the polling core spent in loop iterations that moved packets.", MetricType::Counter);
+                                 "Wall-clock time (TSC) of the polling core's loop iterations that moved packets.",
+                                 MetricType::Counter);
   MetricFamily idle = MakeFamily("vhostd_core_idle_seconds_total",
-                                 "Time the polling core spent in loop iterations that found no packet.", MetricType::Counter);
+                                 "Wall-clock time (TSC) of the polling core's loop iterations that found no packet; "
+                                 "time the CPU was taken by another process counts here too.",
+                                 MetricType::Counter);
   MetricFamily packets = MakeFamily("vhostd_core_packets_total", "Packets the polling core received.", MetricType::Counter);
   MetricFamily polled = MakeFamily("vhostd_core_polled_queues", "Receive queues the polling core polls.", MetricType::Gauge);
   MetricFamily batch = MakeFamily("vhostd_core_batch_packets",
@@ -122,6 +125,9 @@ void Append(std::vector<MetricFamily>& out, std::initializer_list<MetricFamily*>
 std::vector<MetricFamily> DataplaneCollector::Collect() const {
   PortFamilies ports;
   std::map<std::string, int> ports_by_type;
+  // Every served type appears, with 0 when it has no port.
+  const vhostd::v1::ListPluginsResponse plugins = manager_->ListPlugins();
+  for (const vhostd::v1::Plugin& plugin : plugins.plugins()) ports_by_type[plugin.port_type()] = 0;
   for (const PortCounterSnapshot& port : manager_->SnapshotPorts()) {
     CollectPort(port, ports);
     ++ports_by_type[port.type];

@@ -190,16 +190,13 @@ int Run() {
     if (absl::Status s = manager.Restore(); !s.ok()) return Fail(s);
 
     DaemonMetrics daemon_metrics;
-    // The exposer only keeps weak references: the collectors live here, and the exposer
-    // (declared after them) is destroyed first.
-    const std::vector<std::shared_ptr<prometheus::Collectable>> collectables = {
-        std::make_shared<DataplaneCollector>(&manager, engine->get()), std::make_shared<ProcessCollector>(),
-        daemon_metrics.registry()};
-    std::unique_ptr<prometheus::Exposer> exposer;
+    std::unique_ptr<MetricsExporter> exporter;
     if (const std::string address = absl::GetFlag(FLAGS_metrics_address); !address.empty()) {
-      absl::StatusOr<std::unique_ptr<prometheus::Exposer>> started = StartMetricsExporter(address, collectables);
+      absl::StatusOr<std::unique_ptr<MetricsExporter>> started = MetricsExporter::Start(
+          address, {std::make_shared<DataplaneCollector>(&manager, engine->get()),
+                    std::make_shared<ProcessCollector>(), daemon_metrics.registry()});
       if (!started.ok()) return Fail(started.status());
-      exposer = std::move(*started);
+      exporter = std::move(*started);
       VHOSTD_LOG_INFO("serving Prometheus metrics on http://", address, "/metrics");
     }
 

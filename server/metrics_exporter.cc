@@ -1,12 +1,19 @@
 #include "server/metrics_exporter.h"
 
+#include <cstring>
 #include <exception>
 
+#include "CivetServer.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "prometheus/metric_family.h"
+#include "prometheus/text_serializer.h"
 
 namespace vhostd {
 namespace {
+
+constexpr char kPath[] = "/metrics";
+constexpr char kContentType[] = "text/plain; version=0.0.4; charset=utf-8";
 
 // "host:port" with a numeric port 1..65535; civetweb would otherwise take e.g. "9477"
 // alone as "all interfaces", which an operator did not ask for.
@@ -23,17 +30,53 @@ absl::Status ValidateAddress(const std::string& address) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsExporter(
-    const std::string& address, const std::vector<std::shared_ptr<prometheus::Collectable>>& collectables) {
+class MetricsHandler : public CivetHandler {
+ public:
+  explicit MetricsHandler(std::vector<std::shared_ptr<prometheus::Collectable>> collectables)
+      : collectables_(std::move(collectables)) {}
+
+  // Runs on a civetweb worker thread; collectables are thread-safe.
+  bool handleGet(CivetServer*, mg_connection* conn) override {
+    // civetweb routes every path that starts with /metrics here.
+    if (std::strcmp(mg_get_request_info(conn)->local_uri, kPath) != 0) {
+      mg_send_http_error(conn, 404, "%s", "Not Found");
+      return true;
+    }
+    std::vector<prometheus::MetricFamily> families;
+    for (const auto& collectable : collectables_) {
+      std::vector<prometheus::MetricFamily> more = collectable->Collect();
+      families.insert(families.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+    }
+    const std::string body = prometheus::TextSerializer().Serialize(families);
+    mg_printf(conn, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+              kContentType, body.size());
+    mg_write(conn, body.data(), body.size());
+    return true;
+  }
+
+ private:
+  const std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
+};
+
+MetricsExporter::MetricsExporter(std::unique_ptr<MetricsHandler> handler, std::unique_ptr<CivetServer> server)
+    : handler_(std::move(handler)), server_(std::move(server)) {}
+
+MetricsExporter::~MetricsExporter() {
+  server_->close();  // stops the workers before the handler goes
+}
+
+absl::StatusOr<std::unique_ptr<MetricsExporter>> MetricsExporter::Start(
+    const std::string& address, std::vector<std::shared_ptr<prometheus::Collectable>> collectables) {
   if (absl::Status valid = ValidateAddress(address); !valid.ok()) return valid;
-  std::unique_ptr<prometheus::Exposer> exposer;
+  auto handler = std::make_unique<MetricsHandler>(std::move(collectables));
+  std::unique_ptr<CivetServer> server;
   try {
-    exposer = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
+    server = std::make_unique<CivetServer>(std::vector<std::string>{"listening_ports", address, "num_threads", "2"});
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("--metrics-address: cannot listen on ", address, ": ", e.what()));
   }
-  for (const auto& collectable : collectables) exposer->RegisterCollectable(collectable);
-  return exposer;
+  server->addHandler(kPath, handler.get());
+  return std::unique_ptr<MetricsExporter>(new MetricsExporter(std::move(handler), std::move(server)));
 }
 
 }  // namespace vhostd

@@ -1,4 +1,7 @@
-// The /metrics HTTP endpoint (prometheus-cpp's civetweb-based Exposer).
+// The /metrics HTTP endpoint: civetweb serving prometheus-cpp's text serialization of
+// the registered collectables. vhostd serves it itself (rather than through
+// prometheus-cpp's Exposer) to answer exactly GET /metrics, with the exposition
+// format's Content-Type (version=0.0.4); every other path is 404.
 #ifndef VHOSTD_SERVER_METRICS_EXPORTER_H_
 #define VHOSTD_SERVER_METRICS_EXPORTER_H_
 
@@ -8,15 +11,25 @@
 
 #include "absl/status/statusor.h"
 #include "prometheus/collectable.h"
-#include "prometheus/exposer.h"
+
+class CivetServer;
 
 namespace vhostd {
 
-// Serves GET /metrics on `address` ("host:port"; IPv6 as "[::1]:port") with the given
-// collectables, in the text exposition format 0.0.4; other paths get 404. The exposer
-// holds weak references: the caller keeps the collectables alive.
-absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsExporter(
-    const std::string& address, const std::vector<std::shared_ptr<prometheus::Collectable>>& collectables);
+class MetricsHandler;
+
+class MetricsExporter {
+ public:
+  // Listens on `address` ("host:port"). The exporter keeps the collectables alive.
+  static absl::StatusOr<std::unique_ptr<MetricsExporter>> Start(
+      const std::string& address, std::vector<std::shared_ptr<prometheus::Collectable>> collectables);
+  ~MetricsExporter();
+
+ private:
+  MetricsExporter(std::unique_ptr<MetricsHandler> handler, std::unique_ptr<CivetServer> server);
+  std::unique_ptr<MetricsHandler> handler_;
+  std::unique_ptr<CivetServer> server_;
+};
 
 }  // namespace vhostd
 

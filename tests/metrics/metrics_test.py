@@ -323,9 +323,8 @@ class ScrapeContent(unittest.TestCase):
     # "Content-Type: text/plain; charset=utf-8" without "version=0.0.4". Prometheus 2.42
     # still parses it as the text format (see RealPrometheus), but the exposition format
     # spec and the daemon's docs say 0.0.4. Remove the decorator once the daemon sends it.
-    @unittest.expectedFailure
     def test_content_type_declares_version_0_0_4(self):
-        say("Content-Type is exactly text/plain; version=0.0.4 (expected to fail with prometheus-cpp 1.0.1)")
+        say("Content-Type is exactly text/plain; version=0.0.4")
         _, headers, _ = scrape(self.d.url)
         print("  Content-Type sent: %r" % headers["content-type"])
         params = dict(p.strip().split("=", 1) for p in headers["content-type"].split(";")[1:])
@@ -343,9 +342,8 @@ class ScrapeContent(unittest.TestCase):
     # prefix, so /metricsfoo and /metrics/anything serve the metrics with 200, while the
     # daemon's metrics_exporter.h promises 404 for every other path. Remove the decorator
     # once only /metrics answers.
-    @unittest.expectedFailure
     def test_paths_that_only_start_with_metrics_are_404(self):
-        say("GET /metricsfoo and /metrics/x are 404 (expected to fail: civetweb matches by prefix)")
+        say("GET /metricsfoo and /metrics/x are 404")
         base = "http://127.0.0.1:%d" % self.d.port
         got = {path: scrape(base + path)[0] for path in ("/metricsfoo", "/metrics/x")}
         print("  statuses: %s" % got)

@@ -1,0 +1,787 @@
+#include "client/live_view.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/output_format.h"
+#include "client/rates.h"
+#include "grpcpp/support/status.h"
+#include "vhostd/v1/vhostd.grpc.pb.h"
+
+namespace vhostctl {
+
+using vhostd::v1::Core;
+using vhostd::v1::ListCoresResponse;
+using vhostd::v1::PolledQueue;
+using vhostd::v1::Port;
+using vhostd::v1::PortStats;
+using vhostd::v1::QueueStats;
+
+// ---------------------------------------------------------------------------------
+// Stopping, time and signals.
+
+void StopToken::RequestStop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stop_ = true;
+  if (active_call_ != nullptr) active_call_->TryCancel();
+  wake_.notify_all();
+}
+
+bool StopToken::stop_requested() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stop_;
+}
+
+void StopToken::WaitFor(absl::Duration duration) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (duration <= absl::ZeroDuration()) return;
+  wake_.wait_for(lock, absl::ToChronoNanoseconds(duration), [this] { return stop_; });
+}
+
+void StopToken::SetActiveCall(grpc::ClientContext* context) {
+  std::lock_guard<std::mutex> lock(mu_);
+  active_call_ = context;
+  // Cancelling before the call starts is fine: gRPC cancels it as soon as it starts.
+  if (context != nullptr && stop_) context->TryCancel();
+}
+
+namespace {
+
+class RealClock final : public LiveClock {
+ public:
+  RealClock() : wall_start_(absl::Now()), steady_start_(std::chrono::steady_clock::now()) {}
+
+  absl::Time Now() override {
+    return wall_start_ + absl::FromChrono(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now() - steady_start_));
+  }
+
+  void Sleep(absl::Duration duration, StopToken& stop) override { stop.WaitFor(duration); }
+
+ private:
+  const absl::Time wall_start_;
+  const std::chrono::steady_clock::time_point steady_start_;
+};
+
+}  // namespace
+
+LiveClock& SystemClock() {
+  static auto* const clock = new RealClock();
+  return *clock;
+}
+
+SignalStopper::SignalStopper(StopToken& stop) : stop_(stop) {
+  sigemptyset(&signals_);
+  sigaddset(&signals_, SIGINT);
+  sigaddset(&signals_, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals_, &old_mask_);
+  thread_ = std::thread([this] {
+    bool stopping = false;
+    while (true) {
+      int signal = 0;
+      if (sigwait(&signals_, &signal) != 0) continue;
+      if (done_) return;  // the destructor's wake-up
+      if (!stopping) {
+        stopping = true;
+        stop_.RequestStop();
+        continue;
+      }
+      // A second signal and the view still runs: give up at once.
+      if (isatty(STDOUT_FILENO)) {
+        ssize_t ignored = write(STDOUT_FILENO, kAnsiShowCursor, sizeof(kAnsiShowCursor) - 1);
+        (void)ignored;
+      }
+      _exit(128 + signal);
+    }
+  });
+}
+
+SignalStopper::~SignalStopper() {
+  done_ = true;
+  // Blocked in that thread, the signal stays pending for it until its sigwait takes it.
+  pthread_kill(thread_.native_handle(), SIGINT);
+  thread_.join();
+  pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+}
+
+// ---------------------------------------------------------------------------------
+// JSON.
+
+std::string JsonQuote(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (u < 0x20 || u == 0x7f) {
+          out += absl::StrFormat("\\u%04x", u);
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += "\"";
+  return out;
+}
+
+std::string JsonNumber(const std::optional<double>& value) {
+  if (!value || !std::isfinite(*value)) return "null";
+  std::string text = absl::StrFormat("%.3f", *value);
+  text.erase(text.find_last_not_of('0') + 1);
+  if (text.back() == '.') text.pop_back();
+  if (text == "-0") text = "0";
+  return text;
+}
+
+namespace {
+
+// Builds one JSON object, fields in the order they are added.
+class JsonObject {
+ public:
+  JsonObject& Raw(absl::string_view key, absl::string_view json) {
+    fields_.push_back(absl::StrCat(JsonQuote(std::string(key)), ":", json));
+    return *this;
+  }
+  JsonObject& String(absl::string_view key, const std::string& value) {
+    return Raw(key, JsonQuote(value));
+  }
+  JsonObject& Number(absl::string_view key, const std::optional<double>& value) {
+    return Raw(key, JsonNumber(value));
+  }
+  JsonObject& Int(absl::string_view key, int64_t value) { return Raw(key, absl::StrCat(value)); }
+  // A 64-bit counter, as a decimal string like protobuf's JSON mapping (and the other
+  // -o json outputs) writes it: a JSON number would lose precision beyond 2^53.
+  JsonObject& Counter(absl::string_view key, uint64_t value) {
+    return Raw(key, JsonQuote(absl::StrCat(value)));
+  }
+  std::string Build() const { return absl::StrCat("{", absl::StrJoin(fields_, ","), "}"); }
+
+ private:
+  std::vector<std::string> fields_;
+};
+
+std::string JsonArray(const std::vector<std::string>& items) {
+  return absl::StrCat("[", absl::StrJoin(items, ","), "]");
+}
+
+// ---------------------------------------------------------------------------------
+// Output.
+
+// Where the frames go.
+class Screen {
+ public:
+  enum class Mode {
+    kTerminal,   // redrawn in place
+    kBlocks,     // appended, a blank line between two frames
+    kJsonLines,  // appended, each frame one line
+  };
+
+  Screen(std::ostream& out, Mode mode) : out_(out), mode_(mode) {}
+
+  // `frame`: lines each ending in '\n'.
+  void Draw(const std::string& frame) {
+    switch (mode_) {
+      case Mode::kTerminal: {
+        if (!cursor_hidden_) {
+          out_ << kAnsiHideCursor << kAnsiClearScreen;
+          cursor_hidden_ = true;
+        }
+        out_ << kAnsiHome;
+        // Overwrite line by line, erasing what the previous frame left to the right
+        // and below: no blank flash between two frames.
+        size_t start = 0;
+        while (start < frame.size()) {
+          size_t end = frame.find('\n', start);
+          if (end == std::string::npos) end = frame.size();
+          out_ << absl::string_view(frame).substr(start, end - start) << kAnsiEraseLine << "\n";
+          start = end + 1;
+        }
+        out_ << kAnsiEraseBelow;
+        break;
+      }
+      case Mode::kBlocks:
+        if (drawn_) out_ << "\n";
+        out_ << frame;
+        break;
+      case Mode::kJsonLines:
+        out_ << frame;
+        break;
+    }
+    drawn_ = true;
+    out_.flush();
+  }
+
+  // Leaves the terminal as it was found (but for the last frame, left on screen).
+  void Finish() {
+    if (cursor_hidden_) {
+      out_ << kAnsiShowCursor;
+      out_.flush();
+      cursor_hidden_ = false;
+    }
+  }
+
+ private:
+  std::ostream& out_;
+  const Mode mode_;
+  bool drawn_ = false;
+  bool cursor_hidden_ = false;
+};
+
+// Control characters would break a frame's layout (or, on a terminal, drive it).
+std::string Sanitize(const std::string& text) {
+  std::string out = text;
+  for (char& c : out) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = ' ';
+  }
+  return out;
+}
+
+std::string FrameTime(absl::Time time) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", time, absl::LocalTimeZone());
+}
+
+std::string JsonTime(absl::Time time) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());
+}
+
+// ---------------------------------------------------------------------------------
+// Polling.
+
+// Calls the RPCs of the refreshes: those of one refresh share its deadline, and a stop
+// cancels the one in flight.
+class Rpcs {
+ public:
+  using Stub = vhostd::v1::Vhostd::Stub;
+  using Rpc = std::function<grpc::Status(Stub&, grpc::ClientContext*)>;
+
+  Rpcs(const std::shared_ptr<grpc::Channel>& channel, absl::Duration timeout, StopToken& stop)
+      : stub_(vhostd::v1::Vhostd::NewStub(channel)), timeout_(timeout), stop_(stop) {}
+
+  void StartRefresh() {
+    deadline_ = std::chrono::system_clock::now() +
+                std::chrono::microseconds(absl::ToInt64Microseconds(timeout_));
+  }
+
+  grpc::Status Call(const Rpc& rpc) {
+    if (stop_.stop_requested()) return grpc::Status(grpc::StatusCode::CANCELLED, "stopped");
+    grpc::ClientContext context;
+    context.set_deadline(deadline_);
+    stop_.SetActiveCall(&context);
+    grpc::Status status = rpc(*stub_, &context);
+    stop_.SetActiveCall(nullptr);
+    return status;
+  }
+
+ private:
+  std::unique_ptr<Stub> stub_;
+  const absl::Duration timeout_;
+  StopToken& stop_;
+  std::chrono::system_clock::time_point deadline_;
+};
+
+TrafficCounters CountersOf(const QueueStats& queue) {
+  return {queue.rx_packets(), queue.rx_bytes(), queue.tx_packets(), queue.tx_bytes(),
+          queue.tx_dropped()};
+}
+
+TrafficCounters CountersOf(const PortStats& stats) {
+  return {stats.rx_packets(), stats.rx_bytes(), stats.tx_packets(), stats.tx_bytes(),
+          stats.tx_dropped()};
+}
+
+CoreCounters CountersOf(const Core& core) {
+  return {core.busy_cycles(), core.idle_cycles(), core.packets(), core.bursts()};
+}
+
+std::optional<double> Field(const std::optional<TrafficRates>& rates,
+                            double TrafficRates::*field) {
+  if (!rates) return std::nullopt;
+  return (*rates).*field;
+}
+
+// The rate and counter fields of a queue or port in the JSON lines.
+void AddTrafficJson(const TrafficCounters& counters, const std::optional<TrafficRates>& rates,
+                    JsonObject* object) {
+  object->Number("rxPps", Field(rates, &TrafficRates::rx_pps))
+      .Number("rxBps", Field(rates, &TrafficRates::rx_bps))
+      .Number("txPps", Field(rates, &TrafficRates::tx_pps))
+      .Number("txBps", Field(rates, &TrafficRates::tx_bps))
+      .Number("dropPerSecond", Field(rates, &TrafficRates::drop_ps))
+      .Counter("rxPackets", counters.rx_packets)
+      .Counter("rxBytes", counters.rx_bytes)
+      .Counter("txPackets", counters.tx_packets)
+      .Counter("txBytes", counters.tx_bytes)
+      .Counter("txDropped", counters.tx_dropped);
+}
+
+// What a live view shows, refreshed by polling.
+class View {
+ public:
+  virtual ~View() = default;
+  // Polls the daemon and keeps the sample (stamped by `clock`) with the one before.
+  virtual grpc::Status Refresh(Rpcs& rpcs, LiveClock& clock) = 0;
+  // The latest sample as a frame: table lines, or one JSON line.
+  virtual std::string Frame(bool json) const = 0;
+};
+
+// "port stats NAME --watch".
+class PortWatchView final : public View {
+ public:
+  explicit PortWatchView(const Command& command)
+      : name_(command.name), interval_(command.interval) {}
+
+  grpc::Status Refresh(Rpcs& rpcs, LiveClock& clock) override {
+    vhostd::v1::GetPortStatsRequest request;
+    request.set_name(name_);
+    PortStats stats;
+    grpc::Status status = rpcs.Call([&](Rpcs::Stub& stub, grpc::ClientContext* context) {
+      return stub.GetPortStats(context, request, &stats);
+    });
+    if (!status.ok()) return status;
+    previous_ = std::move(current_);
+    current_ = Sample{clock.Now(), std::move(stats)};
+    return grpc::Status::OK;
+  }
+
+  std::string Frame(bool json) const override {
+    std::vector<Row> rows = Rows();
+    return json ? JsonFrame(rows) : TableFrame(rows);
+  }
+
+ private:
+  struct Sample {
+    absl::Time time;
+    PortStats stats;
+  };
+
+  struct Row {
+    std::optional<uint32_t> queue;  // unset for the total
+    TrafficCounters counters;
+    std::optional<TrafficRates> rates;
+  };
+
+  std::optional<absl::Duration> Elapsed() const {
+    if (!previous_) return std::nullopt;
+    return current_->time - previous_->time;
+  }
+
+  // One row per queue of the latest sample, then the total. A queue's rates need the
+  // same queue in the sample before.
+  std::vector<Row> Rows() const {
+    std::vector<Row> rows;
+    const std::optional<absl::Duration> elapsed = Elapsed();
+    for (const QueueStats& queue : current_->stats.queues()) {
+      Row row{queue.queue(), CountersOf(queue), std::nullopt};
+      if (previous_) {
+        for (const QueueStats& before : previous_->stats.queues()) {
+          if (before.queue() == queue.queue()) {
+            row.rates = ComputeTrafficRates(CountersOf(before), row.counters, *elapsed);
+            break;
+          }
+        }
+      }
+      rows.push_back(row);
+    }
+    Row total{std::nullopt, CountersOf(current_->stats), std::nullopt};
+    if (previous_) {
+      total.rates = ComputeTrafficRates(CountersOf(previous_->stats), total.counters, *elapsed);
+    }
+    rows.push_back(total);
+    return rows;
+  }
+
+  std::string TableFrame(const std::vector<Row>& rows) const {
+    Table table({{"QUEUE"},
+                 {"RX_PPS", Align::kRight},
+                 {"RX_BPS", Align::kRight},
+                 {"TX_PPS", Align::kRight},
+                 {"TX_BPS", Align::kRight},
+                 {"DROP/S", Align::kRight},
+                 {"RX_PKTS", Align::kRight},
+                 {"TX_PKTS", Align::kRight},
+                 {"TX_DROPPED", Align::kRight}});
+    for (const Row& row : rows) {
+      const std::optional<TrafficRates>& rates = row.rates;
+      table.AddRow({row.queue ? absl::StrCat(*row.queue) : "total",
+                    FormatSi(Field(rates, &TrafficRates::rx_pps)),
+                    FormatSi(Field(rates, &TrafficRates::rx_bps)),
+                    FormatSi(Field(rates, &TrafficRates::tx_pps)),
+                    FormatSi(Field(rates, &TrafficRates::tx_bps)),
+                    FormatSi(Field(rates, &TrafficRates::drop_ps)),
+                    absl::StrCat(row.counters.rx_packets), absl::StrCat(row.counters.tx_packets),
+                    absl::StrCat(row.counters.tx_dropped)});
+    }
+    return absl::StrCat("port ", Sanitize(current_->stats.name()), "   ",
+                        FrameTime(current_->time), "   every ",
+                        absl::FormatDuration(interval_), "\n", table.Render());
+  }
+
+  std::string JsonFrame(const std::vector<Row>& rows) const {
+    std::vector<std::string> queues;
+    std::string total;
+    for (const Row& row : rows) {
+      JsonObject object;
+      if (row.queue) object.Int("queue", *row.queue);
+      AddTrafficJson(row.counters, row.rates, &object);
+      if (row.queue) {
+        queues.push_back(object.Build());
+      } else {
+        const PortStats& stats = current_->stats;
+        object.Counter("rxErrors", stats.rx_errors())
+            .Counter("txErrors", stats.tx_errors())
+            .Counter("rxNoMbuf", stats.rx_no_mbuf());
+        total = object.Build();
+      }
+    }
+    std::optional<double> elapsed;
+    if (Elapsed()) elapsed = absl::ToDoubleSeconds(*Elapsed());
+    return absl::StrCat(JsonObject()
+                            .String("time", JsonTime(current_->time))
+                            .String("port", current_->stats.name())
+                            .Number("elapsedSeconds", elapsed)
+                            .Raw("queues", JsonArray(queues))
+                            .Raw("total", total)
+                            .Build(),
+                        "\n");
+  }
+
+  const std::string name_;
+  const absl::Duration interval_;
+  std::optional<Sample> previous_;
+  std::optional<Sample> current_;
+};
+
+// "top".
+class TopView final : public View {
+ public:
+  explicit TopView(const Command& command) : interval_(command.interval), limit_(command.limit) {}
+
+  grpc::Status Refresh(Rpcs& rpcs, LiveClock& clock) override {
+    Sample sample;
+    std::vector<Port> ports;
+    grpc::Status status = ListAllPorts(rpcs, &ports);
+    if (!status.ok()) return status;
+    for (Port& port : ports) {
+      vhostd::v1::GetPortStatsRequest request;
+      request.set_name(port.name());
+      PortStats stats;
+      status = rpcs.Call([&](Rpcs::Stub& stub, grpc::ClientContext* context) {
+        return stub.GetPortStats(context, request, &stats);
+      });
+      // Deleted since ListPorts: leave it out of this refresh.
+      if (status.error_code() == grpc::StatusCode::NOT_FOUND) continue;
+      if (!status.ok()) return status;
+      sample.ports.push_back({std::move(port), std::move(stats)});
+    }
+    vhostd::v1::ListCoresRequest request;
+    status = rpcs.Call([&](Rpcs::Stub& stub, grpc::ClientContext* context) {
+      return stub.ListCores(context, request, &sample.cores);
+    });
+    if (!status.ok()) return status;
+    sample.time = clock.Now();
+    previous_ = std::move(current_);
+    current_ = std::move(sample);
+    return grpc::Status::OK;
+  }
+
+  std::string Frame(bool json) const override {
+    std::vector<PortRow> ports = PortRows();
+    std::vector<CoreRow> cores = CoreRows();
+    return json ? JsonFrame(ports, cores) : TableFrame(ports, cores);
+  }
+
+ private:
+  struct PortSample {
+    Port port;
+    PortStats stats;
+  };
+
+  struct Sample {
+    absl::Time time;
+    std::vector<PortSample> ports;  // in ListPorts' order (by name)
+    ListCoresResponse cores;
+  };
+
+  struct PortRow {
+    const PortSample* sample;
+    std::optional<TrafficRates> rates;
+  };
+
+  struct CoreRow {
+    const Core* core;
+    std::optional<CoreRates> rates;
+  };
+
+  static grpc::Status ListAllPorts(Rpcs& rpcs, std::vector<Port>* ports) {
+    std::string token;
+    while (true) {
+      vhostd::v1::ListPortsRequest request;
+      request.set_page_token(token);
+      vhostd::v1::ListPortsResponse page;
+      grpc::Status status = rpcs.Call([&](Rpcs::Stub& stub, grpc::ClientContext* context) {
+        return stub.ListPorts(context, request, &page);
+      });
+      if (!status.ok()) return status;
+      for (Port& port : *page.mutable_ports()) ports->push_back(std::move(port));
+      if (page.next_page_token().empty()) return grpc::Status::OK;
+      if (page.next_page_token() == token) {
+        return grpc::Status(grpc::StatusCode::INTERNAL,
+                            "the daemon returned the same page token twice");
+      }
+      token = page.next_page_token();
+    }
+  }
+
+  std::optional<absl::Duration> Elapsed() const {
+    if (!previous_) return std::nullopt;
+    return current_->time - previous_->time;
+  }
+
+  // Every port of the latest sample, busiest (rx + tx packets/s) first; ports without
+  // rates yet (first refresh, new port) last; ties by name.
+  std::vector<PortRow> PortRows() const {
+    std::map<std::string, const PortStats*> before;
+    if (previous_) {
+      for (const PortSample& sample : previous_->ports) before[sample.port.name()] = &sample.stats;
+    }
+    std::vector<PortRow> rows;
+    for (const PortSample& sample : current_->ports) {
+      PortRow row{&sample, std::nullopt};
+      auto it = before.find(sample.port.name());
+      if (it != before.end()) {
+        row.rates = ComputeTrafficRates(CountersOf(*it->second), CountersOf(sample.stats),
+                                        *Elapsed());
+      }
+      rows.push_back(row);
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](const PortRow& a, const PortRow& b) {
+      const double a_pps = a.rates ? a.rates->total_pps() : -1;
+      const double b_pps = b.rates ? b.rates->total_pps() : -1;
+      if (a_pps != b_pps) return a_pps > b_pps;
+      return a.sample->port.name() < b.sample->port.name();
+    });
+    return rows;
+  }
+
+  std::vector<CoreRow> CoreRows() const {
+    std::map<uint32_t, const Core*> before;
+    if (previous_) {
+      for (const Core& core : previous_->cores.cores()) before[core.lcore()] = &core;
+    }
+    std::vector<CoreRow> rows;
+    for (const Core& core : current_->cores.cores()) {
+      CoreRow row{&core, std::nullopt};
+      auto it = before.find(core.lcore());
+      if (it != before.end()) {
+        row.rates = ComputeCoreRates(CountersOf(*it->second), CountersOf(core), *Elapsed());
+      }
+      rows.push_back(row);
+    }
+    return rows;
+  }
+
+  static std::string QueueText(const PolledQueue& queue) {
+    return absl::StrCat(queue.port(), "/", queue.queue(), "->",
+                        queue.forwards_to().empty() ? "-" : queue.forwards_to());
+  }
+
+  size_t Shown(const std::vector<PortRow>& ports) const {
+    return std::min<size_t>(ports.size(), limit_);
+  }
+
+  std::string TableFrame(const std::vector<PortRow>& ports,
+                         const std::vector<CoreRow>& cores) const {
+    std::string header = absl::StrCat("vhostd top   ", FrameTime(current_->time),
+                                      "   ports: ", ports.size());
+    if (Shown(ports) < ports.size()) absl::StrAppend(&header, " (busiest ", Shown(ports), " shown)");
+    absl::StrAppend(&header, "   cores: ", cores.size(), "   every ",
+                    absl::FormatDuration(interval_));
+
+    Table core_table({{"LCORE", Align::kRight},
+                      {"CPU", Align::kRight},
+                      {"BUSY%", Align::kRight},
+                      {"PPS", Align::kRight},
+                      {"BATCH", Align::kRight},
+                      {"QUEUES"}});
+    for (const CoreRow& row : cores) {
+      std::vector<std::string> queues;
+      for (const PolledQueue& queue : row.core->queues()) queues.push_back(QueueText(queue));
+      const std::optional<CoreRates>& rates = row.rates;
+      core_table.AddRow(
+          {absl::StrCat(row.core->lcore()), absl::StrCat(row.core->cpu()),
+           FormatFixed(rates ? rates->busy_percent : std::nullopt, 1),
+           FormatSi(rates ? std::optional<double>(rates->pps) : std::nullopt),
+           FormatFixed(rates ? rates->batch : std::nullopt, 1),
+           queues.empty() ? "-" : absl::StrJoin(queues, ",")});
+    }
+
+    Table port_table({{"PORT"},
+                      {"TYPE"},
+                      {"STATE"},
+                      {"RX_PPS", Align::kRight},
+                      {"TX_PPS", Align::kRight},
+                      {"RX_BPS", Align::kRight},
+                      {"TX_BPS", Align::kRight},
+                      {"DROP/S", Align::kRight}});
+    for (size_t i = 0; i < Shown(ports); ++i) {
+      const PortRow& row = ports[i];
+      const Port& port = row.sample->port;
+      port_table.AddRow({port.name(), PortTypeName(port), PortStateName(port.status()),
+                         FormatSi(Field(row.rates, &TrafficRates::rx_pps)),
+                         FormatSi(Field(row.rates, &TrafficRates::tx_pps)),
+                         FormatSi(Field(row.rates, &TrafficRates::rx_bps)),
+                         FormatSi(Field(row.rates, &TrafficRates::tx_bps)),
+                         FormatSi(Field(row.rates, &TrafficRates::drop_ps))});
+    }
+    return absl::StrCat(Sanitize(header), "\n\n", core_table.Render(), "\n",
+                        port_table.Render());
+  }
+
+  std::string JsonFrame(const std::vector<PortRow>& ports,
+                        const std::vector<CoreRow>& cores) const {
+    std::vector<std::string> core_items;
+    for (const CoreRow& row : cores) {
+      const Core& core = *row.core;
+      std::vector<std::string> queues;
+      for (const PolledQueue& queue : core.queues()) {
+        queues.push_back(JsonObject()
+                             .String("port", queue.port())
+                             .Int("queue", queue.queue())
+                             .String("forwardsTo", queue.forwards_to())
+                             .Build());
+      }
+      const std::optional<CoreRates>& rates = row.rates;
+      core_items.push_back(
+          JsonObject()
+              .Int("lcore", core.lcore())
+              .Int("cpu", core.cpu())
+              .Number("busyPercent", rates ? rates->busy_percent : std::nullopt)
+              .Number("pps", rates ? std::optional<double>(rates->pps) : std::nullopt)
+              .Number("batch", rates ? rates->batch : std::nullopt)
+              .Counter("busyCycles", core.busy_cycles())
+              .Counter("idleCycles", core.idle_cycles())
+              .Counter("packets", core.packets())
+              .Counter("bursts", core.bursts())
+              .Raw("queues", JsonArray(queues))
+              .Build());
+    }
+    std::vector<std::string> port_items;
+    for (size_t i = 0; i < Shown(ports); ++i) {
+      const PortRow& row = ports[i];
+      const Port& port = row.sample->port;
+      JsonObject object;
+      object.String("name", port.name())
+          .String("type", PortTypeName(port))
+          .String("state", vhostd::v1::PortStatus::State_Name(port.status().state()));
+      AddTrafficJson(CountersOf(row.sample->stats), row.rates, &object);
+      port_items.push_back(object.Build());
+    }
+    std::optional<double> elapsed;
+    if (Elapsed()) elapsed = absl::ToDoubleSeconds(*Elapsed());
+    return absl::StrCat(JsonObject()
+                            .String("time", JsonTime(current_->time))
+                            .Number("elapsedSeconds", elapsed)
+                            .Int("portCount", static_cast<int64_t>(ports.size()))
+                            .Int("coreCount", static_cast<int64_t>(cores.size()))
+                            .Raw("cores", JsonArray(core_items))
+                            .Raw("ports", JsonArray(port_items))
+                            .Build(),
+                        "\n");
+  }
+
+  const absl::Duration interval_;
+  const uint32_t limit_;
+  std::optional<Sample> previous_;
+  std::optional<Sample> current_;
+};
+
+// Longest deadline we hand to gRPC; beyond it the arithmetic could overflow.
+constexpr absl::Duration kMaxTimeout = absl::Hours(24 * 365);
+
+}  // namespace
+
+int RunLiveView(const Command& command, const std::string& target,
+                const std::shared_ptr<grpc::Channel>& channel, bool tty, LiveClock& clock,
+                StopToken& stop, std::ostream& out, std::ostream& err) {
+  std::unique_ptr<View> view;
+  if (command.kind == CommandKind::kTop) {
+    view = std::make_unique<TopView>(command);
+  } else if (command.kind == CommandKind::kPortStats && command.watch) {
+    view = std::make_unique<PortWatchView>(command);
+  } else {
+    err << "error: internal: not a live view\n";
+    return 1;
+  }
+  const bool json = command.output == OutputFormat::kJson;
+  Screen screen(out, json ? Screen::Mode::kJsonLines
+                          : tty ? Screen::Mode::kTerminal : Screen::Mode::kBlocks);
+  const absl::Duration timeout = std::min(command.timeout, kMaxTimeout);
+  Rpcs rpcs(channel, timeout, stop);
+
+  // Refreshes are due every interval from the end of the first one (which includes
+  // connecting); one that overran its slot (a slow daemon) is followed by the next at
+  // once, and the schedule restarts from there.
+  absl::Time due;
+  for (uint64_t refresh = 1;; ++refresh) {
+    if (stop.stop_requested()) break;
+    rpcs.StartRefresh();
+    grpc::Status status = view->Refresh(rpcs, clock);
+    if (stop.stop_requested()) break;  // a cancelled RPC is no error
+    if (!status.ok()) {
+      screen.Finish();
+      err << FormatRpcError(status, target, channel->GetState(false) == GRPC_CHANNEL_READY,
+                            timeout);
+      return 1;
+    }
+    screen.Draw(view->Frame(json));
+    if (!out) break;  // the caller reports the broken output
+    if (command.count && refresh >= *command.count) break;
+    const absl::Time now = clock.Now();
+    due = (refresh == 1 ? now : due) + command.interval;
+    if (due <= now) {
+      due = now;
+    } else {
+      clock.Sleep(due - now, stop);
+    }
+  }
+  screen.Finish();
+  return out ? 0 : 1;
+}
+
+}  // namespace vhostctl
