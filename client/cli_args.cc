@@ -49,9 +49,9 @@ struct CommandDef {
 // "port create" flags, per --type. --queues is shared by all types.
 const std::vector<absl::string_view> kVhostUserFlags = {
     "--socket", "--mode", "--queues", "--tso", "--iommu-support", "--postcopy-support",
-    "--linear-buffer", "--ext-buffer"};
+    "--linear-buffer", "--ext-buffer", "--no-mrg-rxbuf"};
 const std::vector<absl::string_view> kVhostKernelFlags = {"--tap", "--netns", "--queues",
-                                                          "--mac", "--mtu"};
+                                                          "--mac", "--mtu", "--allow-plain-tap"};
 const std::vector<absl::string_view> kVdpaFlags = {"--device", "--queues"};
 
 const std::vector<CommandDef>& Commands() {
@@ -69,17 +69,20 @@ const std::vector<CommandDef>& Commands() {
         {"--postcopy-support", false},
         {"--linear-buffer", false},
         {"--ext-buffer", false},
+        {"--no-mrg-rxbuf", false},
         {"--tap", true},
         {"--netns", true},
         {"--mac", true},
         {"--mtu", true},
+        {"--allow-plain-tap", false},
         {"--device", true}},
        {"port create NAME --type vhost-user --socket PATH\n"
         "[--mode server|client] [--queues N] [--tso]\n"
         "[--iommu-support] [--postcopy-support]\n"
-        "[--linear-buffer] [--ext-buffer]",
+        "[--linear-buffer] [--ext-buffer] [--no-mrg-rxbuf]",
         "port create NAME --type vhost-kernel [--tap IFNAME]\n"
-        "[--netns PATH] [--queues N] [--mac MAC] [--mtu N]",
+        "[--netns PATH] [--queues N] [--mac MAC] [--mtu N]\n"
+        "[--allow-plain-tap]",
         "port create NAME --type vdpa --device PATH_OR_NAME [--queues N]"}},
       {"port", "get", CommandKind::kPortGet, true, {}, {"port get NAME"}},
       {"port",
@@ -527,12 +530,14 @@ class Parser {
         port->postcopy_support = Has("--postcopy-support");
         port->linear_buffer = Has("--linear-buffer");
         port->ext_buffer = Has("--ext-buffer");
+        port->no_mrg_rxbuf = Has("--no-mrg-rxbuf");
         break;
       case PortType::kVhostKernel:
         if (Has("--tap")) port->tap_name = Value("--tap");
         if (Has("--netns")) port->netns = Value("--netns");
         if (Has("--mac")) port->mac = Value("--mac");
         if (Has("--mtu")) port->mtu = NumberFlag("--mtu");
+        port->allow_plain_tap = Has("--allow-plain-tap");
         break;
       case PortType::kVdpa:
         if (!Has("--device")) {

@@ -68,6 +68,8 @@ struct PortSpecArgs {
   bool postcopy_support = false;
   bool linear_buffer = false;
   bool ext_buffer = false;
+  bool no_mrg_rxbuf = false;
+  bool allow_plain_tap = false;
 
   // --type vhost-kernel
   std::string tap_name;

@@ -629,9 +629,10 @@ TEST(UsageTextTest, SynopsisContinuationLinesAreIndented) {
             "usage: vhostctl port create NAME --type vhost-user --socket PATH\n"
             "                    [--mode server|client] [--queues N] [--tso]\n"
             "                    [--iommu-support] [--postcopy-support]\n"
-            "                    [--linear-buffer] [--ext-buffer]\n"
+            "                    [--linear-buffer] [--ext-buffer] [--no-mrg-rxbuf]\n"
             "       vhostctl port create NAME --type vhost-kernel [--tap IFNAME]\n"
             "                    [--netns PATH] [--queues N] [--mac MAC] [--mtu N]\n"
+            "                    [--allow-plain-tap]\n"
             "       vhostctl port create NAME --type vdpa --device PATH_OR_NAME [--queues N]\n");
   EXPECT_EQ(ParseError({"port", "get"}).synopsis, "usage: vhostctl port get NAME\n");
 }

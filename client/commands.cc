@@ -47,6 +47,7 @@ CreatePortRequest MakeCreatePortRequest(const Command& command) {
       spec->set_postcopy_support(args.postcopy_support);
       spec->set_linear_buffer(args.linear_buffer);
       spec->set_ext_buffer(args.ext_buffer);
+      spec->set_disable_mrg_rxbuf(args.no_mrg_rxbuf);
       break;
     }
     case PortType::kVhostKernel: {
@@ -56,6 +57,7 @@ CreatePortRequest MakeCreatePortRequest(const Command& command) {
       if (args.queues) spec->set_queues(*args.queues);
       spec->set_mac(args.mac);
       if (args.mtu) spec->set_mtu(*args.mtu);
+      spec->set_allow_plain_tap(args.allow_plain_tap);
       break;
     }
     case PortType::kVdpa: {

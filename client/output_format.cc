@@ -299,6 +299,7 @@ std::string FormatPortDetails(const Port& port) {
       if (spec.postcopy_support()) options.push_back("postcopy-support");
       if (spec.linear_buffer()) options.push_back("linear-buffer");
       if (spec.ext_buffer()) options.push_back("ext-buffer");
+      if (spec.disable_mrg_rxbuf()) options.push_back("no-mrg-rxbuf");
       lines.emplace_back("options", options.empty() ? "none" : absl::StrJoin(options, ", "));
       break;
     }
@@ -309,6 +310,7 @@ std::string FormatPortDetails(const Port& port) {
       lines.emplace_back("queues", ConfiguredQueues(port));
       lines.emplace_back("requested mac", spec.mac().empty() ? "-" : spec.mac());
       lines.emplace_back("mtu", spec.mtu() == 0 ? "default" : absl::StrCat(spec.mtu()));
+      lines.emplace_back("allow plain tap", spec.allow_plain_tap() ? "yes" : "no");
       break;
     }
     case Port::kVdpa:
@@ -321,6 +323,11 @@ std::string FormatPortDetails(const Port& port) {
 
   const PortStatus& status = port.status();
   lines.emplace_back("state", PortStateName(status));
+  lines.emplace_back("backend", OrDash(status.backend()));
+  if (!status.interface().empty()) lines.emplace_back("interface", status.interface());
+  if (!status.netns().empty()) lines.emplace_back("in netns", status.netns());
+  if (!status.device_path().empty()) lines.emplace_back("device path", status.device_path());
+  if (status.mtu() != 0) lines.emplace_back("current mtu", absl::StrCat(status.mtu()));
   lines.emplace_back("message", OrDash(status.message()));
   lines.emplace_back("mac", OrDash(status.mac()));
   lines.emplace_back("features", absl::StrFormat("0x%016x", status.negotiated_features()));

@@ -281,6 +281,7 @@ TEST(FormatPortDetailsTest, VhostUser) {
             "queues:               2\n"
             "options:              tso, ext-buffer\n"
             "state:                UP\n"
+            "backend:              -\n"
             "message:              -\n"
             "mac:                  52:54:00:12:34:56\n"
             "features:             0x0000000150008000\n"
