@@ -1,152 +1,158 @@
 #include "server/dataplane_collector.h"
 
+#include <functional>
 #include <limits>
 #include <map>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "server/metric_families.h"
+#include "server/text_exposition.h"
 
 namespace vhostd {
 namespace {
 
-using prometheus::MetricFamily;
-using prometheus::MetricType;
 using vhostd::v1::PortStatus;
+using vhostd::v1::QueueStats;
+
+// A port's snapshot with its label lists rendered once.
+struct PortRow {
+  const PortCounterSnapshot* port;
+  std::string labels;                     // port="..",type=".."
+  std::vector<std::string> queue_labels;  // port="..",type="..",queue="N"
+};
+
+std::vector<PortRow> MakeRows(const std::vector<PortCounterSnapshot>& ports) {
+  std::vector<PortRow> rows;
+  rows.reserve(ports.size());
+  for (const PortCounterSnapshot& port : ports) {
+    PortRow row{&port, absl::StrCat(TextExposition::Label("port", port.name), ",",
+                                    TextExposition::Label("type", port.type)), {}};
+    for (const QueueStats& q : port.stats.queues()) row.queue_labels.push_back(absl::StrCat(row.labels, ",queue=\"", q.queue(), "\""));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
 
 // Names follow node_exporter's network device metrics (receive/transmit, _total,
 // _drop_total, _errs_total); "receive" is what vhostd receives from the port's
 // frontend, "transmit" what it delivers to it.
-struct PortFamilies {
-  MetricFamily rx_packets = MakeFamily("vhostd_port_receive_packets_total",
-                                       "Packets vhostd received from the port's frontend, per queue.", MetricType::Counter);
-  MetricFamily rx_bytes = MakeFamily("vhostd_port_receive_bytes_total",
-                                     "Bytes vhostd received from the port's frontend, per queue.", MetricType::Counter);
-  MetricFamily tx_packets = MakeFamily("vhostd_port_transmit_packets_total",
-                                       "Packets vhostd delivered to the port's frontend, per queue.", MetricType::Counter);
-  MetricFamily tx_bytes = MakeFamily("vhostd_port_transmit_bytes_total",
-                                     "Bytes vhostd delivered to the port's frontend, per queue.", MetricType::Counter);
-  MetricFamily tx_drop = MakeFamily(
-      "vhostd_port_transmit_drop_total",
-      "Packets vhostd could not deliver and freed, per queue and reason (queue_full: the frontend's ring was full or "
-      "no frontend was attached).",
-      MetricType::Counter);
-  MetricFamily rx_drop = MakeFamily("vhostd_port_receive_drop_total",
-                                    "Packets the port's driver could not receive, by reason (no_mbuf: no packet buffer).",
-                                    MetricType::Counter);
-  MetricFamily rx_errs = MakeFamily("vhostd_port_receive_errs_total", "Receive errors reported by the port's driver.",
-                                    MetricType::Counter);
-  MetricFamily tx_errs = MakeFamily("vhostd_port_transmit_errs_total", "Transmit errors reported by the port's driver.",
-                                    MetricType::Counter);
-  MetricFamily up = MakeFamily("vhostd_port_up", "1 if the port's frontend is attached and packets can flow.",
-                               MetricType::Gauge);
-  MetricFamily state = MakeFamily("vhostd_port_state", "The port's state: 1 for the current state, 0 for the others.",
-                                  MetricType::Gauge);
-  MetricFamily queues = MakeFamily("vhostd_port_queues", "Queue pairs of the port.", MetricType::Gauge);
-  MetricFamily features = MakeFamily("vhostd_port_negotiated_features",
-                                     "Virtio feature bits the frontend acknowledged, as a number (0 when detached).",
-                                     MetricType::Gauge);
-  MetricFamily connects = MakeFamily("vhostd_port_frontend_connects_total", "Times a frontend attached to the port.",
-                                     MetricType::Counter);
-  MetricFamily disconnects = MakeFamily("vhostd_port_frontend_disconnects_total",
-                                        "Times the port's frontend detached.", MetricType::Counter);
-};
-
-struct CoreFamilies {
-  MetricFamily busy = MakeFamily("vhostd_core_busy_seconds_total",
-                                 "Wall-clock time (TSC) of the polling core's loop iterations that moved packets.",
-                                 MetricType::Counter);
-  MetricFamily idle = MakeFamily("vhostd_core_idle_seconds_total",
-                                 "Wall-clock time (TSC) of the polling core's loop iterations that found no packet; "
-                                 "time the CPU was taken by another process counts here too.",
-                                 MetricType::Counter);
-  MetricFamily packets = MakeFamily("vhostd_core_packets_total", "Packets the polling core received.", MetricType::Counter);
-  MetricFamily polled = MakeFamily("vhostd_core_polled_queues", "Receive queues the polling core polls.", MetricType::Gauge);
-  MetricFamily batch = MakeFamily("vhostd_core_batch_packets",
-                                  "Packets per non-empty receive call on the polling core.", MetricType::Histogram);
-};
-
-void CollectPort(const PortCounterSnapshot& port, PortFamilies& f) {
-  const Labels labels = {{"port", port.name}, {"type", port.type}};
-  const auto with = [&labels](std::initializer_list<prometheus::ClientMetric::Label> more) {
-    Labels out = labels;
-    out.insert(out.end(), more.begin(), more.end());
-    return out;
-  };
-  for (const vhostd::v1::QueueStats& q : port.stats.queues()) {
-    const std::string queue = absl::StrCat(q.queue());
-    AddSample(f.rx_packets, with({{"queue", queue}}), q.rx_packets());
-    AddSample(f.rx_bytes, with({{"queue", queue}}), q.rx_bytes());
-    AddSample(f.tx_packets, with({{"queue", queue}}), q.tx_packets());
-    AddSample(f.tx_bytes, with({{"queue", queue}}), q.tx_bytes());
-    AddSample(f.tx_drop, with({{"queue", queue}, {"reason", "queue_full"}}), q.tx_dropped());
+void PerQueue(TextExposition& text, const std::vector<PortRow>& rows, absl::string_view name, absl::string_view help,
+              const std::function<uint64_t(const QueueStats&)>& value, absl::string_view extra_label = "") {
+  text.Family(name, help, "counter");
+  for (const PortRow& row : rows) {
+    const auto& queues = row.port->stats.queues();
+    for (int i = 0; i < queues.size(); ++i) {
+      text.Sample(name, extra_label.empty() ? row.queue_labels[i] : absl::StrCat(row.queue_labels[i], ",", extra_label),
+                  value(queues[i]));
+    }
   }
-  AddSample(f.rx_drop, with({{"reason", "no_mbuf"}}), port.stats.rx_no_mbuf());
-  AddSample(f.rx_errs, labels, port.stats.rx_errors());
-  AddSample(f.tx_errs, labels, port.stats.tx_errors());
-  AddSample(f.up, labels, port.status.state() == PortStatus::UP ? 1 : 0);
-  for (int s = PortStatus::WAITING_FOR_PEER; s <= PortStatus::ERROR; ++s) {
-    AddSample(f.state, with({{"state", PortStatus::State_Name(s)}}), port.status.state() == s ? 1 : 0);
-  }
-  AddSample(f.queues, labels, port.status.queues_size());
-  AddSample(f.features, labels, static_cast<double>(port.status.negotiated_features()));
-  AddSample(f.connects, labels, port.status.frontend_connects());
-  AddSample(f.disconnects, labels, port.status.frontend_disconnects());
 }
 
-void CollectCore(const CoreInfo& core, double tsc_hz, CoreFamilies& f) {
-  const Labels labels = {{"lcore", absl::StrCat(core.lcore)}, {"cpu", absl::StrCat(core.cpu)}};
-  AddSample(f.busy, labels, core.busy_cycles / tsc_hz);
-  AddSample(f.idle, labels, core.idle_cycles / tsc_hz);
-  AddSample(f.packets, labels, core.packets);
-  AddSample(f.polled, labels, core.queues.size());
+void PerPort(TextExposition& text, const std::vector<PortRow>& rows, absl::string_view name, absl::string_view help,
+             absl::string_view type, const std::function<uint64_t(const PortCounterSnapshot&)>& value,
+             absl::string_view extra_label = "") {
+  text.Family(name, help, type);
+  for (const PortRow& row : rows) {
+    text.Sample(name, extra_label.empty() ? row.labels : absl::StrCat(row.labels, ",", extra_label), value(*row.port));
+  }
+}
+
+void PortStates(TextExposition& text, const std::vector<PortRow>& rows) {
+  constexpr char kName[] = "vhostd_port_state";
+  text.Family(kName, "The port's state: 1 for the current state, 0 for the others.", "gauge");
+  for (const PortRow& row : rows) {
+    for (int s = PortStatus::WAITING_FOR_PEER; s <= PortStatus::ERROR; ++s) {
+      text.Sample(kName, absl::StrCat(row.labels, ",state=\"", PortStatus::State_Name(s), "\""),
+                  uint64_t{row.port->status.state() == s});
+    }
+  }
+}
+
+void Cores(TextExposition& text, const std::vector<CoreInfo>& cores, double tsc_hz) {
+  std::vector<std::string> labels;
+  for (const CoreInfo& core : cores) labels.push_back(absl::StrCat("lcore=\"", core.lcore, "\",cpu=\"", core.cpu, "\""));
+  text.Family("vhostd_core_busy_seconds_total",
+              "Wall-clock time (TSC) of the polling core's loop iterations that moved packets.", "counter");
+  for (size_t i = 0; i < cores.size(); ++i) text.Sample("vhostd_core_busy_seconds_total", labels[i], cores[i].busy_cycles / tsc_hz);
+  text.Family("vhostd_core_idle_seconds_total",
+              "Wall-clock time (TSC) of the polling core's loop iterations that found no packet; time the CPU was "
+              "taken by another process counts here too.",
+              "counter");
+  for (size_t i = 0; i < cores.size(); ++i) text.Sample("vhostd_core_idle_seconds_total", labels[i], cores[i].idle_cycles / tsc_hz);
+  text.Family("vhostd_core_packets_total", "Packets the polling core received.", "counter");
+  for (size_t i = 0; i < cores.size(); ++i) text.Sample("vhostd_core_packets_total", labels[i], cores[i].packets);
+  text.Family("vhostd_core_polled_queues", "Receive queues the polling core polls.", "gauge");
+  for (size_t i = 0; i < cores.size(); ++i) text.Sample("vhostd_core_polled_queues", labels[i], uint64_t{cores[i].queues.size()});
+
   // Power-of-two buckets up to the burst size, from the exact per-size counts.
-  prometheus::ClientMetric metric;
-  metric.label = labels;
-  uint64_t cumulative = 0;
-  size_t size = 1;
-  const size_t max_batch = core.batch_sizes.empty() ? 0 : core.batch_sizes.size() - 1;
-  for (size_t bound = 1; bound <= max_batch; bound *= 2) {
-    for (; size <= bound && size < core.batch_sizes.size(); ++size) cumulative += core.batch_sizes[size];
-    metric.histogram.bucket.push_back({cumulative, static_cast<double>(bound)});
+  text.Family("vhostd_core_batch_packets", "Packets per non-empty receive call on the polling core.", "histogram");
+  for (size_t i = 0; i < cores.size(); ++i) {
+    const std::vector<uint64_t>& sizes = cores[i].batch_sizes;
+    uint64_t cumulative = 0;
+    size_t size = 1;
+    const size_t max_batch = sizes.empty() ? 0 : sizes.size() - 1;
+    for (size_t bound = 1; bound <= max_batch; bound *= 2) {
+      for (; size <= bound; ++size) cumulative += sizes[size];
+      text.Sample("vhostd_core_batch_packets_bucket", absl::StrCat(labels[i], ",le=\"", bound, "\""), cumulative);
+    }
+    for (; size < sizes.size(); ++size) cumulative += sizes[size];
+    text.Sample("vhostd_core_batch_packets_bucket", absl::StrCat(labels[i], ",le=\"+Inf\""), cumulative);
+    text.Sample("vhostd_core_batch_packets_sum", labels[i], cores[i].packets);
+    text.Sample("vhostd_core_batch_packets_count", labels[i], cumulative);
   }
-  for (; size < core.batch_sizes.size(); ++size) cumulative += core.batch_sizes[size];
-  metric.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
-  metric.histogram.sample_count = cumulative;
-  metric.histogram.sample_sum = static_cast<double>(core.packets);
-  f.batch.metric.push_back(std::move(metric));
-}
-
-void Append(std::vector<MetricFamily>& out, std::initializer_list<MetricFamily*> families) {
-  for (MetricFamily* family : families) out.push_back(std::move(*family));
 }
 
 }  // namespace
 
-std::vector<MetricFamily> DataplaneCollector::Collect() const {
-  PortFamilies ports;
-  std::map<std::string, int> ports_by_type;
+void DataplaneCollector::AppendText(std::string* out) const {
+  const std::vector<PortCounterSnapshot> ports = manager_->SnapshotPorts();
+  const std::vector<PortRow> rows = MakeRows(ports);
+  out->reserve(out->size() + rows.size() * 2500);
+  TextExposition text(out);
+
+  PerQueue(text, rows, "vhostd_port_receive_packets_total", "Packets vhostd received from the port's frontend, per queue.",
+           [](const QueueStats& q) { return q.rx_packets(); });
+  PerQueue(text, rows, "vhostd_port_receive_bytes_total", "Bytes vhostd received from the port's frontend, per queue.",
+           [](const QueueStats& q) { return q.rx_bytes(); });
+  PerQueue(text, rows, "vhostd_port_transmit_packets_total", "Packets vhostd delivered to the port's frontend, per queue.",
+           [](const QueueStats& q) { return q.tx_packets(); });
+  PerQueue(text, rows, "vhostd_port_transmit_bytes_total", "Bytes vhostd delivered to the port's frontend, per queue.",
+           [](const QueueStats& q) { return q.tx_bytes(); });
+  PerQueue(text, rows, "vhostd_port_transmit_drop_total",
+           "Packets vhostd could not deliver and freed, per queue and reason (queue_full: the frontend's ring was full "
+           "or no frontend was attached).",
+           [](const QueueStats& q) { return q.tx_dropped(); }, "reason=\"queue_full\"");
+  PerPort(text, rows, "vhostd_port_receive_drop_total",
+          "Packets the port's driver could not receive, by reason (no_mbuf: no packet buffer).", "counter",
+          [](const PortCounterSnapshot& p) { return p.stats.rx_no_mbuf(); }, "reason=\"no_mbuf\"");
+  PerPort(text, rows, "vhostd_port_receive_errs_total", "Receive errors reported by the port's driver.", "counter",
+          [](const PortCounterSnapshot& p) { return p.stats.rx_errors(); });
+  PerPort(text, rows, "vhostd_port_transmit_errs_total", "Transmit errors reported by the port's driver.", "counter",
+          [](const PortCounterSnapshot& p) { return p.stats.tx_errors(); });
+  PerPort(text, rows, "vhostd_port_up", "1 if the port's frontend is attached and packets can flow.", "gauge",
+          [](const PortCounterSnapshot& p) { return uint64_t{p.status.state() == PortStatus::UP}; });
+  PortStates(text, rows);
+  PerPort(text, rows, "vhostd_port_queues", "Queue pairs of the port.", "gauge",
+          [](const PortCounterSnapshot& p) { return uint64_t(p.stats.queues_size()); });
+  PerPort(text, rows, "vhostd_port_negotiated_features",
+          "Virtio feature bits the frontend acknowledged, as a number (0 when detached).", "gauge",
+          [](const PortCounterSnapshot& p) { return p.status.negotiated_features(); });
+  PerPort(text, rows, "vhostd_port_frontend_connects_total", "Times a frontend attached to the port.", "counter",
+          [](const PortCounterSnapshot& p) { return p.status.frontend_connects(); });
+  PerPort(text, rows, "vhostd_port_frontend_disconnects_total", "Times the port's frontend detached.", "counter",
+          [](const PortCounterSnapshot& p) { return p.status.frontend_disconnects(); });
+
+  Cores(text, engine_->Cores(), static_cast<double>(engine_->tsc_hz()));
+
   // Every served type appears, with 0 when it has no port.
+  std::map<std::string, uint64_t> by_type;
   const vhostd::v1::ListPluginsResponse plugins = manager_->ListPlugins();
-  for (const vhostd::v1::Plugin& plugin : plugins.plugins()) ports_by_type[plugin.port_type()] = 0;
-  for (const PortCounterSnapshot& port : manager_->SnapshotPorts()) {
-    CollectPort(port, ports);
-    ++ports_by_type[port.type];
-  }
-  CoreFamilies cores;
-  const double tsc_hz = static_cast<double>(engine_->tsc_hz());
-  for (const CoreInfo& core : engine_->Cores()) CollectCore(core, tsc_hz, cores);
-
-  MetricFamily by_type = MakeFamily("vhostd_ports", "Ports by type.", MetricType::Gauge);
-  for (const auto& [type, count] : ports_by_type) AddSample(by_type, {{"type", type}}, count);
-  MetricFamily xconnects = MakeFamily("vhostd_cross_connects", "Cross-connects.", MetricType::Gauge);
-  AddSample(xconnects, {}, manager_->CrossConnectCount());
-
-  std::vector<MetricFamily> out;
-  Append(out, {&ports.rx_packets, &ports.rx_bytes, &ports.tx_packets, &ports.tx_bytes, &ports.tx_drop,
-               &ports.rx_drop, &ports.rx_errs, &ports.tx_errs, &ports.up, &ports.state, &ports.queues,
-               &ports.features, &ports.connects, &ports.disconnects, &cores.busy, &cores.idle, &cores.packets,
-               &cores.polled, &cores.batch, &by_type, &xconnects});
-  return out;
+  for (const vhostd::v1::Plugin& plugin : plugins.plugins()) by_type[plugin.port_type()] = 0;
+  for (const PortCounterSnapshot& port : ports) ++by_type[port.type];
+  text.Family("vhostd_ports", "Ports by type.", "gauge");
+  for (const auto& [type, count] : by_type) text.Sample("vhostd_ports", TextExposition::Label("type", type), count);
+  text.Family("vhostd_cross_connects", "Cross-connects.", "gauge");
+  text.Sample("vhostd_cross_connects", "", uint64_t{manager_->CrossConnectCount()});
 }
 
 }  // namespace vhostd

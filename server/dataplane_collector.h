@@ -1,21 +1,21 @@
-// Prometheus collector for ports, queues and polling cores. It builds every series at
-// scrape time from the same counters GetPortStats reads (one source of truth), so a
-// deleted port's series simply stop appearing, and nothing is done per packet.
+// Prometheus series for ports, queues and polling cores, rendered at scrape time from
+// the same counters GetPortStats reads (one source of truth), so a deleted port's
+// series simply stop appearing and nothing is done per packet.
 #ifndef VHOSTD_SERVER_DATAPLANE_COLLECTOR_H_
 #define VHOSTD_SERVER_DATAPLANE_COLLECTOR_H_
 
-#include <vector>
+#include <string>
 
 #include "dataplane/forwarding_engine.h"
-#include "prometheus/collectable.h"
 #include "server/port_manager.h"
 
 namespace vhostd {
 
-class DataplaneCollector : public prometheus::Collectable {
+class DataplaneCollector {
  public:
   DataplaneCollector(PortManager* manager, const ForwardingEngine* engine) : manager_(manager), engine_(engine) {}
-  std::vector<prometheus::MetricFamily> Collect() const override;
+  // Appends every family in the text exposition format 0.0.4.
+  void AppendText(std::string* out) const;
 
  private:
   PortManager* const manager_;

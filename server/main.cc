@@ -190,11 +190,11 @@ int Run() {
     if (absl::Status s = manager.Restore(); !s.ok()) return Fail(s);
 
     DaemonMetrics daemon_metrics;
+    const DataplaneCollector dataplane_collector(&manager, engine->get());
     std::unique_ptr<MetricsExporter> exporter;
     if (const std::string address = absl::GetFlag(FLAGS_metrics_address); !address.empty()) {
       absl::StatusOr<std::unique_ptr<MetricsExporter>> started = MetricsExporter::Start(
-          address, {std::make_shared<DataplaneCollector>(&manager, engine->get()),
-                    std::make_shared<ProcessCollector>(), daemon_metrics.registry()});
+          address, &dataplane_collector, {std::make_shared<ProcessCollector>(), daemon_metrics.registry()});
       if (!started.ok()) return Fail(started.status());
       exporter = std::move(*started);
       VHOSTD_LOG_INFO("serving Prometheus metrics on http://", address, "/metrics");

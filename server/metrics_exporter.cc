@@ -32,8 +32,8 @@ absl::Status ValidateAddress(const std::string& address) {
 
 class MetricsHandler : public CivetHandler {
  public:
-  explicit MetricsHandler(std::vector<std::shared_ptr<prometheus::Collectable>> collectables)
-      : collectables_(std::move(collectables)) {}
+  MetricsHandler(const DataplaneCollector* dataplane, std::vector<std::shared_ptr<prometheus::Collectable>> collectables)
+      : dataplane_(dataplane), collectables_(std::move(collectables)) {}
 
   // Runs on a civetweb worker thread; collectables are thread-safe.
   bool handleGet(CivetServer*, mg_connection* conn) override {
@@ -47,7 +47,9 @@ class MetricsHandler : public CivetHandler {
       std::vector<prometheus::MetricFamily> more = collectable->Collect();
       families.insert(families.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
     }
-    const std::string body = prometheus::TextSerializer().Serialize(families);
+    std::string body;
+    dataplane_->AppendText(&body);
+    body += prometheus::TextSerializer().Serialize(families);
     mg_printf(conn, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
               kContentType, body.size());
     mg_write(conn, body.data(), body.size());
@@ -55,6 +57,7 @@ class MetricsHandler : public CivetHandler {
   }
 
  private:
+  const DataplaneCollector* const dataplane_;
   const std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
 };
 
@@ -66,9 +69,10 @@ MetricsExporter::~MetricsExporter() {
 }
 
 absl::StatusOr<std::unique_ptr<MetricsExporter>> MetricsExporter::Start(
-    const std::string& address, std::vector<std::shared_ptr<prometheus::Collectable>> collectables) {
+    const std::string& address, const DataplaneCollector* dataplane,
+    std::vector<std::shared_ptr<prometheus::Collectable>> collectables) {
   if (absl::Status valid = ValidateAddress(address); !valid.ok()) return valid;
-  auto handler = std::make_unique<MetricsHandler>(std::move(collectables));
+  auto handler = std::make_unique<MetricsHandler>(dataplane, std::move(collectables));
   std::unique_ptr<CivetServer> server;
   try {
     server = std::make_unique<CivetServer>(std::vector<std::string>{"listening_ports", address, "num_threads", "2"});

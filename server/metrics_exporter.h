@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "prometheus/collectable.h"
+#include "server/dataplane_collector.h"
 
 class CivetServer;
 
@@ -20,9 +21,12 @@ class MetricsHandler;
 
 class MetricsExporter {
  public:
-  // Listens on `address` ("host:port"). The exporter keeps the collectables alive.
+  // Listens on `address` ("host:port"). Each scrape renders `dataplane` directly and
+  // `collectables` (small prometheus-cpp registries) through prometheus-cpp's
+  // serializer; the exporter keeps the collectables alive.
   static absl::StatusOr<std::unique_ptr<MetricsExporter>> Start(
-      const std::string& address, std::vector<std::shared_ptr<prometheus::Collectable>> collectables);
+      const std::string& address, const DataplaneCollector* dataplane,
+      std::vector<std::shared_ptr<prometheus::Collectable>> collectables);
   ~MetricsExporter();
 
  private:

@@ -11,8 +11,8 @@ untimed warm-up) and prints min/median/p95/max latency, the body size and the nu
 series. Also times gzip scrapes (what Prometheus asks for) and, while creating ports,
 scrapes at a few port counts to show how latency grows, with a straight-line fit.
 
-If the daemon refuses a port before --ports (e.g. DPDK's RTE_MAX_ETHPORTS), the run
-carries on with the ports it got and says so; see tests/perf/METRICS.md.
+If the daemon refuses a port before --ports (lib/vhost serves at most 1024 sockets), the
+run carries on with the ports it got and says so; see tests/perf/METRICS.md.
 
 Exit status: 0 when the median plain scrape is within --max-median-ms; 1 when it is not;
 2 for a setup failure; 3 with --require-all-ports when fewer ports than asked were created.
@@ -141,14 +141,8 @@ def main():
     wanted_xc = args.ports // 2 if args.cross_connects is None else args.cross_connects
 
     api = import_api()
-    max_ethports = dpdk_build_limit("RTE_MAX_ETHPORTS")
     print("metrics_scrape_bench: %d vhost-user ports x %d queues, %d cross-connects, %d scrapes, cores=%s"
           % (args.ports, args.queues, wanted_xc, args.scrapes, args.cores))
-    print("DPDK RTE_MAX_ETHPORTS (rte_build_config.h) = %s; every vhostd port is one ethdev"
-          % (max_ethports if max_ethports is not None else "unknown"))
-    if max_ethports is not None and max_ethports < args.ports:
-        print("NOTE: RTE_MAX_ETHPORTS=%d < %d requested ports: the daemon can hold at most %d ports"
-              % (max_ethports, args.ports, max_ethports))
     print("load average before: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
 
     workdir = short_tmpdir("vhbench")
