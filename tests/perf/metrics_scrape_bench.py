@@ -46,22 +46,6 @@ def percentile(values, p):
     return ordered[int(rank) - 1]
 
 
-def dpdk_build_limit(name):
-    """The value of a #define in DPDK's rte_build_config.h, found through pkg-config."""
-    try:
-        cflags = subprocess.run(["pkg-config", "--cflags-only-I", "libdpdk"], capture_output=True, text=True,
-                                timeout=10).stdout.split()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    for flag in cflags:
-        path = os.path.join(flag[2:], "rte_build_config.h")
-        if os.path.exists(path):
-            with open(path) as f:
-                m = re.search(r"^#define %s (\d+)" % name, f.read(), re.M)
-            return int(m.group(1)) if m else None
-    return None
-
-
 def timed_scrape(url, gzip_encoding=False):
     """-> (seconds, decoded body, bytes on the wire)."""
     headers = {"Accept-Encoding": "gzip"} if gzip_encoding else {}
