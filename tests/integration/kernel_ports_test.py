@@ -269,7 +269,10 @@ class VdpaPorts(unittest.TestCase):
         refused(grpc.StatusCode.NOT_FOUND, "no vdpa device named vdpa9", "vdpa9")
         refused(grpc.StatusCode.NOT_FOUND, "does not exist", "/dev/vhost-vdpa-99")
         path = glob.glob("/sys/bus/vdpa/devices/vdpa0/vhost-vdpa-*")[0].split("/")[-1]
-        holder = subprocess.Popen(["sleep", "60"], stdin=open("/dev/" + path, "rb+"))
+        # Another process holding the device open: vhost-vdpa allows one opener.
+        fd = os.open("/dev/" + path, os.O_RDWR)
+        holder = subprocess.Popen(["sleep", "60"], stdin=fd)
+        os.close(fd)
         try:
             refused(grpc.StatusCode.FAILED_PRECONDITION, "busy", "vdpa0")
         finally:
