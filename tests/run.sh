@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, builds, runs every test. Exit status is
-# non-zero on any failure.
+# The whole test suite: installs what it needs, builds, runs every test (bazel test
+# //...). Exits non-zero on any failure and ends with a "N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
-bazel test //... "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+bazel test //... "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+# One line per test target: "//pkg:target   PASSED in 1.2s" (or FAILED, TIMEOUT, ...).
+passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
+failed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|FLAKY|NO STATUS|INCOMPLETE)' "$log" || true)
+echo "tests: $passed passed, $failed failed"
+exit "$rc"

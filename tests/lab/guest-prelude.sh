@@ -130,11 +130,18 @@ lab_prelude_setup() {
   # The 9p export follows the host's mount points, so the host's /dev, /proc and /sys
   # show through; cover them with the guest's own.
   mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm || return 1
+  # Keep a view of the host's /tmp before a writable tmpfs covers it: a checkout under
+  # /tmp (CI clones often are) must stay visible in the guest at the same path.
+  mkdir -p /run/lab/host-tmp && mount --bind "$LAB_ROOT/tmp" /run/lab/host-tmp || return 1
   mount --bind /dev "$LAB_ROOT/dev" &&
   mount -t proc proc "$LAB_ROOT/proc" &&
   mount -t sysfs sysfs "$LAB_ROOT/sys" &&
   mount -t tmpfs tmpfs "$LAB_ROOT/tmp" &&
   mount -t tmpfs -o mode=0755 tmpfs "$LAB_ROOT/run" || return 1
+  case "${REPO:-}" in
+    /tmp/*)
+      mkdir -p "$LAB_ROOT$REPO" && mount --bind "/run/lab/host-tmp${REPO#/tmp}" "$LAB_ROOT$REPO" || return 1 ;;
+  esac
   # /var/run is a symlink to /run on Debian; should it be a directory, give it a tmpfs too.
   [ -L "$LAB_ROOT/var/run" ] || mount -t tmpfs -o mode=0755 tmpfs "$LAB_ROOT/var/run" || return 1
   t2=$(lab_uptime)
