@@ -95,6 +95,18 @@ class PortPlugin {
 // Queue-pair limits shared by all types.
 inline constexpr uint32_t kMaxQueues = 16;
 
+// Fills in the default of a spec's `optional uint32 queues` (1) and checks the range;
+// `field` names it in the error ("port.vdpa.queues").
+template <typename Spec>
+absl::Status NormalizeQueueCount(Spec& spec, const std::string& field) {
+  if (!spec.has_queues()) spec.set_queues(1);
+  if (spec.queues() < 1 || spec.queues() > kMaxQueues) {
+    return absl::InvalidArgumentError(
+        field + ": " + std::to_string(spec.queues()) + " is out of range 1.." + std::to_string(kMaxQueues));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace vhostd
 
 #endif  // VHOSTD_DATAPLANE_PORT_PLUGIN_H_

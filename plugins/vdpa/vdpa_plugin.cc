@@ -56,11 +56,7 @@ class VdpaPlugin : public PortPlugin {
       return absl::InvalidArgumentError(absl::StrCat(kField, ": \"", spec.device(), "\" is neither ",
                                                      locations_.dev, "/vhost-vdpa-N nor a vdpa device name"));
     }
-    if (!spec.has_queues()) spec.set_queues(1);
-    if (spec.queues() < 1 || spec.queues() > kMaxQueues) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("port.vdpa.queues: ", spec.queues(), " is out of range 1..", kMaxQueues));
-    }
+    if (absl::Status s = NormalizeQueueCount(spec, "port.vdpa.queues"); !s.ok()) return s;
     return absl::OkStatus();
   }
 

@@ -88,11 +88,7 @@ class VhostKernelPlugin : public PortPlugin {
       return absl::InvalidArgumentError(
           absl::StrCat(kField, ".netns: \"", spec.netns(), "\" must be an absolute path such as /var/run/netns/NAME"));
     }
-    if (!spec.has_queues()) spec.set_queues(1);
-    if (spec.queues() < 1 || spec.queues() > kMaxQueues) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(kField, ".queues: ", spec.queues(), " is out of range 1..", kMaxQueues));
-    }
+    if (absl::Status s = NormalizeQueueCount(spec, absl::StrCat(kField, ".queues")); !s.ok()) return s;
     if (!spec.mac().empty()) {
       absl::StatusOr<MacAddress> mac = ParseUnicastMac(spec.mac());
       if (!mac.ok()) return absl::InvalidArgumentError(absl::StrCat(kField, ".mac: ", mac.status().message()));

@@ -203,11 +203,7 @@ class VhostUserPlugin : public PortPlugin {
       return absl::InvalidArgumentError(absl::StrCat(kField, ".mode: unknown value ", spec.mode()));
     }
     if (spec.mode() == VhostUserSpec::MODE_UNSPECIFIED) spec.set_mode(VhostUserSpec::MODE_SERVER);
-    if (!spec.has_queues()) spec.set_queues(1);
-    if (spec.queues() < 1 || spec.queues() > kMaxQueues) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(kField, ".queues: ", spec.queues(), " is out of range 1..", kMaxQueues));
-    }
+    if (absl::Status s = NormalizeQueueCount(spec, absl::StrCat(kField, ".queues")); !s.ok()) return s;
     if (spec.linear_buffer() && spec.ext_buffer()) {
       return absl::InvalidArgumentError(absl::StrCat(kField, ".ext_buffer: cannot be combined with linear_buffer"));
     }

@@ -29,20 +29,9 @@ def frontend(socket_paths, queues=1, server=False):
     return Testpmd(vdevs, lcores="1,0", main_lcore=1, rxq=queues, txq=queues, forward_mode="io")
 
 
-def run_traffic(tp, seconds=1.5):
-    """Injects one burst per port, lets io forwarding loop it, then drains what is left
-    in flight so both sides' counters are final."""
+def run_traffic(tp):
     tp.clear_stats()
-    tp.start_forwarding(tx_first=1)
-    time.sleep(seconds)
-    tp.stop_forwarding()
-    time.sleep(SETTLE)
-    tp.set_fwd("rxonly")
-    tp.start_forwarding()
-    time.sleep(SETTLE)
-    tp.stop_forwarding()
-    tp.set_fwd("io")
-    return tp.port_stats()
+    return tp.loop_and_drain(settle=SETTLE)
 
 
 def port_stats(stub, name):

@@ -103,19 +103,8 @@ def frontend(socket_paths, queues=QUEUES):
     return Testpmd(vdevs, lcores="1,0", main_lcore=1, rxq=queues, txq=queues, forward_mode="io")
 
 
-def run_traffic(tp, seconds=1.5):
-    """Injects one burst per port and queue, lets io forwarding loop it, then drains what is
-    left in flight, so that every counter on both sides is final when this returns."""
-    tp.start_forwarding(tx_first=1)
-    time.sleep(seconds)
-    tp.stop_forwarding()
-    time.sleep(SETTLE)
-    tp.set_fwd("rxonly")
-    tp.start_forwarding()
-    time.sleep(SETTLE)
-    tp.stop_forwarding()
-    tp.set_fwd("io")
-    return tp.port_stats()
+def run_traffic(tp):
+    return tp.loop_and_drain(settle=SETTLE)
 
 
 class DaemonWithMetrics:

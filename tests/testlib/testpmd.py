@@ -565,6 +565,22 @@ class Testpmd:
     def clear_stats(self):
         return self.cmd("clear port stats all")
 
+    def loop_and_drain(self, seconds=1.5, settle=0.5):
+        """io-forwards one injected burst per port and queue (tx_first) for `seconds`, then
+        drains what is still in flight (rxonly) after giving the backend `settle`
+        seconds to empty its rings, so every counter on both sides is final. Returns
+        port_stats()."""
+        self.start_forwarding(tx_first=1)
+        time.sleep(seconds)
+        self.stop_forwarding()
+        time.sleep(settle)
+        self.set_fwd("rxonly")
+        self.start_forwarding()
+        time.sleep(settle)
+        self.stop_forwarding()
+        self.set_fwd("io")
+        return self.port_stats()
+
     def xstats(self, port):
         """"show port xstats N" -> {name: int}."""
         return parse_xstats(self.cmd("show port xstats %d" % int(port)))
