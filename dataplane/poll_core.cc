@@ -2,7 +2,6 @@
 
 #include <rte_config.h>
 #include <rte_cycles.h>
-#include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>

@@ -210,7 +210,10 @@ int Run() {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
     interceptors.push_back(std::make_unique<RpcMetricsInterceptorFactory>(&daemon_metrics));
     builder.experimental().SetInterceptorCreators(std::move(interceptors));
+    // The socket is created 0660 from the start (umask), not loosened then tightened.
+    const mode_t old_umask = umask(0117);
     std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    umask(old_umask);
     if (!server) return Fail(absl::UnavailableError(absl::StrCat("cannot listen on ", grpc_socket)));
     chmod(grpc_socket.c_str(), 0660);
     VHOSTD_LOG_INFO("serving the vhostd.v1 API on unix:", grpc_socket, " with ", (*engine)->core_count(),

@@ -77,6 +77,9 @@ absl::StatusOr<std::string> ResolveVhostVdpa(const std::string& device, const Vd
     }
     return device;
   }
+  if (!IsVdpaName(device)) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": \"", device, "\" is not a vdpa device name"));
+  }
   const std::string dir = absl::StrCat(locations.sysfs_devices, "/", device);
   if (access(dir.c_str(), F_OK) != 0) {
     return absl::NotFoundError(absl::StrCat(field, ": no vdpa device named ", device, " (see `vdpa dev show`)"));
@@ -91,11 +94,8 @@ absl::StatusOr<std::string> ResolveVhostVdpa(const std::string& device, const Vd
   if (child.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(field, ": vdpa device ", device, " has no vhost-vdpa node"));
   }
-  const std::string path = absl::StrCat(locations.dev, "/", child);
-  if (access(path.c_str(), F_OK) != 0) {
-    return absl::NotFoundError(absl::StrCat(field, ": ", path, " (of vdpa device ", device, ") does not exist"));
-  }
-  return path;
+  // The node must be there and be a character device, as for a path given directly.
+  return ResolveVhostVdpa(absl::StrCat(locations.dev, "/", child), locations, field);
 }
 
 absl::Status CheckNotBusy(const std::string& path, const std::string& field) {

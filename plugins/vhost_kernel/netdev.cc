@@ -121,7 +121,7 @@ absl::StatusOr<MacAddress> ParseUnicastMac(const std::string& text) {
   unsigned b[6];
   char extra;
   if (sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &extra) != 6 ||
-      text.size() != 17) {
+      text.size() != 17 || text.find_first_not_of("0123456789abcdefABCDEF:") != std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat("\"", text, "\" is not a MAC address (xx:xx:xx:xx:xx:xx)"));
   }
   bool zero = true;

@@ -161,6 +161,8 @@ class VhostdEndToEnd(unittest.TestCase):
                 return None
 
         initial = state()
+        # The API socket is group-accessible only.
+        self.assertEqual(os.stat(self.daemon.grpc_socket).st_mode & 0o777, 0o660)
         os.symlink("/tmp", os.path.join(self.daemon.socket_dir, "escape"))
         cases = [
             (["port", "create", "Bad_Name", "--type", "vhost-user", "--socket", "a.sock"], "port.name"),
