@@ -20,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "server/testing/files.h"
 #include "server/state_store.h"
 #include "server/testing/fake_forwarding_engine.h"
 #include "server/testing/fake_port_plugin.h"
@@ -44,22 +45,9 @@ using vhostd::v1::VhostUserSpec;
 
 // --- helpers ---
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteFile(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-}
-
-bool Exists(const std::string& path) {
-  struct stat st;
-  return lstat(path.c_str(), &st) == 0;
-}
+using testing_files::Exists;
+using testing_files::ReadFile;
+using testing_files::WriteFile;
 
 // The file's content and inode: Save replaces the file by rename, so any write shows.
 struct FileSnapshot {

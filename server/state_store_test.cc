@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "server/testing/files.h"
 
 namespace vhostd {
 namespace {
@@ -22,22 +23,9 @@ using ::google::protobuf::util::MessageDifferencer;
 using ::testing::HasSubstr;
 using vhostd::state::DesiredState;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteFile(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-}
-
-bool Exists(const std::string& path) {
-  struct stat st;
-  return lstat(path.c_str(), &st) == 0;
-}
+using testing_files::Exists;
+using testing_files::ReadFile;
+using testing_files::WriteFile;
 
 class StateStoreTest : public ::testing::Test {
  protected:
