@@ -12,7 +12,7 @@
 namespace vhostd {
 namespace {
 
-// Descriptor counts are hints for virtual devices: net_vhost ignores them, virtio_user
+// Descriptor counts are hints for virtual devices: net_tap ignores them, virtio_user
 // uses them as its ring size.
 constexpr uint16_t kRingSize = 1024;
 
@@ -51,29 +51,15 @@ absl::StatusOr<std::unique_ptr<VdevPort>> VdevPort::Create(const std::string& na
     return absl::InternalError(absl::StrCat("device ", name, " created but has no ethdev port"));
   }
   std::unique_ptr<VdevPort> port(new VdevPort(name, port_id, queues));
-  rte_eth_dev_callback_register(port_id, RTE_ETH_EVENT_INTR_LSC, &VdevPort::OnLinkChange, port.get());
-  if (absl::Status started = ConfigureAndStart(port_id, queues, pool); !started.ok()) {
-    rte_eth_dev_callback_unregister(port_id, RTE_ETH_EVENT_INTR_LSC, &VdevPort::OnLinkChange, port.get());
-    return started;
-  }
+  if (absl::Status started = ConfigureAndStart(port_id, queues, pool); !started.ok()) return started;
   std::move(remove_vdev).Cancel();
   return port;
 }
 
 VdevPort::~VdevPort() {
-  rte_eth_dev_callback_unregister(port_id_, RTE_ETH_EVENT_INTR_LSC, &VdevPort::OnLinkChange, this);
   rte_eth_dev_stop(port_id_);
-  // Removing the vdev closes the ethdev (and, for net_vhost, unregisters the socket).
+  // Removing the vdev closes the ethdev (for virtio_user and net_tap, the tap goes too).
   rte_vdev_uninit(name_.c_str());
-}
-
-// Runs on DPDK's interrupt or vhost-events thread: it only counts, never blocks.
-int VdevPort::OnLinkChange(uint16_t port_id, rte_eth_event_type /*event*/, void* self, void* /*unused*/) {
-  auto* port = static_cast<VdevPort*>(self);
-  rte_eth_link link{};
-  if (rte_eth_link_get_nowait(port_id, &link) != 0) return 0;
-  (link.link_status ? port->link_ups_ : port->link_downs_).fetch_add(1, std::memory_order_relaxed);
-  return 0;
 }
 
 bool VdevPort::LinkUp() const {

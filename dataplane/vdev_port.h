@@ -1,10 +1,9 @@
 // A DPDK virtual device (vdev) configured as an ethdev with N queue pairs, plus the
-// per-queue counters the polling cores keep for it. Every port type is one of these:
-// net_vhost for vhost-user, net_virtio_user for vhost-kernel and vDPA.
+// per-queue counters the polling cores keep for it: net_virtio_user (vhost-kernel,
+// vDPA) and net_tap (plain-tap fallback). vhost-user ports use lib/vhost directly.
 #ifndef VHOSTD_DATAPLANE_VDEV_PORT_H_
 #define VHOSTD_DATAPLANE_VDEV_PORT_H_
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -45,20 +44,13 @@ class VdevPort {
   std::string MacAddress() const;
   DriverStats ReadDriverStats() const;
 
-  // Link transitions seen by the LSC callback (frontend attach/detach for vhost-user).
-  uint64_t link_ups() const { return link_ups_.load(std::memory_order_relaxed); }
-  uint64_t link_downs() const { return link_downs_.load(std::memory_order_relaxed); }
-
  private:
   VdevPort(std::string name, uint16_t port_id, uint16_t queues);
-  static int OnLinkChange(uint16_t port_id, rte_eth_event_type event, void* self, void* unused);
 
   const std::string name_;
   const uint16_t port_id_;
   const uint16_t queues_;
   std::unique_ptr<QueueCounters[]> counters_;
-  std::atomic<uint64_t> link_ups_{0};
-  std::atomic<uint64_t> link_downs_{0};
 };
 
 }  // namespace vhostd

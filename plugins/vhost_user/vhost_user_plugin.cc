@@ -21,6 +21,42 @@ using vhostd::v1::VhostUserSpec;
 
 constexpr char kField[] = "port.vhost_user";
 
+class VhostUserBackend;
+
+// Socket path -> backend, for routing lib/vhost's events. Events take the lock only to
+// look up; the control thread never calls into lib/vhost while holding it (lib/vhost's
+// unregister waits for running callbacks, which would deadlock).
+class Sockets {
+ public:
+  static Sockets& Get() {
+    static Sockets* sockets = new Sockets;
+    return *sockets;
+  }
+
+  void Add(const std::string& path, VhostUserBackend* backend) {
+    absl::MutexLock lock(&mu_);
+    by_path_[path] = backend;
+  }
+  void Remove(const std::string& path) {
+    absl::MutexLock lock(&mu_);
+    by_path_.erase(path);
+  }
+  // Runs `fn` on the backend of device `vid`, under the lock (so the backend cannot be
+  // removed meanwhile; Remove happens only after lib/vhost unregistered the path).
+  template <typename Fn>
+  void WithBackend(int vid, Fn fn) {
+    char path[4096];
+    if (vhostd_vhost_path(vid, path, sizeof(path)) != 0) return;
+    absl::MutexLock lock(&mu_);
+    auto it = by_path_.find(path);
+    if (it != by_path_.end()) fn(*it->second);
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, VhostUserBackend*> by_path_ ABSL_GUARDED_BY(mu_);
+};
+
 // One vhost-user socket served by lib/vhost directly. The polling cores read `vid_`
 // once per burst; lib/vhost's event thread sets it on new_device and clears it on
 // destroy_device, then waits for the cores to pass a quiescent point before returning,
@@ -40,6 +76,15 @@ class VhostUserBackend : public PortBackend {
       tx_enabled_[q].store(false);
     }
   }
+
+  // Unregisters the socket (lib/vhost runs destroy_device first if a frontend is
+  // attached, while this object is still whole), then stops routing its events here.
+  ~VhostUserBackend() override {
+    if (registered_) vhostd_vhost_stop(path_.c_str());
+    Sockets::Get().Remove(path_);
+  }
+
+  void MarkRegistered() { registered_ = true; }
 
   uint16_t queues() const override { return queues_; }
   QueueCounters* counters() override { return counters_.get(); }
@@ -120,40 +165,7 @@ class VhostUserBackend : public PortBackend {
   std::atomic<int> vid_{-1};
   std::atomic<uint64_t> connects_{0};
   std::atomic<uint64_t> disconnects_{0};
-};
-
-// Socket path -> backend, for routing lib/vhost's events. Events take the lock only to
-// look up; the control thread never calls into lib/vhost while holding it (lib/vhost's
-// unregister waits for running callbacks, which would deadlock).
-class Sockets {
- public:
-  static Sockets& Get() {
-    static Sockets* sockets = new Sockets;
-    return *sockets;
-  }
-
-  void Add(const std::string& path, VhostUserBackend* backend) {
-    absl::MutexLock lock(&mu_);
-    by_path_[path] = backend;
-  }
-  void Remove(const std::string& path) {
-    absl::MutexLock lock(&mu_);
-    by_path_.erase(path);
-  }
-  // Runs `fn` on the backend of device `vid`, under the lock (so the backend cannot be
-  // removed meanwhile; Remove happens only after lib/vhost unregistered the path).
-  template <typename Fn>
-  void WithBackend(int vid, Fn fn) {
-    char path[4096];
-    if (vhostd_vhost_path(vid, path, sizeof(path)) != 0) return;
-    absl::MutexLock lock(&mu_);
-    auto it = by_path_.find(path);
-    if (it != by_path_.end()) fn(*it->second);
-  }
-
- private:
-  absl::Mutex mu_;
-  std::map<std::string, VhostUserBackend*> by_path_ ABSL_GUARDED_BY(mu_);
+  bool registered_ = false;
 };
 
 void OnNewDevice(int vid) { Sockets::Get().WithBackend(vid, [vid](VhostUserBackend& b) { b.OnNewDevice(vid); }); }
@@ -161,26 +173,6 @@ void OnDestroyDevice(int vid) { Sockets::Get().WithBackend(vid, [](VhostUserBack
 void OnVringState(int vid, uint16_t vring, int enable) {
   Sockets::Get().WithBackend(vid, [vring, enable](VhostUserBackend& b) { b.OnVringState(vring, enable != 0); });
 }
-
-// Owns the registration of one socket with lib/vhost; unregisters before the backend goes.
-class RegisteredVhostUserPort : public PortBackend {
- public:
-  RegisteredVhostUserPort(std::string path, std::unique_ptr<VhostUserBackend> backend)
-      : path_(std::move(path)), backend_(std::move(backend)) {}
-  ~RegisteredVhostUserPort() override {
-    vhostd_vhost_stop(path_.c_str());  // runs destroy_device if a frontend is attached
-    Sockets::Get().Remove(path_);
-  }
-  uint16_t queues() const override { return backend_->queues(); }
-  QueueCounters* counters() override { return backend_->counters(); }
-  DriverStats ReadDriverStats() const override { return backend_->ReadDriverStats(); }
-  PortIo io() const override { return backend_->io(); }
-  void FillStatus(PortStatus* status) const override { backend_->FillStatus(status); }
-
- private:
-  const std::string path_;
-  std::unique_ptr<VhostUserBackend> backend_;
-};
 
 class VhostUserPlugin : public PortPlugin {
  public:
@@ -230,12 +222,12 @@ class VhostUserPlugin : public PortPlugin {
                                           spec.tso(),
                                           !spec.disable_mrg_rxbuf()};
     if (vhostd_vhost_start(spec.socket_path().c_str(), &options) != 0) {
-      Sockets::Get().Remove(spec.socket_path());
       return absl::FailedPreconditionError(absl::StrCat(kField, ".socket_path: lib/vhost could not ",
                                                         client ? "register " : "listen on ", spec.socket_path(),
                                                         " (see the daemon log)"));
     }
-    return std::unique_ptr<PortBackend>(new RegisteredVhostUserPort(spec.socket_path(), std::move(backend)));
+    backend->MarkRegistered();
+    return std::unique_ptr<PortBackend>(std::move(backend));
   }
 
  private:
