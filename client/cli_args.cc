@@ -49,7 +49,7 @@ struct CommandDef {
 // "port create" flags, per --type. --queues is shared by all types.
 const std::vector<absl::string_view> kVhostUserFlags = {
     "--socket", "--mode", "--queues", "--tso", "--iommu-support", "--postcopy-support",
-    "--linear-buffer", "--ext-buffer", "--no-mrg-rxbuf"};
+    "--linear-buffer", "--ext-buffer", "--no-mrg-rxbuf", "--no-checksum"};
 const std::vector<absl::string_view> kVhostKernelFlags = {"--tap", "--netns", "--queues",
                                                           "--mac", "--mtu", "--allow-plain-tap"};
 const std::vector<absl::string_view> kVdpaFlags = {"--device", "--queues"};
@@ -70,6 +70,7 @@ const std::vector<CommandDef>& Commands() {
         {"--linear-buffer", false},
         {"--ext-buffer", false},
         {"--no-mrg-rxbuf", false},
+        {"--no-checksum", false},
         {"--tap", true},
         {"--netns", true},
         {"--mac", true},
@@ -79,7 +80,8 @@ const std::vector<CommandDef>& Commands() {
        {"port create NAME --type vhost-user --socket PATH\n"
         "[--mode server|client] [--queues N] [--tso]\n"
         "[--iommu-support] [--postcopy-support]\n"
-        "[--linear-buffer] [--ext-buffer] [--no-mrg-rxbuf]",
+        "[--linear-buffer] [--ext-buffer] [--no-mrg-rxbuf]\n"
+        "[--no-checksum]",
         "port create NAME --type vhost-kernel [--tap IFNAME]\n"
         "[--netns PATH] [--queues N] [--mac MAC] [--mtu N]\n"
         "[--allow-plain-tap]",
@@ -531,6 +533,7 @@ class Parser {
         port->linear_buffer = Has("--linear-buffer");
         port->ext_buffer = Has("--ext-buffer");
         port->no_mrg_rxbuf = Has("--no-mrg-rxbuf");
+        port->no_checksum = Has("--no-checksum");
         break;
       case PortType::kVhostKernel:
         if (Has("--tap")) port->tap_name = Value("--tap");

@@ -69,6 +69,7 @@ struct PortSpecArgs {
   bool linear_buffer = false;
   bool ext_buffer = false;
   bool no_mrg_rxbuf = false;
+  bool no_checksum = false;
   bool allow_plain_tap = false;
 
   // --type vhost-kernel

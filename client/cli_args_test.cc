@@ -630,6 +630,7 @@ TEST(UsageTextTest, SynopsisContinuationLinesAreIndented) {
             "                    [--mode server|client] [--queues N] [--tso]\n"
             "                    [--iommu-support] [--postcopy-support]\n"
             "                    [--linear-buffer] [--ext-buffer] [--no-mrg-rxbuf]\n"
+            "                    [--no-checksum]\n"
             "       vhostctl port create NAME --type vhost-kernel [--tap IFNAME]\n"
             "                    [--netns PATH] [--queues N] [--mac MAC] [--mtu N]\n"
             "                    [--allow-plain-tap]\n"

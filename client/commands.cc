@@ -48,6 +48,7 @@ CreatePortRequest MakeCreatePortRequest(const Command& command) {
       spec->set_linear_buffer(args.linear_buffer);
       spec->set_ext_buffer(args.ext_buffer);
       spec->set_disable_mrg_rxbuf(args.no_mrg_rxbuf);
+      if (args.no_checksum) spec->set_checksum(false);
       break;
     }
     case PortType::kVhostKernel: {

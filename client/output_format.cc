@@ -294,6 +294,7 @@ std::string FormatPortDetails(const Port& port) {
       lines.emplace_back("mode", SocketModeName(spec.mode()));
       lines.emplace_back("queues", ConfiguredQueues(port));
       std::vector<std::string> options;
+      if (spec.has_checksum() && !spec.checksum()) options.push_back("no-checksum");
       if (spec.tso()) options.push_back("tso");
       if (spec.iommu_support()) options.push_back("iommu-support");
       if (spec.postcopy_support()) options.push_back("postcopy-support");

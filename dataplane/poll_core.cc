@@ -8,35 +8,12 @@
 #include <rte_pause.h>
 
 #include "absl/time/clock.h"
+#include "dataplane/forward_burst.h"
 
 namespace vhostd {
-namespace {
 
-// Receives one burst and sends it on; what the transmit queue refuses is freed and
-// counted as dropped. Returns the number of packets received.
-inline uint16_t ForwardBurst(const PollEntry& e) {
-  rte_mbuf* pkts[kBurstSize];
-  const uint16_t received = e.rx_port.rx(e.rx_port.context, e.rx_queue, pkts, kBurstSize);
-  if (received == 0) return 0;
-  uint64_t bytes = 0;
-  for (uint16_t i = 0; i < received; ++i) bytes += rte_pktmbuf_pkt_len(pkts[i]);
-  const uint16_t sent = e.tx_port.tx(e.tx_port.context, e.tx_queue, pkts, received);
-  uint64_t sent_bytes = bytes;
-  if (sent < received) {
-    for (uint16_t i = sent; i < received; ++i) sent_bytes -= rte_pktmbuf_pkt_len(pkts[i]);
-    rte_pktmbuf_free_bulk(&pkts[sent], received - sent);
-    CounterAdd(e.tx_counters->tx_dropped, received - sent);
-  }
-  CounterAdd(e.rx_counters->rx_packets, received);
-  CounterAdd(e.rx_counters->rx_bytes, bytes);
-  CounterAdd(e.tx_counters->tx_packets, sent);
-  CounterAdd(e.tx_counters->tx_bytes, sent_bytes);
-  return received;
-}
-
-}  // namespace
-
-PollCore::PollCore(unsigned lcore) : lcore_(lcore), installed_(std::make_unique<CoreProgram>()) {
+PollCore::PollCore(unsigned lcore, OffloadPools offload_pools)
+    : lcore_(lcore), offload_pools_(offload_pools), installed_(std::make_unique<CoreProgram>()) {
   next_.store(installed_.get(), std::memory_order_relaxed);
 }
 
@@ -59,7 +36,7 @@ void PollCore::Loop() {
   while (!stop_.load(std::memory_order_relaxed)) {
     uint32_t received = 0;
     for (const PollEntry& entry : program->entries) {
-      const uint16_t n = ForwardBurst(entry);
+      const uint16_t n = ForwardBurst(entry, offload_pools_);
       if (n != 0) CounterAdd(counters_.batch_sizes[n], 1);
       received += n;
     }

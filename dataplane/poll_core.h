@@ -9,12 +9,11 @@
 #include <memory>
 
 #include "absl/time/time.h"
+#include "dataplane/forward_burst.h"
 #include "dataplane/forwarding_plan.h"
+#include "dataplane/offload.h"
 
 namespace vhostd {
-
-// Packets a core asks for per receive call.
-inline constexpr uint16_t kBurstSize = 32;
 
 // Written only by the core; read by anyone.
 struct alignas(64) CoreCounters {
@@ -27,7 +26,9 @@ struct alignas(64) CoreCounters {
 
 class PollCore {
  public:
-  explicit PollCore(unsigned lcore);
+  // `offload_pools` back software segmentation (see offload.h); without them large
+  // frames for ports that cannot take them are dropped.
+  explicit PollCore(unsigned lcore, OffloadPools offload_pools = {});
   unsigned lcore() const { return lcore_; }
 
   // Control thread: starts the loop on the lcore.
@@ -50,6 +51,7 @@ class PollCore {
   void Loop();
 
   const unsigned lcore_;
+  const OffloadPools offload_pools_;
   std::unique_ptr<CoreProgram> installed_;  // owned by control; read by the core
   std::unique_ptr<CoreProgram> retired_;    // kept if a handshake timed out
   std::atomic<const CoreProgram*> next_{nullptr};

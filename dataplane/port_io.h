@@ -3,6 +3,7 @@
 #ifndef VHOSTD_DATAPLANE_PORT_IO_H_
 #define VHOSTD_DATAPLANE_PORT_IO_H_
 
+#include <atomic>
 #include <cstdint>
 
 struct rte_mbuf;
@@ -19,6 +20,10 @@ struct PortIo {
   RxBurst rx = nullptr;
   TxBurst tx = nullptr;
   void* context = nullptr;
+  // What the peer behind this port accepts on transmit (TxOffload bits, offload.h),
+  // updated when a frontend (re)negotiates; null means nothing (software completes
+  // checksums and segments large frames).
+  const std::atomic<uint32_t>* tx_offloads = nullptr;
 };
 
 }  // namespace vhostd

@@ -36,10 +36,18 @@ int vhostd_vhost_start(const char *path, const struct vhostd_vhost_options *o) {
   if (o->linear_buffer) flags |= RTE_VHOST_USER_LINEARBUF_SUPPORT;
   if (o->ext_buffer) flags |= RTE_VHOST_USER_EXTBUF_SUPPORT;
   if (rte_vhost_driver_register(path, flags) != 0) return -1;
-  uint64_t disable = 0;
-  if (!o->tso) disable |= (1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6);
+  /* Offloads vhostd cannot make correct for every peer are never offered: TCP/IPv6
+   * segmentation (librte_gso has none), UDP fragmentation offload and ECN with TSO. */
+  uint64_t disable = (1ULL << VIRTIO_NET_F_HOST_TSO6) | (1ULL << VIRTIO_NET_F_HOST_UFO) |
+                     (1ULL << VIRTIO_NET_F_GUEST_UFO) | (1ULL << VIRTIO_NET_F_HOST_ECN) |
+                     (1ULL << VIRTIO_NET_F_GUEST_ECN);
+  if (!o->tso || !o->checksum) disable |= 1ULL << VIRTIO_NET_F_HOST_TSO4;
+  if (!o->checksum) {
+    disable |= (1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
+               (1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6);
+  }
   if (!o->mrg_rxbuf) disable |= 1ULL << VIRTIO_NET_F_MRG_RXBUF;
-  if ((disable && rte_vhost_driver_disable_features(path, disable) != 0) ||
+  if (rte_vhost_driver_disable_features(path, disable) != 0 ||
       rte_vhost_driver_callback_register(path, &device_ops) != 0 || rte_vhost_driver_start(path) != 0) {
     rte_vhost_driver_unregister(path);
     return -1;

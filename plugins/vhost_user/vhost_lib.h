@@ -19,7 +19,8 @@ struct vhostd_vhost_options {
   int postcopy_support;
   int linear_buffer;
   int ext_buffer;
-  int tso;                /* offer HOST_TSO4/6; off by default like net_vhost */
+  int checksum;           /* offer CSUM, GUEST_CSUM and GUEST_TSO4/6 */
+  int tso;                /* offer HOST_TSO4 (needs checksum) */
   int mrg_rxbuf;          /* offer VIRTIO_NET_F_MRG_RXBUF */
 };
 

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "dataplane/offload.h"
 #include "dataplane/virtio_features.h"
 #include "plugins/vhost_user/socket_path.h"
 #include "plugins/vhost_user/vhost_lib.h"
@@ -89,7 +90,9 @@ class VhostUserBackend : public PortBackend {
   uint16_t queues() const override { return queues_; }
   QueueCounters* counters() override { return counters_.get(); }
   DriverStats ReadDriverStats() const override { return {}; }
-  PortIo io() const override { return PortIo{&Receive, &Transmit, const_cast<VhostUserBackend*>(this)}; }
+  PortIo io() const override {
+    return PortIo{&Receive, &Transmit, const_cast<VhostUserBackend*>(this), &tx_offloads_};
+  }
 
   void FillStatus(PortStatus* status) const override {
     const int vid = vid_.load(std::memory_order_acquire);
@@ -115,6 +118,9 @@ class VhostUserBackend : public PortBackend {
 
   // lib/vhost events (its event thread). They only record state and return.
   void OnNewDevice(int vid) {
+    uint64_t features = 0;
+    vhostd_vhost_negotiated_features(vid, &features);
+    tx_offloads_.store(TxOffloadsFromVirtioFeatures(features), std::memory_order_relaxed);
     vid_.store(vid, std::memory_order_release);
     connects_.fetch_add(1, std::memory_order_relaxed);
   }
@@ -123,6 +129,7 @@ class VhostUserBackend : public PortBackend {
     vid_.store(-1, std::memory_order_seq_cst);
     // A core may be inside a burst that read the old vid: let it finish.
     if (context_.quiescence) context_.quiescence->WaitForQuiescence();
+    tx_offloads_.store(0, std::memory_order_relaxed);
     for (uint16_t q = 0; q < queues_; ++q) {
       rx_enabled_[q].store(false, std::memory_order_relaxed);
       tx_enabled_[q].store(false, std::memory_order_relaxed);
@@ -163,6 +170,7 @@ class VhostUserBackend : public PortBackend {
   std::unique_ptr<std::atomic<bool>[]> rx_enabled_;
   std::unique_ptr<std::atomic<bool>[]> tx_enabled_;
   std::atomic<int> vid_{-1};
+  std::atomic<uint32_t> tx_offloads_{0};  // what the frontend accepts (offload.h)
   std::atomic<uint64_t> connects_{0};
   std::atomic<uint64_t> disconnects_{0};
   bool registered_ = false;
@@ -195,6 +203,10 @@ class VhostUserPlugin : public PortPlugin {
       return absl::InvalidArgumentError(absl::StrCat(kField, ".mode: unknown value ", spec.mode()));
     }
     if (spec.mode() == VhostUserSpec::MODE_UNSPECIFIED) spec.set_mode(VhostUserSpec::MODE_SERVER);
+    if (!spec.has_checksum()) spec.set_checksum(true);
+    if (spec.tso() && !spec.checksum()) {
+      return absl::InvalidArgumentError(absl::StrCat(kField, ".tso: needs checksum offload (checksum is off)"));
+    }
     if (absl::Status s = NormalizeQueueCount(spec, absl::StrCat(kField, ".queues")); !s.ok()) return s;
     if (spec.linear_buffer() && spec.ext_buffer()) {
       return absl::InvalidArgumentError(absl::StrCat(kField, ".ext_buffer: cannot be combined with linear_buffer"));
@@ -219,6 +231,7 @@ class VhostUserPlugin : public PortPlugin {
                                           spec.postcopy_support(),
                                           spec.linear_buffer(),
                                           spec.ext_buffer(),
+                                          spec.checksum(),
                                           spec.tso(),
                                           !spec.disable_mrg_rxbuf()};
     if (vhostd_vhost_start(spec.socket_path().c_str(), &options) != 0) {

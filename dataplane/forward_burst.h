@@ -1,0 +1,55 @@
+// The polling loop's unit of work: receive one burst from a queue and send it on.
+#ifndef VHOSTD_DATAPLANE_FORWARD_BURST_H_
+#define VHOSTD_DATAPLANE_FORWARD_BURST_H_
+
+#include <rte_config.h>
+#include <rte_mbuf.h>
+
+#include <cstdint>
+
+#include "dataplane/forwarding_plan.h"
+#include "dataplane/offload.h"
+
+namespace vhostd {
+
+// Packets a core asks for per receive call.
+inline constexpr uint16_t kBurstSize = 32;
+
+// Sends `pkts` on e's transmit queue after completing their offloads for it (the slow
+// path of ForwardBurst; out of line). Counts what was sent and dropped.
+void SendWithOffloads(const PollEntry& e, const OffloadPools& pools, rte_mbuf** pkts, uint16_t count);
+
+// Sends `pkts` as they are; what the transmit queue refuses is freed and counted as
+// dropped.
+inline void SendBurst(const PollEntry& e, rte_mbuf** pkts, uint16_t count) {
+  const uint16_t sent = e.tx_port.tx(e.tx_port.context, e.tx_queue, pkts, count);
+  uint64_t sent_bytes = 0;
+  for (uint16_t i = 0; i < sent; ++i) sent_bytes += rte_pktmbuf_pkt_len(pkts[i]);
+  if (sent < count) {
+    rte_pktmbuf_free_bulk(&pkts[sent], count - sent);
+    CounterAdd(e.tx_counters->tx_dropped, count - sent);
+  }
+  CounterAdd(e.tx_counters->tx_packets, sent);
+  CounterAdd(e.tx_counters->tx_bytes, sent_bytes);
+}
+
+// Receives one burst and sends it on. Returns the number of packets received.
+inline uint16_t ForwardBurst(const PollEntry& e, const OffloadPools& pools) {
+  rte_mbuf* pkts[kBurstSize];
+  const uint16_t received = e.rx_port.rx(e.rx_port.context, e.rx_queue, pkts, kBurstSize);
+  if (received == 0) return 0;
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < received; ++i) bytes += rte_pktmbuf_pkt_len(pkts[i]);
+  CounterAdd(e.rx_counters->rx_packets, received);
+  CounterAdd(e.rx_counters->rx_bytes, bytes);
+  if (__builtin_expect(AnyPendingOffload(pkts, received), 0)) {
+    SendWithOffloads(e, pools, pkts, received);
+  } else {
+    SendBurst(e, pkts, received);
+  }
+  return received;
+}
+
+}  // namespace vhostd
+
+#endif  // VHOSTD_DATAPLANE_FORWARD_BURST_H_
