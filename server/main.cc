@@ -31,6 +31,7 @@
 #include "plugins/vhost_user/vhost_user_plugin.h"
 #include "server/daemon_metrics.h"
 #include "server/dataplane_collector.h"
+#include "server/flag_spelling.h"
 #include "server/log.h"
 #include "server/metrics_exporter.h"
 #include "server/process_collector.h"
@@ -52,26 +53,6 @@ ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9477",
           "host:port serving Prometheus metrics at /metrics; empty disables it.");
 
 namespace vhostd {
-namespace {
-
-}  // namespace
-
-// Abseil flag names use '_'; operators type '-' (--grpc-socket). Accept both by
-// rewriting the name part of every "--flag[=value]" argument.
-std::vector<std::string> DashedFlagsToAbsl(int argc, char** argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  for (size_t i = 1; i < args.size(); ++i) {
-    std::string& arg = args[i];
-    if (arg == "--") break;
-    if (arg.rfind("--", 0) != 0) continue;
-    const size_t end = std::min(arg.find('='), arg.size());
-    for (size_t c = 2; c < end; ++c) {
-      if (arg[c] == '-') arg[c] = '_';
-    }
-  }
-  return args;
-}
-
 namespace {
 
 // The port types this vhostd is built with.
@@ -241,7 +222,8 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("vhostd --grpc-socket=PATH --socket-dir=DIR --state-file=FILE [--cores=CPUS]");
-  std::vector<std::string> args = vhostd::DashedFlagsToAbsl(argc, argv);
+  std::vector<std::string> args =
+      vhostd::DashedFlagsToAbsl(std::vector<std::string>(argv, argv + argc), vhostd::RegisteredFlagTakesValue);
   std::vector<char*> arg_ptrs;
   for (std::string& arg : args) arg_ptrs.push_back(arg.data());
   absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
