@@ -335,6 +335,12 @@ std::string FormatPortDetails(const Port& port) {
   lines.emplace_back("feature names", status.negotiated_feature_names().empty()
                                           ? "-"
                                           : absl::StrJoin(status.negotiated_feature_names(), ", "));
+  lines.emplace_back("active queues", absl::StrCat(status.active_queues()));
+  if (port.has_vhost_user()) {
+    lines.emplace_back("frontend connections", absl::StrCat(status.frontend_connections()));
+    lines.emplace_back("dirty logging", status.dirty_logging() ? "on (live migration)" : "off");
+    lines.emplace_back("feature changes", absl::StrCat(status.feature_changes()));
+  }
   lines.emplace_back("frontend connects", absl::StrCat(status.frontend_connects()));
   lines.emplace_back("frontend disconnects", absl::StrCat(status.frontend_disconnects()));
   lines.emplace_back("dataplane port id", status.dataplane_port_id() < 0

@@ -271,6 +271,10 @@ TEST(FormatPortDetailsTest, VhostUser) {
       frontend_connects: 3
       frontend_disconnects: 2
       dataplane_port_id: 4
+      active_queues: 1
+      frontend_connections: 2
+      dirty_logging: true
+      feature_changes: 1
     }
   )pb");
   EXPECT_EQ(FormatPortDetails(port),
@@ -286,6 +290,10 @@ TEST(FormatPortDetailsTest, VhostUser) {
             "mac:                  52:54:00:12:34:56\n"
             "features:             0x0000000150008000\n"
             "feature names:        VIRTIO_NET_F_MRG_RXBUF, VIRTIO_F_VERSION_1\n"
+            "active queues:        1\n"
+            "frontend connections: 2\n"
+            "dirty logging:        on (live migration)\n"
+            "feature changes:      1\n"
             "frontend connects:    3\n"
             "frontend disconnects: 2\n"
             "dataplane port id:    4\n"

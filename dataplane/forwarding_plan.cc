@@ -16,6 +16,9 @@ void AddEntry(ForwardingUnit& unit, const PortRef& rx, uint16_t rx_queue, const 
 
 std::vector<ForwardingUnit> CrossConnectUnits(const PortRef& a, const PortRef& b) {
   const uint16_t groups = std::min(a.queues, b.queues);
+  // A side with no queue (a frontend that enabled none yet) can neither send nor
+  // receive: nothing to forward either way.
+  if (groups == 0) return {};
   std::vector<ForwardingUnit> units(groups);
   for (uint16_t q = 0; q < std::max(a.queues, b.queues); ++q) {
     ForwardingUnit& unit = units[q % groups];

@@ -46,7 +46,8 @@ struct PortRef {
 
 // Units for a cross-connect of `a` and `b`: receive queue i of one port sends to queue
 // i mod n of the other. Queues whose index is equal modulo min(na, nb) share transmit
-// queues, so they form one unit; the result has min(na, nb) units.
+// queues, so they form one unit; the result has min(na, nb) units (none if a side has
+// no queue).
 std::vector<ForwardingUnit> CrossConnectUnits(const PortRef& a, const PortRef& b);
 
 struct CoreProgram {

@@ -104,6 +104,13 @@ TEST(CrossConnectUnitsTest, OneQueueEach) {
   EXPECT_EQ(Id(units[0].entries[1].tx_port), 0);
 }
 
+// A vhost-user frontend that has not enabled any queue yet reports zero.
+TEST(CrossConnectUnitsTest, ASideWithoutQueuesForwardsNothing) {
+  TestPort a("a", 0, 0), b("b", 1, 4);
+  EXPECT_THAT(CrossConnectUnits(a.ref, b.ref), IsEmpty());
+  EXPECT_THAT(CrossConnectUnits(b.ref, a.ref), IsEmpty());
+}
+
 TEST(CrossConnectUnitsTest, EqualQueueCountsGiveOneUnitPerQueue) {
   CheckCrossConnect(4, 4);
   TestPort a("a", 0, 4), b("b", 1, 4);

@@ -35,10 +35,21 @@ class CoreQuiescence {
   virtual void WaitForQuiescence() = 0;
 };
 
+// Lets a port tell the daemon that something its forwarding depends on changed (its
+// frontend connected, went away, or enabled or disabled queues), so the polling cores
+// get a new plan. Must not block: called from lib/vhost's event thread, possibly while
+// the control thread waits for that thread.
+class PortEvents {
+ public:
+  virtual ~PortEvents() = default;
+  virtual void PortChanged() = 0;
+};
+
 // What plugins may use from the data plane.
 struct PluginContext {
-  rte_mempool* mbuf_pool = nullptr;
+  rte_mempool* mbuf_pool = nullptr;  // shared pool (vhost-user dequeue)
   CoreQuiescence* quiescence = nullptr;
+  PortEvents* events = nullptr;
 };
 
 // An open port of some type: a started ethdev with its counters, plus whatever the type
@@ -48,8 +59,13 @@ class PortBackend {
   virtual ~PortBackend() = default;  // closes the port and releases what it held
   virtual PortIo io() const = 0;          // how polling cores move its packets
   virtual int ethdev_port_id() const { return -1; }  // DPDK ethdev port, -1 if none
-  virtual uint16_t queues() const = 0;    // queue pairs
-  virtual QueueCounters* counters() = 0;  // array of queues(), written by polling cores
+  // Queue pairs to poll now: the configured count, or for a port whose frontend decides
+  // (vhost-user), the pairs the frontend set up and enabled.
+  virtual uint16_t queues() const = 0;
+  // Queue pairs whose counters hold data (at least queues(); more after a frontend
+  // used more than it does now). counters() has this many entries.
+  virtual uint16_t counted_queues() const { return queues(); }
+  virtual QueueCounters* counters() = 0;  // array of counted_queues(), written by polling cores
   virtual DriverStats ReadDriverStats() const = 0;
   // Fills the type-specific parts of the status (state, features, queue states...).
   virtual void FillStatus(vhostd::v1::PortStatus* status) const = 0;

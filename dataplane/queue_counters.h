@@ -17,6 +17,9 @@ struct alignas(64) QueueCounters {
   std::atomic<uint64_t> tx_packets{0};
   std::atomic<uint64_t> tx_bytes{0};
   std::atomic<uint64_t> tx_dropped{0};
+  // Receives that found packets waiting but no free packet buffer (ports whose driver
+  // does not count this itself, i.e. vhost-user).
+  std::atomic<uint64_t> rx_no_mbuf{0};
 };
 
 // Adds `n` to a single-writer counter.

@@ -169,6 +169,7 @@ int Run() {
     }
     PortManager manager(&plugins, engine->get(), &store, PluginContext{(*engine)->mbuf_pool(), engine->get()});
     if (absl::Status s = manager.Restore(); !s.ok()) return Fail(s);
+    manager.StartReconciler();
 
     DaemonMetrics daemon_metrics;
     const DataplaneCollector dataplane_collector(&manager, engine->get());

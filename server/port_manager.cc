@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "server/log.h"
 #include "server/names.h"
@@ -42,9 +43,17 @@ absl::Status CheckConsistent(const vhostd::state::DesiredState& state) {
 
 PortManager::PortManager(PluginRegistry* plugins, ForwardingEngine* engine, StateStore* store,
                          PluginContext context)
-    : plugins_(plugins), engine_(engine), store_(store), context_(context) {}
+    : plugins_(plugins), engine_(engine), store_(store), context_([&] {
+        context.events = this;  // ports tell the reconciler when their frontend changes
+        return context;
+      }()) {}
 
 PortManager::~PortManager() {
+  {
+    absl::MutexLock lock(&wake_mu_);
+    stop_ = true;
+  }
+  if (reconciler_.joinable()) reconciler_.join();
   absl::MutexLock lock(&mu_);
   // Cores must let go of every port before the ports close.
   if (absl::Status s = engine_->Apply({}); !s.ok()) VHOSTD_LOG_ERROR("stopping forwarding: ", s.ToString());
@@ -64,6 +73,7 @@ absl::Status PortManager::Restore() {
     absl::Status valid = ValidatePortSpec(port);
     entry.spec = port;
     if (valid.ok()) {
+      ++entry.open_attempts;
       absl::StatusOr<std::unique_ptr<PortBackend>> backend = OpenPort(port);
       if (backend.ok()) {
         entry.backend = std::move(*backend);
@@ -73,6 +83,7 @@ absl::Status PortManager::Restore() {
     }
     if (!valid.ok()) {
       entry.error = absl::StrCat("restoring from ", store_->path(), ": ", valid.message());
+      entry.next_retry = absl::Now() + entry.retry_backoff;  // the reconciler retries
       VHOSTD_LOG_ERROR("port ", port.name(), ": ", entry.error);
     }
     ports_[port.name()] = std::move(entry);
@@ -111,7 +122,12 @@ absl::StatusOr<Port> PortManager::CreatePort(Port port) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = ValidatePortSpec(port); !s.ok()) return s;
   if (auto it = ports_.find(port.name()); it != ports_.end()) {
-    if (MessageDifferencer::Equals(it->second.spec, port)) return Describe(it->second, RxQueueCores());  // a retry
+    if (MessageDifferencer::Equals(it->second.spec, port)) {  // a retry
+      PortEntry& entry = it->second;
+      // A port in ERROR is reopened now: the caller may have fixed what was wrong.
+      if (!entry.backend && !Reopen(entry)) return absl::FailedPreconditionError(entry.error);
+      return Describe(entry, RxQueueCores());
+    }
     return absl::AlreadyExistsError(absl::StrCat("port.name: port ", port.name(), " exists with a different spec"));
   }
   PortPlugin* plugin = plugins_->Find(PortTypeOf(port));
@@ -326,6 +342,12 @@ Port PortManager::Describe(const PortEntry& entry, const QueueCores& cores) {
   }
   entry.backend->FillStatus(status);
   status->set_dataplane_port_id(entry.backend->ethdev_port_id());
+  status->set_active_queues(entry.backend->queues());
+  if (entry.stalled && status->state() == PortStatus::UP) {
+    status->set_state(PortStatus::STALLED);
+    status->set_message(absl::StrCat("transmit stalled since ", absl::FormatTime(entry.stalled_since),
+                                     ": the frontend takes no packets and the ones for it are dropped"));
+  }
   for (vhostd::v1::QueueStatus& queue : *status->mutable_queues()) {
     auto it = cores.find({entry.spec.name(), static_cast<uint16_t>(queue.queue())});
     queue.set_lcore(it == cores.end() ? -1 : it->second);
@@ -338,7 +360,8 @@ PortStats PortManager::Stats(const PortEntry& entry) {
   stats.set_name(entry.spec.name());
   if (!entry.backend) return stats;
   const QueueCounters* counters = entry.backend->counters();
-  for (uint16_t q = 0; q < entry.backend->queues(); ++q) {
+  uint64_t no_mbuf = 0;
+  for (uint16_t q = 0; q < entry.backend->counted_queues(); ++q) {
     vhostd::v1::QueueStats* queue = stats.add_queues();
     queue->set_queue(q);
     queue->set_rx_packets(CounterRead(counters[q].rx_packets));
@@ -346,6 +369,8 @@ PortStats PortManager::Stats(const PortEntry& entry) {
     queue->set_tx_packets(CounterRead(counters[q].tx_packets));
     queue->set_tx_bytes(CounterRead(counters[q].tx_bytes));
     queue->set_tx_dropped(CounterRead(counters[q].tx_dropped));
+    queue->set_rx_no_mbuf(CounterRead(counters[q].rx_no_mbuf));
+    no_mbuf += queue->rx_no_mbuf();
     stats.set_rx_packets(stats.rx_packets() + queue->rx_packets());
     stats.set_rx_bytes(stats.rx_bytes() + queue->rx_bytes());
     stats.set_tx_packets(stats.tx_packets() + queue->tx_packets());
@@ -355,7 +380,7 @@ PortStats PortManager::Stats(const PortEntry& entry) {
   const DriverStats driver = entry.backend->ReadDriverStats();
   stats.set_rx_errors(driver.rx_errors);
   stats.set_tx_errors(driver.tx_errors);
-  stats.set_rx_no_mbuf(driver.rx_no_mbuf);
+  stats.set_rx_no_mbuf(driver.rx_no_mbuf + no_mbuf);
   return stats;
 }
 
@@ -383,22 +408,29 @@ absl::Status PortManager::Persist(const Port* extra_port, const std::string& wit
 void PortManager::Reprogram() {
   std::vector<ForwardingUnit> units;
   std::set<std::string> polled;
+  PlanInputs inputs;  // queue counts read once, so the plan and its record agree
   for (const auto& [name, xconnect] : xconnects_) {
     PortEntry& a = ports_.at(xconnect.port_a());
     PortEntry& b = ports_.at(xconnect.port_b());
     if (!a.backend || !b.backend) continue;  // a port in ERROR: nothing to forward
-    std::vector<ForwardingUnit> more = CrossConnectUnits(
-        PortRef{a.spec.name(), a.backend->io(), a.backend->queues(), a.backend->counters()},
-        PortRef{b.spec.name(), b.backend->io(), b.backend->queues(), b.backend->counters()});
+    const uint16_t qa = a.backend->queues(), qb = b.backend->queues();
+    inputs.emplace_back(a.spec.name(), qa);
+    inputs.emplace_back(b.spec.name(), qb);
+    std::vector<ForwardingUnit> more =
+        CrossConnectUnits(PortRef{a.spec.name(), a.backend->io(), qa, a.backend->counters()},
+                          PortRef{b.spec.name(), b.backend->io(), qb, b.backend->counters()});
     units.insert(units.end(), more.begin(), more.end());
     polled.insert({xconnect.port_a(), xconnect.port_b()});
   }
   if (absl::Status s = engine_->Apply(AssignToCores(units, engine_->core_count())); !s.ok()) {
     VHOSTD_LOG_ERROR("reprogramming polling cores: ", s.ToString());
     possibly_polled_.insert(polled.begin(), polled.end());
+    plan_stale_ = true;
     return;
   }
   possibly_polled_ = std::move(polled);
+  planned_ = std::move(inputs);
+  plan_stale_ = false;
 }
 
 }  // namespace vhostd

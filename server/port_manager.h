@@ -9,11 +9,14 @@
 #include <set>
 #include <memory>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "dataplane/forwarding_engine.h"
 #include "dataplane/plugin_registry.h"
 #include "server/state_store.h"
@@ -29,7 +32,7 @@ struct PortCounterSnapshot {
   vhostd::v1::PortStatus status;
 };
 
-class PortManager {
+class PortManager : public PortEvents {
  public:
   PortManager(PluginRegistry* plugins, ForwardingEngine* engine, StateStore* store, PluginContext context);
   ~PortManager();  // stops forwarding and closes every port; the state file is kept
@@ -54,12 +57,35 @@ class PortManager {
   std::vector<PortCounterSnapshot> SnapshotPorts();
   size_t CrossConnectCount();
 
+  // The reconciler (port_reconciler.cc): brings the data plane in line with what ports
+  // report and retries what failed. One pass: replan if a port's active queues changed
+  // (or the last plan did not take), reopen ports in ERROR whose backoff expired, and
+  // update transmit-stall detection. StartReconciler runs passes on a thread, on every
+  // PortChanged and at least every `period`; tests call Reconcile directly.
+  void Reconcile();
+  void StartReconciler(absl::Duration period = absl::Seconds(1));
+  // PortEvents: wakes the reconciler. Never blocks.
+  void PortChanged() override;
+
  private:
   struct PortEntry {
     vhostd::v1::Port spec;                 // normalized, without status
     std::unique_ptr<PortBackend> backend;  // null if the port could not be opened
     std::string error;                     // why, when backend is null
+    // Reopening a port in ERROR: when next, and the wait after that (doubling).
+    absl::Time next_retry = absl::InfinitePast();
+    absl::Duration retry_backoff = absl::Seconds(1);
+    uint64_t open_attempts = 0;
+    // Transmit-stall detection: totals at the last sample, and since when the port
+    // dropped without delivering anything (InfiniteFuture: it is not).
+    uint64_t sampled_tx_packets = 0;
+    uint64_t sampled_tx_dropped = 0;
+    absl::Time stalled_since = absl::InfiniteFuture();
+    bool stalled = false;
   };
+  // (port, queue pairs polled) for every cross-connected port: when this differs from
+  // what the installed plan was built from, the plan is stale.
+  using PlanInputs = std::vector<std::pair<std::string, uint16_t>>;
 
   absl::Status ValidatePortSpec(vhostd::v1::Port& port) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ValidateCrossConnect(const vhostd::v1::CrossConnect& xconnect) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -78,6 +104,12 @@ class PortManager {
                        const std::string& without_xconnect = "") ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Recomputes what every polling core forwards and installs it.
   void Reprogram() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  PlanInputs CurrentPlanInputs() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Opens `entry` again (its spec is already normalized); true on success.
+  bool Reopen(PortEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RetryFailedPorts(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SampleTxStalls(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReconcilerLoop(absl::Duration period);
 
   PluginRegistry* const plugins_;
   ForwardingEngine* const engine_;
@@ -91,6 +123,13 @@ class PortManager {
   // after a core failed to take a new program, the old ports stay here too, so they
   // are not closed under it.
   std::set<std::string> possibly_polled_ ABSL_GUARDED_BY(mu_);
+  PlanInputs planned_ ABSL_GUARDED_BY(mu_);  // what the installed plan was built from
+  bool plan_stale_ ABSL_GUARDED_BY(mu_) = false;  // the last Apply failed
+
+  absl::Mutex wake_mu_;  // never held with mu_ taken after it
+  bool wake_ ABSL_GUARDED_BY(wake_mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(wake_mu_) = false;
+  std::thread reconciler_;
 };
 
 }  // namespace vhostd

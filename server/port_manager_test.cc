@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -977,6 +979,132 @@ TEST_F(PortManagerTest, DestructorStopsForwardingBeforeClosingPorts) {
   EXPECT_THAT(log_->live, IsEmpty());
   EXPECT_EQ(log_->destroyed, 2);
   EXPECT_TRUE(Snapshot(state_path_) == saved) << "shutdown keeps the desired state";
+}
+
+// --- the reconciler ---
+
+TEST_F(PortManagerTest, ReconcileReplansOnlyWhenAFrontendChangesItsQueues) {
+  CreateOk(VhostUser("vm1", "vm1.sock", 2));
+  CreateOk(VhostUser("vm2", "vm2.sock", 2));
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  const size_t applies = engine_->applied.size();
+  EXPECT_EQ(EntryCount(engine_->applied.back()), 4u);
+  manager_->Reconcile();
+  EXPECT_EQ(engine_->applied.size(), applies) << "nothing changed: no new plan";
+
+  Backend("vm1")->active_queues = 1;  // the guest ran `ethtool -L eth0 combined 1`
+  manager_->Reconcile();
+  ASSERT_EQ(engine_->applied.size(), applies + 1);
+  // vm1 rx q0 -> vm2 q0; vm2 rx q0 and q1 -> vm1 q0 (its only queue).
+  EXPECT_EQ(EntriesOf(engine_->applied.back()),
+            (std::multiset<EntryKey>{{10, 0, 11, 0}, {11, 0, 10, 0}, {11, 1, 10, 0}}));
+  absl::StatusOr<Port> vm1 = manager_->GetPort("vm1");
+  ASSERT_TRUE(vm1.ok());
+  EXPECT_EQ(vm1->status().active_queues(), 1u);
+
+  Backend("vm1")->active_queues = 0;  // the frontend went away or enabled nothing
+  manager_->Reconcile();
+  EXPECT_EQ(EntryCount(engine_->applied.back()), 0u);
+
+  Backend("vm1")->active_queues = 3;  // more queues than configured: all are polled
+  manager_->Reconcile();
+  EXPECT_EQ(EntryCount(engine_->applied.back()), 5u);
+  EXPECT_EQ(manager_->GetPortStats("vm1")->queues_size(), 3);
+}
+
+TEST_F(PortManagerTest, ReconcileRetriesAFailedPlanUntilItTakes) {
+  CreateOk(VhostUser("vm1", "vm1.sock"));
+  CreateOk(VhostUser("vm2", "vm2.sock"));
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  engine_->apply_error = absl::DeadlineExceededError("core 1 stuck");
+  Backend("vm1")->active_queues = 0;
+  manager_->Reconcile();
+  const size_t applies = engine_->applied.size();
+  manager_->Reconcile();
+  EXPECT_EQ(engine_->applied.size(), applies + 1) << "a plan that did not take is tried again";
+  engine_->apply_error = absl::OkStatus();
+  manager_->Reconcile();
+  manager_->Reconcile();
+  EXPECT_EQ(engine_->applied.size(), applies + 2) << "and no more once it took";
+}
+
+TEST_F(PortManagerTest, PortInErrorIsReopenedWithBackoff) {
+  CreateOk(VhostUser("vm1", "vm1.sock"));
+  CreateOk(VhostUser("vm2", "vm2.sock"));
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  Restart();
+  plugin_->fail_open_for = {"vm2"};
+  ASSERT_TRUE(manager_->Restore().ok());
+  manager_->Reconcile();
+  EXPECT_EQ(std::count(log_->open_attempts.begin(), log_->open_attempts.end(), "vm2"), 1) << "backoff: not yet";
+  absl::SleepFor(absl::Milliseconds(1100));
+  manager_->Reconcile();
+  EXPECT_EQ(std::count(log_->open_attempts.begin(), log_->open_attempts.end(), "vm2"), 2);
+  EXPECT_THAT(manager_->GetPort("vm2")->status().message(), HasSubstr("2 attempts"));
+  manager_->Reconcile();
+  EXPECT_EQ(std::count(log_->open_attempts.begin(), log_->open_attempts.end(), "vm2"), 2) << "backoff doubled";
+
+  plugin_->fail_open_for.clear();
+  absl::SleepFor(absl::Milliseconds(2100));
+  manager_->Reconcile();
+  EXPECT_EQ(manager_->GetPort("vm2")->status().state(), PortStatus::UP);
+  EXPECT_EQ(EntryCount(engine_->applied.back()), 2u) << "the cross-connect forwards again";
+}
+
+TEST_F(PortManagerTest, IdenticalCreateRetriesAPortInError) {
+  CreateOk(VhostUser("vm1", "vm1.sock"));
+  Restart();
+  plugin_->fail_open_for = {"vm1"};
+  ASSERT_TRUE(manager_->Restore().ok());
+  absl::StatusOr<Port> again = manager_->CreatePort(VhostUser("vm1", "vm1.sock"));
+  EXPECT_CODE(StatusOf(again), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(Message(again.status()), HasSubstr("fake: cannot open vm1"));
+  plugin_->fail_open_for.clear();
+  again = manager_->CreatePort(VhostUser("vm1", "vm1.sock"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->status().state(), PortStatus::UP);
+}
+
+TEST_F(PortManagerTest, TransmitStallIsReportedAndClears) {
+  CreateOk(VhostUser("vm1", "vm1.sock"));
+  QueueCounters& c = Backend("vm1")->counter(0);
+  manager_->Reconcile();
+  CounterAdd(c.tx_dropped, 32);  // dropping, delivering nothing
+  manager_->Reconcile();
+  EXPECT_EQ(manager_->GetPort("vm1")->status().state(), PortStatus::UP) << "not for a moment";
+  absl::SleepFor(absl::Milliseconds(2100));
+  CounterAdd(c.tx_dropped, 32);
+  manager_->Reconcile();
+  absl::StatusOr<Port> vm1 = manager_->GetPort("vm1");
+  EXPECT_EQ(vm1->status().state(), PortStatus::STALLED);
+  EXPECT_THAT(vm1->status().message(), HasSubstr("transmit stalled"));
+  CounterAdd(c.tx_packets, 1);  // it consumes again
+  manager_->Reconcile();
+  EXPECT_EQ(manager_->GetPort("vm1")->status().state(), PortStatus::UP);
+}
+
+TEST_F(PortManagerTest, NoPerQueueDropsMeansNoStall) {
+  CreateOk(VhostUser("vm1", "vm1.sock"));
+  QueueCounters& c = Backend("vm1")->counter(0);
+  for (int i = 0; i < 3; ++i) {
+    CounterAdd(c.tx_packets, 5);
+    CounterAdd(c.tx_dropped, 5);  // a busy ring drops some but delivers too
+    manager_->Reconcile();
+    absl::SleepFor(absl::Milliseconds(1000));
+  }
+  EXPECT_EQ(manager_->GetPort("vm1")->status().state(), PortStatus::UP);
+}
+
+TEST_F(PortManagerTest, ReconcilerThreadReactsToPortChanged) {
+  CreateOk(VhostUser("vm1", "vm1.sock", 2));
+  CreateOk(VhostUser("vm2", "vm2.sock", 2));
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  manager_->StartReconciler(absl::Hours(1));  // only events wake it
+  const size_t applies = engine_->applied.size();
+  Backend("vm2")->active_queues = 1;
+  manager_->PortChanged();
+  for (int i = 0; i < 200 && engine_->applied.size() == applies; ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(engine_->applied.size(), applies + 1);
 }
 
 }  // namespace

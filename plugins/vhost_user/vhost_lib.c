@@ -5,6 +5,20 @@
 
 static struct vhostd_vhost_events handlers;
 
+static int on_new_connection(int vid) {
+  if (handlers.new_connection) handlers.new_connection(vid);
+  return 0;
+}
+
+static void on_destroy_connection(int vid) {
+  if (handlers.destroy_connection) handlers.destroy_connection(vid);
+}
+
+static int on_features_changed(int vid, uint64_t features) {
+  if (handlers.features_changed) handlers.features_changed(vid, features);
+  return 0;
+}
+
 static int on_new_device(int vid) {
   if (handlers.new_device) handlers.new_device(vid);
   return 0;
@@ -23,6 +37,9 @@ static const struct rte_vhost_device_ops device_ops = {
     .new_device = on_new_device,
     .destroy_device = on_destroy_device,
     .vring_state_changed = on_vring_state_changed,
+    .features_changed = on_features_changed,
+    .new_connection = on_new_connection,
+    .destroy_connection = on_destroy_connection,
 };
 
 void vhostd_vhost_set_events(const struct vhostd_vhost_events *events) { handlers = *events; }
@@ -31,6 +48,7 @@ int vhostd_vhost_start(const char *path, const struct vhostd_vhost_options *o) {
   /* NET_COMPLIANT_OL_FLAGS: offload flags as the ethdev API defines them. */
   uint64_t flags = RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS;
   if (o->client) flags |= RTE_VHOST_USER_CLIENT;
+  if (o->client && o->no_reconnect) flags |= RTE_VHOST_USER_NO_RECONNECT;
   if (o->iommu_support) flags |= RTE_VHOST_USER_IOMMU_SUPPORT;
   if (o->postcopy_support) flags |= RTE_VHOST_USER_POSTCOPY_SUPPORT;
   if (o->linear_buffer) flags |= RTE_VHOST_USER_LINEARBUF_SUPPORT;
@@ -62,6 +80,8 @@ int vhostd_vhost_path(int vid, char *buf, size_t len) { return rte_vhost_get_ifn
 int vhostd_vhost_negotiated_features(int vid, uint64_t *features) {
   return rte_vhost_get_negotiated_features(vid, features) == 0 ? 0 : -1;
 }
+
+uint32_t vhostd_vhost_pending(int vid, uint16_t queue) { return rte_vhost_rx_queue_count(vid, 2 * queue + 1); }
 
 int vhostd_vhost_queue_pairs(int vid) { return (int)(rte_vhost_get_vring_num(vid) / 2); }
 

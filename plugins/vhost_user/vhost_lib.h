@@ -22,13 +22,19 @@ struct vhostd_vhost_options {
   int checksum;           /* offer CSUM, GUEST_CSUM and GUEST_TSO4/6 */
   int tso;                /* offer HOST_TSO4 (needs checksum) */
   int mrg_rxbuf;          /* offer VIRTIO_NET_F_MRG_RXBUF */
+  int no_reconnect;       /* client mode: don't reconnect after the frontend went away */
 };
 
-/* Device events, called on lib/vhost's event thread. */
+/* Device events, called on lib/vhost's event thread. A socket may carry several
+ * connections (vids) at once: a server-mode socket accepts a second frontend, e.g. the
+ * destination QEMU of a live migration. */
 struct vhostd_vhost_events {
-  void (*new_device)(int vid);
-  void (*destroy_device)(int vid);
+  void (*new_connection)(int vid);
+  void (*destroy_connection)(int vid);
+  void (*new_device)(int vid);      /* the frontend's rings are ready: poll them */
+  void (*destroy_device)(int vid);  /* stop polling before returning */
   void (*vring_state_changed)(int vid, uint16_t vring, int enable);
+  void (*features_changed)(int vid, uint64_t features);  /* e.g. dirty logging on/off */
 };
 
 /* Sets the event handlers for every socket (once, before the first start). */
@@ -45,6 +51,10 @@ int vhostd_vhost_stop(const char *path);
 /* The socket path of device `vid` into buf; 0 or -1. */
 int vhostd_vhost_path(int vid, char *buf, size_t len);
 int vhostd_vhost_negotiated_features(int vid, uint64_t *features);
+/* Virtio feature bit of dirty-page logging during live migration (VHOST_F_LOG_ALL). */
+#define VHOSTD_VHOST_F_LOG_ALL 26
+/* Descriptors the frontend made available on queue pair `queue`'s transmit ring. */
+uint32_t vhostd_vhost_pending(int vid, uint16_t queue);
 /* Queue pairs the frontend set up. */
 int vhostd_vhost_queue_pairs(int vid);
 

@@ -2,8 +2,10 @@
 
 #include <rte_config.h>
 #include <rte_mbuf.h>
+#include <rte_mempool.h>
 
 #include <atomic>
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -58,25 +60,27 @@ class Sockets {
   std::map<std::string, VhostUserBackend*> by_path_ ABSL_GUARDED_BY(mu_);
 };
 
-// One vhost-user socket served by lib/vhost directly. The polling cores read `vid_`
-// once per burst; lib/vhost's event thread sets it on new_device and clears it on
-// destroy_device, then waits for the cores to pass a quiescent point before returning,
-// because lib/vhost frees the virtqueues right after (see WaitForQuiescence).
+// One vhost-user socket served by lib/vhost directly.
+//
+// A socket may carry several frontend connections (a server-mode socket accepts the
+// destination QEMU of a live migration while the source is still attached). The one
+// whose device came up last is *active*: polling cores use only its vid. Its per-queue
+// enabled rings are published as bit masks that the data path tests before calling
+// lib/vhost, so a ring the frontend did not set up is never touched (lib/vhost logs
+// an error on every call for those).
+//
+// destroy_device clears the active vid, then waits for the cores to pass a quiescent
+// point before returning, because lib/vhost frees the virtqueues right after (see
+// WaitForQuiescence).
 class VhostUserBackend : public PortBackend {
  public:
-  VhostUserBackend(std::string path, bool client, uint16_t queues, const PluginContext& context)
+  VhostUserBackend(std::string path, const VhostUserSpec& spec, const PluginContext& context)
       : path_(std::move(path)),
-        client_(client),
-        queues_(queues),
+        client_(spec.mode() == VhostUserSpec::MODE_CLIENT),
+        no_reconnect_(spec.no_reconnect()),
+        configured_queues_(static_cast<uint16_t>(spec.queues())),
         context_(context),
-        counters_(new QueueCounters[queues]),
-        rx_enabled_(new std::atomic<bool>[queues]),
-        tx_enabled_(new std::atomic<bool>[queues]) {
-    for (uint16_t q = 0; q < queues; ++q) {
-      rx_enabled_[q].store(false);
-      tx_enabled_[q].store(false);
-    }
-  }
+        counters_(new QueueCounters[kMaxQueues]) {}
 
   // Unregisters the socket (lib/vhost runs destroy_device first if a frontend is
   // attached, while this object is still whole), then stops routing its events here.
@@ -87,7 +91,13 @@ class VhostUserBackend : public PortBackend {
 
   void MarkRegistered() { registered_ = true; }
 
-  uint16_t queues() const override { return queues_; }
+  uint16_t queues() const override {
+    if (vid_.load(std::memory_order_acquire) < 0) return configured_queues_;
+    return EnabledPairs(rx_mask_.load(std::memory_order_acquire) & tx_mask_.load(std::memory_order_acquire));
+  }
+  uint16_t counted_queues() const override {
+    return std::max<uint16_t>(configured_queues_, max_seen_queues_.load(std::memory_order_acquire));
+  }
   QueueCounters* counters() override { return counters_.get(); }
   DriverStats ReadDriverStats() const override { return {}; }
   PortIo io() const override {
@@ -95,68 +105,162 @@ class VhostUserBackend : public PortBackend {
   }
 
   void FillStatus(PortStatus* status) const override {
+    absl::MutexLock lock(&mu_);
     const int vid = vid_.load(std::memory_order_acquire);
     status->set_backend("vhost-user");
     status->set_state(vid >= 0 ? PortStatus::UP : PortStatus::WAITING_FOR_PEER);
-    if (vid < 0) {
-      status->set_message(client_ ? "connecting to the frontend's socket" : "waiting for a frontend to connect");
-    }
+    if (vid < 0) status->set_message(WaitingMessage());
     uint64_t features = 0;
     if (vid >= 0 && vhostd_vhost_negotiated_features(vid, &features) == 0) {
       status->set_negotiated_features(features);
       for (std::string& name : VirtioFeatureNames(features)) status->add_negotiated_feature_names(std::move(name));
+      status->set_dirty_logging((features >> VHOSTD_VHOST_F_LOG_ALL) & 1);
     }
-    for (uint16_t q = 0; q < queues_; ++q) {
+    const uint32_t rx = vid >= 0 ? rx_mask_.load() : 0, tx = vid >= 0 ? tx_mask_.load() : 0;
+    for (uint16_t q = 0; q < counted_queues(); ++q) {
       vhostd::v1::QueueStatus* queue = status->add_queues();
       queue->set_queue(q);
-      queue->set_rx_enabled(vid >= 0 && rx_enabled_[q].load(std::memory_order_relaxed));
-      queue->set_tx_enabled(vid >= 0 && tx_enabled_[q].load(std::memory_order_relaxed));
+      queue->set_rx_enabled((rx >> q) & 1);
+      queue->set_tx_enabled((tx >> q) & 1);
     }
-    status->set_frontend_connects(connects_.load(std::memory_order_relaxed));
-    status->set_frontend_disconnects(disconnects_.load(std::memory_order_relaxed));
+    status->set_active_queues(queues());
+    status->set_frontend_connections(static_cast<uint32_t>(connections_.size()));
+    status->set_frontend_connects(connects_);
+    status->set_frontend_disconnects(disconnects_);
+    status->set_feature_changes(feature_changes_);
   }
 
-  // lib/vhost events (its event thread). They only record state and return.
+  // lib/vhost events (its event thread). They record state, tell the daemon, return.
+  void OnNewConnection(int vid) {
+    absl::MutexLock lock(&mu_);
+    connections_[vid];
+  }
+
+  void OnDestroyConnection(int vid) {
+    {
+      absl::MutexLock lock(&mu_);
+      connections_.erase(vid);
+      // NO_RECONNECT: lib/vhost unregistered nothing but will not connect again.
+      if (client_ && no_reconnect_ && connections_.empty()) gave_up_ = true;
+    }
+    Notify();
+  }
+
   void OnNewDevice(int vid) {
-    uint64_t features = 0;
-    vhostd_vhost_negotiated_features(vid, &features);
-    tx_offloads_.store(TxOffloadsFromVirtioFeatures(features), std::memory_order_relaxed);
-    vid_.store(vid, std::memory_order_release);
-    connects_.fetch_add(1, std::memory_order_relaxed);
-  }
-
-  void OnDestroyDevice() {
-    vid_.store(-1, std::memory_order_seq_cst);
-    // A core may be inside a burst that read the old vid: let it finish.
-    if (context_.quiescence) context_.quiescence->WaitForQuiescence();
-    tx_offloads_.store(0, std::memory_order_relaxed);
-    for (uint16_t q = 0; q < queues_; ++q) {
-      rx_enabled_[q].store(false, std::memory_order_relaxed);
-      tx_enabled_[q].store(false, std::memory_order_relaxed);
+    {
+      absl::MutexLock lock(&mu_);
+      Connection& c = connections_[vid];
+      c.running = true;
+      Activate(vid, c);
+      ++connects_;
     }
-    disconnects_.fetch_add(1, std::memory_order_relaxed);
+    Notify();
   }
 
-  void OnVringState(uint16_t vring, bool enable) {
+  void OnDestroyDevice(int vid) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = connections_.find(vid);
+      if (it != connections_.end()) it->second.running = false;
+      if (vid != vid_.load(std::memory_order_relaxed)) return;  // not the one polled
+      Deactivate();
+      ++disconnects_;
+      // Another running connection (a migration's other side) takes over.
+      for (auto& [other, c] : connections_) {
+        if (c.running) {
+          Activate(other, c);
+          break;
+        }
+      }
+    }
+    Notify();
+  }
+
+  void OnVringState(int vid, uint16_t vring, bool enable) {
     const uint16_t q = vring / 2;
-    if (q >= queues_) return;  // the frontend has more queues than this port serves
-    // Odd rings are the frontend's transmit rings: vhostd receives from them.
-    (vring % 2 ? rx_enabled_ : tx_enabled_)[q].store(enable, std::memory_order_relaxed);
+    if (q >= kMaxQueues) return;
+    {
+      absl::MutexLock lock(&mu_);
+      Connection& c = connections_[vid];
+      // Odd rings are the frontend's transmit rings: vhostd receives from them.
+      uint32_t& mask = vring % 2 ? c.rx_mask : c.tx_mask;
+      mask = enable ? mask | (1u << q) : mask & ~(1u << q);
+      if (vid != vid_.load(std::memory_order_relaxed)) return;
+      Publish(c);
+    }
+    Notify();
+  }
+
+  void OnFeaturesChanged() {
+    absl::MutexLock lock(&mu_);
+    ++feature_changes_;
   }
 
  private:
+  struct Connection {
+    bool running = false;  // between new_device and destroy_device
+    uint32_t rx_mask = 0;  // enabled rings, bit per queue pair
+    uint32_t tx_mask = 0;
+  };
+
+  // Pairs 0..n-1 with both rings enabled (a Linux guest enables a prefix).
+  static uint16_t EnabledPairs(uint32_t both) { return static_cast<uint16_t>(__builtin_ctz(~both)); }
+
+  void Activate(int vid, const Connection& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    uint64_t features = 0;
+    vhostd_vhost_negotiated_features(vid, &features);
+    tx_offloads_.store(TxOffloadsFromVirtioFeatures(features), std::memory_order_relaxed);
+    Publish(c);
+    vid_.store(vid, std::memory_order_release);
+  }
+
+  void Deactivate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    vid_.store(-1, std::memory_order_seq_cst);
+    // A core may be inside a burst that read the old vid: let it finish.
+    if (context_.quiescence) context_.quiescence->WaitForQuiescence();
+    rx_mask_.store(0, std::memory_order_relaxed);
+    tx_mask_.store(0, std::memory_order_relaxed);
+    tx_offloads_.store(0, std::memory_order_relaxed);
+  }
+
+  void Publish(const Connection& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    rx_mask_.store(c.rx_mask, std::memory_order_release);
+    tx_mask_.store(c.tx_mask, std::memory_order_release);
+    const uint16_t used = static_cast<uint16_t>(32 - __builtin_clz((c.rx_mask | c.tx_mask) | 1));
+    if (used > max_seen_queues_.load(std::memory_order_relaxed)) max_seen_queues_.store(used);
+  }
+
+  void Notify() const {
+    if (context_.events) context_.events->PortChanged();
+  }
+
+  std::string WaitingMessage() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (gave_up_) return "the frontend went away and reconnecting is off (no_reconnect): recreate the port";
+    return client_ ? "connecting to the frontend's socket" : "waiting for a frontend to connect";
+  }
+
   static uint16_t Receive(void* self, uint16_t queue, rte_mbuf** pkts, uint16_t count) {
     auto* port = static_cast<VhostUserBackend*>(self);
     const int vid = port->vid_.load(std::memory_order_acquire);
-    if (vid < 0) return 0;
-    return vhostd_vhost_dequeue(vid, queue, port->context_.mbuf_pool, pkts, count);
+    if (vid < 0 || !((port->rx_mask_.load(std::memory_order_relaxed) >> queue) & 1)) return 0;
+    const uint16_t n = vhostd_vhost_dequeue(vid, queue, port->context_.mbuf_pool, pkts, count);
+    if (n == 0) port->CountBufferShortage(vid, queue, count);
+    return n;
+  }
+
+  // lib/vhost's dequeue returns 0 both for an empty ring and when it could not get
+  // `count` buffers. On that (idle) path: packets waiting and a pool that cannot give
+  // a burst's worth means a shortage.
+  void CountBufferShortage(int vid, uint16_t queue, uint16_t count) {
+    if (vhostd_vhost_pending(vid, queue) == 0 || rte_mempool_avail_count(context_.mbuf_pool) >= count) return;
+    CounterAdd(counters_[queue].rx_no_mbuf, 1);
   }
 
   // lib/vhost copies into the frontend's buffers: the sent mbufs are freed here.
   static uint16_t Transmit(void* self, uint16_t queue, rte_mbuf** pkts, uint16_t count) {
     auto* port = static_cast<VhostUserBackend*>(self);
     const int vid = port->vid_.load(std::memory_order_acquire);
-    if (vid < 0) return 0;
+    if (vid < 0 || !((port->tx_mask_.load(std::memory_order_relaxed) >> queue) & 1)) return 0;
     const uint16_t sent = vhostd_vhost_enqueue(vid, queue, pkts, count);
     if (sent) rte_pktmbuf_free_bulk(pkts, sent);
     return sent;
@@ -164,28 +268,44 @@ class VhostUserBackend : public PortBackend {
 
   const std::string path_;
   const bool client_;
-  const uint16_t queues_;
+  const bool no_reconnect_;
+  const uint16_t configured_queues_;
   const PluginContext context_;
-  std::unique_ptr<QueueCounters[]> counters_;
-  std::unique_ptr<std::atomic<bool>[]> rx_enabled_;
-  std::unique_ptr<std::atomic<bool>[]> tx_enabled_;
-  std::atomic<int> vid_{-1};
-  std::atomic<uint32_t> tx_offloads_{0};  // what the frontend accepts (offload.h)
-  std::atomic<uint64_t> connects_{0};
-  std::atomic<uint64_t> disconnects_{0};
+  std::unique_ptr<QueueCounters[]> counters_;  // kMaxQueues
+  // Read by the polling cores once per burst.
+  std::atomic<int> vid_{-1};               // active device, -1 if none
+  std::atomic<uint32_t> rx_mask_{0};       // its enabled rings, bit per queue pair
+  std::atomic<uint32_t> tx_mask_{0};
+  std::atomic<uint32_t> tx_offloads_{0};  // what it accepts (offload.h)
+  std::atomic<uint16_t> max_seen_queues_{0};
+  // Event thread writes, status reads.
+  mutable absl::Mutex mu_;
+  std::map<int, Connection> connections_ ABSL_GUARDED_BY(mu_);
+  uint64_t connects_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t disconnects_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t feature_changes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool gave_up_ ABSL_GUARDED_BY(mu_) = false;
   bool registered_ = false;
 };
 
+void OnNewConnection(int vid) { Sockets::Get().WithBackend(vid, [vid](VhostUserBackend& b) { b.OnNewConnection(vid); }); }
+void OnDestroyConnection(int vid) {
+  Sockets::Get().WithBackend(vid, [vid](VhostUserBackend& b) { b.OnDestroyConnection(vid); });
+}
 void OnNewDevice(int vid) { Sockets::Get().WithBackend(vid, [vid](VhostUserBackend& b) { b.OnNewDevice(vid); }); }
-void OnDestroyDevice(int vid) { Sockets::Get().WithBackend(vid, [](VhostUserBackend& b) { b.OnDestroyDevice(); }); }
+void OnDestroyDevice(int vid) { Sockets::Get().WithBackend(vid, [vid](VhostUserBackend& b) { b.OnDestroyDevice(vid); }); }
 void OnVringState(int vid, uint16_t vring, int enable) {
-  Sockets::Get().WithBackend(vid, [vring, enable](VhostUserBackend& b) { b.OnVringState(vring, enable != 0); });
+  Sockets::Get().WithBackend(vid, [vid, vring, enable](VhostUserBackend& b) { b.OnVringState(vid, vring, enable != 0); });
+}
+void OnFeaturesChanged(int vid, uint64_t /*features*/) {
+  Sockets::Get().WithBackend(vid, [](VhostUserBackend& b) { b.OnFeaturesChanged(); });
 }
 
 class VhostUserPlugin : public PortPlugin {
  public:
   explicit VhostUserPlugin(std::string socket_dir) : socket_dir_(std::move(socket_dir)) {
-    const vhostd_vhost_events events = {&OnNewDevice, &OnDestroyDevice, &OnVringState};
+    const vhostd_vhost_events events = {&OnNewConnection, &OnDestroyConnection, &OnNewDevice,
+                                        &OnDestroyDevice, &OnVringState,        &OnFeaturesChanged};
     vhostd_vhost_set_events(&events);
   }
 
@@ -204,6 +324,9 @@ class VhostUserPlugin : public PortPlugin {
     }
     if (spec.mode() == VhostUserSpec::MODE_UNSPECIFIED) spec.set_mode(VhostUserSpec::MODE_SERVER);
     if (!spec.has_checksum()) spec.set_checksum(true);
+    if (spec.no_reconnect() && spec.mode() != VhostUserSpec::MODE_CLIENT) {
+      return absl::InvalidArgumentError(absl::StrCat(kField, ".no_reconnect: only for mode client"));
+    }
     if (spec.tso() && !spec.checksum()) {
       return absl::InvalidArgumentError(absl::StrCat(kField, ".tso: needs checksum offload (checksum is off)"));
     }
@@ -223,8 +346,7 @@ class VhostUserPlugin : public PortPlugin {
       absl::Status cleared = ClearStaleSocket(spec.socket_path(), absl::StrCat(kField, ".socket_path"));
       if (!cleared.ok()) return cleared;
     }
-    auto backend = std::make_unique<VhostUserBackend>(spec.socket_path(), client,
-                                                      static_cast<uint16_t>(spec.queues()), context);
+    auto backend = std::make_unique<VhostUserBackend>(spec.socket_path(), spec, context);
     Sockets::Get().Add(spec.socket_path(), backend.get());
     const vhostd_vhost_options options = {client,
                                           spec.iommu_support(),
@@ -233,7 +355,8 @@ class VhostUserPlugin : public PortPlugin {
                                           spec.ext_buffer(),
                                           spec.checksum(),
                                           spec.tso(),
-                                          !spec.disable_mrg_rxbuf()};
+                                          !spec.disable_mrg_rxbuf(),
+                                          spec.no_reconnect()};
     if (vhostd_vhost_start(spec.socket_path().c_str(), &options) != 0) {
       return absl::FailedPreconditionError(absl::StrCat(kField, ".socket_path: lib/vhost could not ",
                                                         client ? "register " : "listen on ", spec.socket_path(),

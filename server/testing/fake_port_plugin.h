@@ -4,6 +4,7 @@
 #ifndef VHOSTD_SERVER_TESTING_FAKE_PORT_PLUGIN_H_
 #define VHOSTD_SERVER_TESTING_FAKE_PORT_PLUGIN_H_
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
@@ -31,7 +32,7 @@ struct FakePluginLog {
 class FakeBackend : public PortBackend {
  public:
   FakeBackend(std::string name, uint16_t port_id, uint16_t queues, std::shared_ptr<FakePluginLog> log)
-      : name_(std::move(name)), port_id_(port_id), queues_(queues), counters_(new QueueCounters[queues]),
+      : name_(std::move(name)), port_id_(port_id), queues_(queues), counters_(new QueueCounters[kMaxQueues]),
         log_(std::move(log)) {
     log_->live[name_] = this;
   }
@@ -43,7 +44,9 @@ class FakeBackend : public PortBackend {
   // The context pointer carries the fake port id; the fake engine never calls rx/tx.
   PortIo io() const override { return PortIo{nullptr, nullptr, reinterpret_cast<void*>(uintptr_t{port_id_})}; }
   int ethdev_port_id() const override { return port_id_; }
-  uint16_t queues() const override { return queues_; }
+  // Like a vhost-user frontend, a test may enable fewer or more queues than configured.
+  uint16_t queues() const override { return active_queues >= 0 ? static_cast<uint16_t>(active_queues) : queues_; }
+  uint16_t counted_queues() const override { return std::max<uint16_t>(queues_, queues()); }
   QueueCounters* counters() override { return counters_.get(); }
   DriverStats ReadDriverStats() const override { return driver_stats; }
   void FillStatus(vhostd::v1::PortStatus* status) const override {
@@ -59,6 +62,7 @@ class FakeBackend : public PortBackend {
 
   QueueCounters& counter(uint16_t queue) { return counters_[queue]; }
   DriverStats driver_stats;
+  int active_queues = -1;  // queue pairs to report, -1: the configured count
 
  private:
   const std::string name_;
