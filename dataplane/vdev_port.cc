@@ -8,6 +8,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "dataplane/port_pool.h"
 
 namespace vhostd {
 namespace {
@@ -34,11 +35,14 @@ absl::Status ConfigureAndStart(uint16_t port_id, uint16_t queues, rte_mempool* p
 
 }  // namespace
 
-VdevPort::VdevPort(std::string name, uint16_t port_id, uint16_t queues)
-    : name_(std::move(name)), port_id_(port_id), queues_(queues), counters_(new QueueCounters[queues]) {}
+VdevPort::VdevPort(std::string name, uint16_t port_id, uint16_t queues, rte_mempool* pool)
+    : name_(std::move(name)), port_id_(port_id), queues_(queues), pool_(pool), counters_(new QueueCounters[queues]) {}
 
 absl::StatusOr<std::unique_ptr<VdevPort>> VdevPort::Create(const std::string& name, const std::string& args,
-                                                           uint16_t queues, rte_mempool* pool) {
+                                                           uint16_t queues, const std::string& field) {
+  absl::StatusOr<rte_mempool*> pool = CreatePortPool(queues, kRingSize, field);
+  if (!pool.ok()) return pool.status();
+  auto release_pool = absl::MakeCleanup([&] { ReleasePortPool(*pool); });
   int rc = rte_vdev_init(name.c_str(), args.c_str());
   if (rc < 0) {
     return absl::FailedPreconditionError(
@@ -50,16 +54,18 @@ absl::StatusOr<std::unique_ptr<VdevPort>> VdevPort::Create(const std::string& na
   if (rte_eth_dev_get_port_by_name(name.c_str(), &port_id) != 0) {
     return absl::InternalError(absl::StrCat("device ", name, " created but has no ethdev port"));
   }
-  std::unique_ptr<VdevPort> port(new VdevPort(name, port_id, queues));
-  if (absl::Status started = ConfigureAndStart(port_id, queues, pool); !started.ok()) return started;
+  if (absl::Status started = ConfigureAndStart(port_id, queues, *pool); !started.ok()) return started;
   std::move(remove_vdev).Cancel();
-  return port;
+  std::move(release_pool).Cancel();
+  return std::unique_ptr<VdevPort>(new VdevPort(name, port_id, queues, *pool));
 }
 
 VdevPort::~VdevPort() {
   rte_eth_dev_stop(port_id_);
-  // Removing the vdev closes the ethdev (for virtio_user and net_tap, the tap goes too).
+  // Removing the vdev closes the ethdev (for virtio_user and net_tap, the tap goes too)
+  // and returns its ring buffers to the pool.
   rte_vdev_uninit(name_.c_str());
+  ReleasePortPool(pool_);
 }
 
 bool VdevPort::LinkUp() const {

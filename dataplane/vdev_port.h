@@ -25,9 +25,11 @@ struct DriverStats {
 class VdevPort {
  public:
   // Probes vdev `name` with `args`, configures `queues` rx/tx queue pairs whose receive
-  // buffers come from `pool`, and starts it. On failure nothing is left behind.
+  // buffers come from a pool of the port's own (port_pool.h), and starts it. On failure
+  // nothing is left behind; a pool that can't be allocated is RESOURCE_EXHAUSTED naming
+  // `field`.
   static absl::StatusOr<std::unique_ptr<VdevPort>> Create(const std::string& name, const std::string& args,
-                                                          uint16_t queues, rte_mempool* pool);
+                                                          uint16_t queues, const std::string& field);
   // Stops the port and removes the vdev. No polling core may still poll it.
   ~VdevPort();
 
@@ -36,6 +38,7 @@ class VdevPort {
 
   uint16_t port_id() const { return port_id_; }
   uint16_t queues() const { return queues_; }
+  rte_mempool* pool() const { return pool_; }
   const std::string& vdev_name() const { return name_; }
   QueueCounters& counters(uint16_t queue) { return counters_[queue]; }
   const QueueCounters& counters(uint16_t queue) const { return counters_[queue]; }
@@ -45,11 +48,12 @@ class VdevPort {
   DriverStats ReadDriverStats() const;
 
  private:
-  VdevPort(std::string name, uint16_t port_id, uint16_t queues);
+  VdevPort(std::string name, uint16_t port_id, uint16_t queues, rte_mempool* pool);
 
   const std::string name_;
   const uint16_t port_id_;
   const uint16_t queues_;
+  rte_mempool* const pool_;  // the receive rings' buffers
   std::unique_ptr<QueueCounters[]> counters_;
 };
 

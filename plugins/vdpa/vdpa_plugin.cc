@@ -62,7 +62,7 @@ class VdpaPlugin : public PortPlugin {
 
   std::string ExclusiveResource(const Port& port) const override { return port.vdpa().device(); }
 
-  absl::StatusOr<std::unique_ptr<PortBackend>> Open(const Port& port, const PluginContext& context) override {
+  absl::StatusOr<std::unique_ptr<PortBackend>> Open(const Port& port, const PluginContext& /*context*/) override {
     const VdpaSpec& spec = port.vdpa();
     absl::StatusOr<std::string> path = ResolveVhostVdpa(spec.device(), locations_, kField);
     if (!path.ok()) return path.status();
@@ -71,7 +71,7 @@ class VdpaPlugin : public PortPlugin {
     absl::StatusOr<std::unique_ptr<VdevPort>> vdev =
         VdevPort::Create(absl::StrCat("net_virtio_user_vdpa", next_id_++),
                          absl::StrCat("path=", *path, ",queues=", spec.queues(), ",queue_size=", kQueueSize),
-                         static_cast<uint16_t>(spec.queues()), context.mbuf_pool);
+                         static_cast<uint16_t>(spec.queues()), absl::StrCat(kField, ".queues"));
     if (!vdev.ok()) return vdev.status();
     return std::unique_ptr<PortBackend>(new VdpaBackend(std::move(*vdev), *path));
   }

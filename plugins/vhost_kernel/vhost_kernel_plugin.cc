@@ -106,7 +106,7 @@ class VhostKernelPlugin : public PortPlugin {
                         port.vhost_kernel().netns().empty() ? "the host namespace" : port.vhost_kernel().netns());
   }
 
-  absl::StatusOr<std::unique_ptr<PortBackend>> Open(const Port& port, const PluginContext& context) override {
+  absl::StatusOr<std::unique_ptr<PortBackend>> Open(const Port& port, const PluginContext& /*context*/) override {
     const VhostKernelSpec& spec = port.vhost_kernel();
     const bool vhost_net = Exists(paths_.vhost_net);
     if (!vhost_net && !spec.allow_plain_tap()) {
@@ -128,9 +128,9 @@ class VhostKernelPlugin : public PortPlugin {
         vhost_net ? VdevPort::Create(absl::StrCat("net_virtio_user_vk", id),
                                      absl::StrCat("path=", paths_.vhost_net, ",iface=", host_name, ",queues=",
                                                   spec.queues(), ",queue_size=", kQueueSize),
-                                     static_cast<uint16_t>(spec.queues()), context.mbuf_pool)
+                                     static_cast<uint16_t>(spec.queues()), absl::StrCat(kField, ".queues"))
                   : VdevPort::Create(absl::StrCat("net_tap_vk", id), absl::StrCat("iface=", host_name),
-                                     static_cast<uint16_t>(spec.queues()), context.mbuf_pool);
+                                     static_cast<uint16_t>(spec.queues()), absl::StrCat(kField, ".queues"));
     if (!vdev.ok()) return vdev.status();
     // Closing the vdev (on any error below, or on delete) closes the tap's file
     // descriptors, and the kernel removes the interface wherever it is.
