@@ -91,7 +91,7 @@ absl::Status PortManager::Restore() {
   for (const CrossConnect& xconnect : state->cross_connects()) xconnects_[xconnect.name()] = xconnect;
   VHOSTD_LOG_INFO("restored ", ports_.size(), " ports and ", xconnects_.size(), " cross-connects from ",
                   store_->path());
-  Reprogram();
+  Reprogram().IgnoreError();  // logged; the desired state stands, and ports a core may poll stay pinned
   return absl::OkStatus();
 }
 
@@ -231,11 +231,9 @@ absl::StatusOr<CrossConnect> PortManager::CreateCrossConnect(CrossConnect xconne
           absl::StrCat("port ", port, " is already part of cross-connect ", other->name()));
     }
   }
-  if (absl::Status saved = Persist(nullptr, "", &xconnect); !saved.ok()) {
-    return absl::UnavailableError(absl::StrCat("cross-connect not created: saving state failed: ", saved.message()));
-  }
   xconnects_[xconnect.name()] = xconnect;
-  Reprogram();
+  const auto undo = [&] { xconnects_.erase(xconnect.name()); };
+  if (absl::Status s = CommitCrossConnectChange("cross-connect not created", undo); !s.ok()) return s;
   VHOSTD_LOG_INFO("created cross-connect ", xconnect.name(), ": ", xconnect.port_a(), " <-> ", xconnect.port_b());
   return xconnect;
 }
@@ -248,11 +246,10 @@ absl::Status PortManager::DeleteCrossConnect(const std::string& name, bool allow
     return allow_missing ? absl::OkStatus()
                          : absl::NotFoundError(absl::StrCat("cross-connect ", name, " does not exist"));
   }
-  if (absl::Status saved = Persist(nullptr, "", nullptr, name); !saved.ok()) {
-    return absl::UnavailableError(absl::StrCat("cross-connect not deleted: saving state failed: ", saved.message()));
-  }
+  const CrossConnect removed = it->second;
   xconnects_.erase(it);
-  Reprogram();
+  const auto undo = [&] { xconnects_[name] = removed; };
+  if (absl::Status s = CommitCrossConnectChange("cross-connect not deleted", undo); !s.ok()) return s;
   VHOSTD_LOG_INFO("deleted cross-connect ", name);
   return absl::OkStatus();
 }
@@ -391,21 +388,34 @@ const CrossConnect* PortManager::CrossConnectOf(const std::string& port) const {
   return nullptr;
 }
 
-absl::Status PortManager::Persist(const Port* extra_port, const std::string& without_port,
-                                  const CrossConnect* extra_xconnect, const std::string& without_xconnect) {
+absl::Status PortManager::Persist(const Port* extra_port, const std::string& without_port) {
   vhostd::state::DesiredState state;
   for (const auto& [name, entry] : ports_) {
     if (name != without_port) *state.add_ports() = entry.spec;
   }
   if (extra_port) *state.add_ports() = *extra_port;
-  for (const auto& [name, xconnect] : xconnects_) {
-    if (name != without_xconnect) *state.add_cross_connects() = xconnect;
-  }
-  if (extra_xconnect) *state.add_cross_connects() = *extra_xconnect;
+  for (const auto& [name, xconnect] : xconnects_) *state.add_cross_connects() = xconnect;
   return store_->Save(state);
 }
 
-void PortManager::Reprogram() {
+// The data plane first: a cross-connect change is reported and saved only once every
+// core took it, so neither the caller nor the state file is told of forwarding the
+// cores refused.
+absl::Status PortManager::CommitCrossConnectChange(const std::string& failure, const std::function<void()>& undo) {
+  absl::Status status = Reprogram();
+  if (status.ok()) {
+    status = Persist();
+    if (status.ok()) return absl::OkStatus();
+    status = absl::UnavailableError(absl::StrCat(failure, ": saving state failed: ", status.message()));
+  } else {
+    status = absl::UnavailableError(absl::StrCat(failure, ": the data plane did not take it: ", status.message()));
+  }
+  undo();
+  Reprogram().IgnoreError();  // back to the previous plan; logged if that fails too
+  return status;
+}
+
+absl::Status PortManager::Reprogram() {
   std::vector<ForwardingUnit> units;
   std::set<std::string> polled;
   PlanInputs inputs;  // queue counts read once, so the plan and its record agree
@@ -426,11 +436,12 @@ void PortManager::Reprogram() {
     VHOSTD_LOG_ERROR("reprogramming polling cores: ", s.ToString());
     possibly_polled_.insert(polled.begin(), polled.end());
     plan_stale_ = true;
-    return;
+    return s;
   }
   possibly_polled_ = std::move(polled);
   planned_ = std::move(inputs);
   plan_stale_ = false;
+  return absl::OkStatus();
 }
 
 }  // namespace vhostd

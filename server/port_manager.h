@@ -5,6 +5,7 @@
 #ifndef VHOSTD_SERVER_PORT_MANAGER_H_
 #define VHOSTD_SERVER_PORT_MANAGER_H_
 
+#include <functional>
 #include <map>
 #include <set>
 #include <memory>
@@ -98,12 +99,18 @@ class PortManager : public PortEvents {
   vhostd::v1::PortStats Stats(const PortEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const vhostd::v1::CrossConnect* CrossConnectOf(const std::string& port) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes the desired state as it would be after a change: `extra_port` added or
-  // `without_port` left out (likewise for cross-connects).
-  absl::Status Persist(const vhostd::v1::Port* extra_port = nullptr, const std::string& without_port = "",
-                       const vhostd::v1::CrossConnect* extra_xconnect = nullptr,
-                       const std::string& without_xconnect = "") ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Recomputes what every polling core forwards and installs it.
-  void Reprogram() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `without_port` left out.
+  absl::Status Persist(const vhostd::v1::Port* extra_port = nullptr, const std::string& without_port = "")
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Recomputes what every polling core forwards and installs it; the engine's error if
+  // a core did not take its new program (then it may still run the old one).
+  absl::Status Reprogram() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Completes a change already made to xconnects_: applies it to the data plane, then
+  // persists it. If either fails, `undo` reverts the change in memory, the previous
+  // plan is applied again, and the error (UNAVAILABLE, prefixed with `failure`) is
+  // returned.
+  absl::Status CommitCrossConnectChange(const std::string& failure, const std::function<void()>& undo)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   PlanInputs CurrentPlanInputs() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Opens `entry` again (its spec is already normalized); true on success.
   bool Reopen(PortEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

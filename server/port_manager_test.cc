@@ -664,18 +664,73 @@ TEST_F(CrossConnectTest, DeleteCrossConnectStopsForwarding) {
   CrossOk(XConnect("x2", "vm2", "vm1"));
 }
 
-TEST_F(CrossConnectTest, PortStaysOpenWhileACoreMayStillPollIt) {
+TEST_F(CrossConnectTest, CreateTheDataplaneDoesNotTakeIsRolledBack) {
+  CreateOk(VhostUser("vm4", "vm4.sock"));
   CrossOk(XConnect("x1", "vm1", "vm2"));
-  // A core misses the handshake: its old program (with vm1 and vm2) may still run.
-  engine_->apply_error = absl::DeadlineExceededError("lcore 1 did not take its new program");
-  ASSERT_TRUE(manager_->DeleteCrossConnect("x1", false).ok());
-  EXPECT_CODE(manager_->DeletePort("vm1", false), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(log_->destroyed, 0) << "a port a core may still poll must not be closed";
-  // Once a later reprogramming is acknowledged, the port can go.
+  const std::vector<CoreProgram> x1_plan = engine_->applied.back();
+  const FileSnapshot before = Snapshot(state_path_);
+  engine_->apply_error = absl::DeadlineExceededError("polling lcore 1 did not take its new program in time");
+  absl::StatusOr<CrossConnect> created = manager_->CreateCrossConnect(XConnect("x2", "vm3", "vm4"));
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kUnavailable) << created.status();
+  EXPECT_THAT(Message(created.status()), StartsWith("cross-connect not created: "));
+  EXPECT_THAT(Message(created.status()), HasSubstr("polling lcore 1 did not take its new program"));
+  EXPECT_THAT(XConnectNames(), ElementsAre("x1"));
+  EXPECT_TRUE(Snapshot(state_path_) == before) << "a change the data plane did not take must not be saved";
+  // The new plan was tried, then the previous one installed again.
+  ASSERT_THAT(engine_->applied, SizeIs(3));
+  EXPECT_EQ(EntryCount(engine_->applied[1]), 6u);
+  EXPECT_EQ(EntriesOf(engine_->applied[2]), EntriesOf(x1_plan));
+  // Nothing of x2 was kept: its ports are free once the data plane works again.
   engine_->apply_error = absl::OkStatus();
-  CrossOk(XConnect("x2", "vm3", "vm2"));
+  CrossOk(XConnect("x2", "vm4", "vm3"));
+  EXPECT_EQ(SavedState().cross_connects_size(), 2);
+}
+
+TEST_F(CrossConnectTest, DeleteTheDataplaneDoesNotTakeKeepsTheCrossConnect) {
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  const std::vector<CoreProgram> x1_plan = engine_->applied.back();
+  const FileSnapshot before = Snapshot(state_path_);
+  engine_->apply_error = absl::DeadlineExceededError("polling lcore 2 did not take its new program in time");
+  absl::Status deleted = manager_->DeleteCrossConnect("x1", false);
+  EXPECT_EQ(deleted.code(), absl::StatusCode::kUnavailable) << deleted;
+  EXPECT_THAT(Message(deleted), StartsWith("cross-connect not deleted: "));
+  EXPECT_THAT(Message(deleted), HasSubstr("polling lcore 2"));
+  EXPECT_THAT(XConnectNames(), ElementsAre("x1"));
+  EXPECT_TRUE(Snapshot(state_path_) == before);
+  ASSERT_THAT(engine_->applied, SizeIs(3));
+  EXPECT_EQ(EntryCount(engine_->applied[1]), 0u) << "the plan without x1 was tried";
+  EXPECT_EQ(EntriesOf(engine_->applied[2]), EntriesOf(x1_plan)) << "then x1's plan was installed again";
+  EXPECT_CODE(manager_->DeletePort("vm1", false), absl::StatusCode::kFailedPrecondition);
+  engine_->apply_error = absl::OkStatus();
+  ASSERT_TRUE(manager_->DeleteCrossConnect("x1", false).ok());
+  EXPECT_EQ(SavedState().cross_connects_size(), 0);
+}
+
+TEST_F(CrossConnectTest, PortStaysOpenWhileACoreMayStillPollIt) {
+  CreateOk(VhostUser("vm4", "vm4.sock"));
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  // A core misses the handshake for x2's plan, and again for the previous plan: it may
+  // take x2's program (with vm3 and vm4) any time, and still runs x1's (vm1, vm2).
+  engine_->apply_error = absl::DeadlineExceededError("lcore 1 did not take its new program");
+  EXPECT_CODE(StatusOf(manager_->CreateCrossConnect(XConnect("x2", "vm3", "vm4"))), absl::StatusCode::kUnavailable);
+  EXPECT_CODE(manager_->DeletePort("vm3", false), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(log_->destroyed, 0) << "a port a core may still poll must not be closed";
+  // Once a later reprogramming is acknowledged, the ports it does not use can go.
+  engine_->apply_error = absl::OkStatus();
+  ASSERT_TRUE(manager_->DeleteCrossConnect("x1", false).ok());
+  EXPECT_TRUE(manager_->DeletePort("vm3", false).ok());
   EXPECT_TRUE(manager_->DeletePort("vm1", false).ok());
-  EXPECT_CODE(manager_->DeletePort("vm2", false), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(CrossConnectTest, PortsOfARefusedPlanAreFreeOnceThePreviousPlanIsBack) {
+  CreateOk(VhostUser("vm4", "vm4.sock"));
+  // The new plan times out, re-installing the previous (empty) one is acknowledged: no
+  // core can still hold a program with vm3 or vm4.
+  engine_->results = {absl::DeadlineExceededError("lcore 1 did not take its new program"), absl::OkStatus()};
+  EXPECT_CODE(StatusOf(manager_->CreateCrossConnect(XConnect("x2", "vm3", "vm4"))), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(XConnectNames(), IsEmpty());
+  EXPECT_TRUE(manager_->DeletePort("vm3", false).ok());
 }
 
 TEST_F(CrossConnectTest, DeletingOneCrossConnectKeepsTheOther) {
@@ -690,13 +745,21 @@ TEST_F(CrossConnectTest, DeletingOneCrossConnectKeepsTheOther) {
 TEST_F(CrossConnectTest, PersistenceFailuresChangeNothing) {
   CreateOk(VhostUser("vm4", "vm4.sock"));
   CrossOk(XConnect("x1", "vm1", "vm2"));
+  const std::vector<CoreProgram> x1_plan = engine_->applied.back();
   const size_t applies = engine_->applied.size();
   const FileSnapshot before = Snapshot(state_path_);
   BreakPersistence();
-  EXPECT_CODE(StatusOf(manager_->CreateCrossConnect(XConnect("x2", "vm3", "vm4"))),
-              absl::StatusCode::kUnavailable);
+  absl::StatusOr<CrossConnect> created = manager_->CreateCrossConnect(XConnect("x2", "vm3", "vm4"));
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kUnavailable) << created.status();
+  EXPECT_THAT(Message(created.status()), StartsWith("cross-connect not created: saving state failed: "));
+  // The data plane took x2, then went back to x1 alone.
+  ASSERT_EQ(engine_->applied.size(), applies + 2);
+  EXPECT_EQ(EntryCount(engine_->applied[applies]), 6u);
+  EXPECT_EQ(EntriesOf(engine_->applied.back()), EntriesOf(x1_plan));
   EXPECT_CODE(manager_->DeleteCrossConnect("x1", false), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(engine_->applied.size(), applies);
+  ASSERT_EQ(engine_->applied.size(), applies + 4);
+  EXPECT_EQ(EntryCount(engine_->applied[applies + 2]), 0u);
+  EXPECT_EQ(EntriesOf(engine_->applied.back()), EntriesOf(x1_plan));
   EXPECT_THAT(XConnectNames(), ElementsAre("x1"));
   EXPECT_TRUE(Snapshot(state_path_) == before);
   // x2 was not kept: its ports are still free once saving works again.

@@ -1,8 +1,10 @@
 // A ForwardingEngine for unit tests: records every program set Apply receives and
 // reports the last one through Cores(), as the real engine does once cores run it.
+// Apply fails on demand, as the real one does when a core misses the handshake.
 #ifndef VHOSTD_SERVER_TESTING_FAKE_FORWARDING_ENGINE_H_
 #define VHOSTD_SERVER_TESTING_FAKE_FORWARDING_ENGINE_H_
 
+#include <deque>
 #include <functional>
 #include <vector>
 
@@ -21,7 +23,12 @@ class FakeForwardingEngine : public ForwardingEngine {
   absl::Status Apply(std::vector<CoreProgram> programs) override {
     if (on_apply) on_apply(programs);
     applied.push_back(programs);
-    if (!apply_error.ok()) return apply_error;
+    absl::Status result = apply_error;
+    if (!results.empty()) {
+      result = results.front();
+      results.pop_front();
+    }
+    if (!result.ok()) return result;
     installed_ = std::move(programs);
     return absl::OkStatus();
   }
@@ -42,7 +49,8 @@ class FakeForwardingEngine : public ForwardingEngine {
 
   // Every program set passed to Apply, in order.
   std::vector<std::vector<CoreProgram>> applied;
-  absl::Status apply_error = absl::OkStatus();
+  absl::Status apply_error = absl::OkStatus();  // what Apply returns...
+  std::deque<absl::Status> results;            // ...unless this has one queued for the next call
   std::function<void(const std::vector<CoreProgram>&)> on_apply;  // called first in Apply
 
  private:
