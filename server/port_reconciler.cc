@@ -43,7 +43,8 @@ void PortManager::Reconcile() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
   RetryFailedPorts(now);
-  if (plan_stale_ || CurrentPlanInputs() != planned_) Reprogram();
+  // A plan that fails is logged, marks the plan stale and is tried again next pass.
+  if (plan_stale_ || CurrentPlanInputs() != planned_) Reprogram().IgnoreError();
   SampleTxStalls(now);
 }
 
