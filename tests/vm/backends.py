@@ -50,8 +50,9 @@ class VhostdBackend:
     def start(self, workdir, log_dir):
         from vhostd_proc import Vhostd, import_api  # needs python3-grpcio: only here
         self.api = import_api()
+        # No metrics endpoint: its fixed default port may be taken by another vhostd.
         self.daemon = Vhostd(os.path.join(workdir, "vhostd"), cores=self.cores,
-                             file_prefix="vmd%d" % os.getpid())
+                             file_prefix="vmd%d" % os.getpid(), extra_flags=["--metrics-address="])
         os.makedirs(self.daemon.workdir, exist_ok=True)
         self.daemon.log_path = os.path.join(log_dir, "vhostd.log")
         if self.binary:

@@ -89,7 +89,7 @@ vm_tcp_diag() {  # LABEL
   t=$(awk '/^Tcp:/ { if (!h) { for (i = 2; i <= NF; i++) n[i] = $i; h = 1 } else {
         for (i = 2; i <= NF; i++) if (n[i] ~ /^(InSegs|OutSegs|RetransSegs|InErrs|InCsumErrors)$/) printf "%s=%s ", n[i], $i } }' /proc/net/snmp)
   lab_info "tcp-diag $1: $t"
-  lab_info "tcp-diag $1: eth0 $(ip -s link show eth0 | tr -s ' \n' ' ')"
+  lab_info "tcp-diag $1: eth0 $(cd /sys/class/net/eth0/statistics && for c in rx_packets rx_errors rx_dropped tx_packets tx_errors tx_dropped; do printf '%s=%s ' $c "$(cat $c)"; done)"
 }
 vm_tcp_counter() {  # NAME -> value of /proc/net/snmp Tcp NAME
   awk -v want="$1" '/^Tcp:/ { if (!h) { for (i = 2; i <= NF; i++) if ($i == want) c = i; h = 1 } else print $c }' /proc/net/snmp

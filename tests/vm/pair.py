@@ -150,11 +150,11 @@ class PairRun:
             _restore_signals(previous)
         result = PairResult(self.backend.name, {r: g.results() for r, g in self.guests.items()},
                             stats, time.monotonic() - t0, errors)
-        if own_logs and result.ok:
-            shutil.rmtree(work, ignore_errors=True)
+        result.log_dir = log_dir
+        if own_logs and not result.ok:
+            shutil.rmtree(self.share, ignore_errors=True)  # keep the logs in the work dir
         else:
-            shutil.rmtree(self.share, ignore_errors=True)
-            result.log_dir = log_dir
+            shutil.rmtree(work, ignore_errors=True)
         return result
 
     def _supervise(self):
