@@ -198,6 +198,10 @@ int Run() {
     umask(old_umask);
     if (!server) return Fail(absl::UnavailableError(absl::StrCat("cannot listen on ", grpc_socket)));
     chmod(grpc_socket.c_str(), 0660);
+    // grpc.health.v1 says NOT_SERVING while a polling core did not take its program.
+    if (grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService()) {
+      manager.SetHealthListener([health](bool healthy) { health->SetServingStatus(healthy); });
+    }
     VHOSTD_LOG_INFO("serving the vhostd.v1 API on unix:", grpc_socket, " with ", (*engine)->core_count(),
                     " polling core(s)");
 
@@ -208,6 +212,7 @@ int Run() {
       server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     });
     server->Wait();
+    manager.SetHealthListener(nullptr);  // the reconciler may replan until the manager goes
     signal_thread.join();
     unlink(grpc_socket.c_str());
   }  // ports close (manager), then cores stop (engine)

@@ -435,13 +435,31 @@ absl::Status PortManager::Reprogram() {
   if (absl::Status s = engine_->Apply(AssignToCores(units, engine_->core_count())); !s.ok()) {
     VHOSTD_LOG_ERROR("reprogramming polling cores: ", s.ToString());
     possibly_polled_.insert(polled.begin(), polled.end());
-    plan_stale_ = true;
+    SetPlanStale(true);
     return s;
   }
   possibly_polled_ = std::move(polled);
   planned_ = std::move(inputs);
-  plan_stale_ = false;
+  SetPlanStale(false);
   return absl::OkStatus();
+}
+
+void PortManager::SetPlanStale(bool stale) {
+  if (stale == plan_stale_) return;
+  plan_stale_ = stale;
+  if (!stale) VHOSTD_LOG_INFO("every polling core runs the current plan again");
+  if (health_listener_) health_listener_(!stale);
+}
+
+bool PortManager::DataplaneHealthy() {
+  absl::MutexLock lock(&mu_);
+  return !plan_stale_;
+}
+
+void PortManager::SetHealthListener(std::function<void(bool healthy)> listener) {
+  absl::MutexLock lock(&mu_);
+  health_listener_ = std::move(listener);
+  if (health_listener_) health_listener_(!plan_stale_);
 }
 
 }  // namespace vhostd

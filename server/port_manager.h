@@ -58,6 +58,13 @@ class PortManager : public PortEvents {
   std::vector<PortCounterSnapshot> SnapshotPorts();
   size_t CrossConnectCount();
 
+  // Whether every polling core runs the current plan: false from an Apply that failed
+  // (a core did not take its program) until one succeeds. The health service serves it.
+  bool DataplaneHealthy();
+  // Calls `listener` with DataplaneHealthy() now and on every change (null: none).
+  // It runs under the manager's lock, on any thread, and must not call the manager.
+  void SetHealthListener(std::function<void(bool healthy)> listener);
+
   // The reconciler (port_reconciler.cc): brings the data plane in line with what ports
   // report and retries what failed. One pass: replan if a port's active queues changed
   // (or the last plan did not take), reopen ports in ERROR whose backoff expired, and
@@ -105,6 +112,7 @@ class PortManager : public PortEvents {
   // Recomputes what every polling core forwards and installs it; the engine's error if
   // a core did not take its new program (then it may still run the old one).
   absl::Status Reprogram() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetPlanStale(bool stale) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // tells the listener of changes
   // Completes a change already made to xconnects_: applies it to the data plane, then
   // persists it. If either fails, `undo` reverts the change in memory, the previous
   // plan is applied again, and the error (UNAVAILABLE, prefixed with `failure`) is
@@ -132,6 +140,7 @@ class PortManager : public PortEvents {
   std::set<std::string> possibly_polled_ ABSL_GUARDED_BY(mu_);
   PlanInputs planned_ ABSL_GUARDED_BY(mu_);  // what the installed plan was built from
   bool plan_stale_ ABSL_GUARDED_BY(mu_) = false;  // the last Apply failed
+  std::function<void(bool healthy)> health_listener_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex wake_mu_;  // never held with mu_ taken after it
   bool wake_ ABSL_GUARDED_BY(wake_mu_) = false;

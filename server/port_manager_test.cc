@@ -733,6 +733,51 @@ TEST_F(CrossConnectTest, PortsOfARefusedPlanAreFreeOnceThePreviousPlanIsBack) {
   EXPECT_TRUE(manager_->DeletePort("vm3", false).ok());
 }
 
+TEST_F(CrossConnectTest, DataplaneHealthFollowsTheLastApply) {
+  CreateOk(VhostUser("vm4", "vm4.sock"));
+  std::vector<bool> reported;
+  manager_->SetHealthListener([&](bool healthy) { reported.push_back(healthy); });
+  EXPECT_TRUE(manager_->DataplaneHealthy());
+  EXPECT_THAT(reported, ElementsAre(true)) << "the listener learns the current state at once";
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  EXPECT_THAT(reported, ElementsAre(true)) << "only changes are reported";
+  // A core misses the new plan and the previous one: broken until an Apply succeeds.
+  engine_->apply_error = absl::DeadlineExceededError("lcore 1 did not take its new program");
+  EXPECT_CODE(StatusOf(manager_->CreateCrossConnect(XConnect("x2", "vm3", "vm4"))), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(manager_->DataplaneHealthy());
+  EXPECT_THAT(reported, ElementsAre(true, false));
+  engine_->apply_error = absl::OkStatus();
+  CrossOk(XConnect("x2", "vm3", "vm4"));
+  EXPECT_TRUE(manager_->DataplaneHealthy());
+  EXPECT_THAT(reported, ElementsAre(true, false, true));
+  // A refused plan whose predecessor goes back in: healthy again at the end.
+  engine_->results = {absl::DeadlineExceededError("lcore 2 did not take its new program"), absl::OkStatus()};
+  EXPECT_CODE(manager_->DeleteCrossConnect("x2", false), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(manager_->DataplaneHealthy());
+  EXPECT_THAT(reported, ElementsAre(true, false, true, false, true));
+  // A removed listener hears nothing more.
+  manager_->SetHealthListener(nullptr);
+  engine_->apply_error = absl::DeadlineExceededError("lcore 1 did not take its new program");
+  EXPECT_CODE(manager_->DeleteCrossConnect("x2", false), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(manager_->DataplaneHealthy());
+  EXPECT_THAT(reported, SizeIs(5));
+}
+
+TEST_F(PortManagerTest, RestoreWhoseApplyFailsIsUnhealthyUntilTheReconcilerSucceeds) {
+  CreateOk(VhostUser("vm1", "vm1.sock"));
+  CreateOk(VhostUser("vm2", "vm2.sock"));
+  CrossOk(XConnect("x1", "vm1", "vm2"));
+  Restart();
+  engine_->apply_error = absl::DeadlineExceededError("lcore 1 did not take its new program");
+  ASSERT_TRUE(manager_->Restore().ok()) << "the desired state is loaded even if the cores lag";
+  EXPECT_FALSE(manager_->DataplaneHealthy());
+  manager_->Reconcile();
+  EXPECT_FALSE(manager_->DataplaneHealthy()) << "the retry failed too";
+  engine_->apply_error = absl::OkStatus();
+  manager_->Reconcile();
+  EXPECT_TRUE(manager_->DataplaneHealthy());
+}
+
 TEST_F(CrossConnectTest, DeletingOneCrossConnectKeepsTheOther) {
   CreateOk(VhostUser("vm4", "vm4.sock", 1));  // port id 13
   CrossOk(XConnect("x1", "vm1", "vm2"));
