@@ -10,7 +10,7 @@ PACKAGES=(
   libdpdk-dev dpdk-dev prometheus-cpp-dev libcivetweb-dev libgtest-dev libgmock-dev
   # run and test: DPDK's testpmd as vhost-user frontend, Python gRPC clients, Prometheus
   dpdk python3-grpcio python3-protobuf python3-prometheus-client prometheus
-  iproute2 iputils-ping curl procps
+  iproute2 iputils-ping curl procps ethtool
 )
 
 missing=()
