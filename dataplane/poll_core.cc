@@ -68,7 +68,12 @@ bool PollCore::Publish(std::unique_ptr<CoreProgram> program, absl::Duration time
     acked = seen >= generation;
     if (!acked) absl::SleepFor(absl::Microseconds(20));
   }
-  if (!acked) retired_ = std::move(installed_);  // the core may still read it
+  if (acked) {
+    // The core loaded this generation's program, so it holds none of the older ones.
+    retired_.clear();
+  } else {
+    retired_.push_back(std::move(installed_));  // the core may still read it
+  }
   installed_ = std::move(program);
   return acked;
 }

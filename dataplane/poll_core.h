@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "dataplane/forward_burst.h"
@@ -34,7 +35,8 @@ class PollCore {
   // Control thread: starts the loop on the lcore.
   bool Launch();
   // Control thread: installs `program` and waits until the core runs it. Returns false
-  // if the core did not acknowledge within `timeout` (then the old program is kept alive).
+  // if the core did not acknowledge within `timeout`: then the old program is kept
+  // alive, with any kept before, until a later Publish is acknowledged.
   bool Publish(std::unique_ptr<CoreProgram> program, absl::Duration timeout);
   // Control thread: stops the loop and waits for the lcore to finish.
   void Stop();
@@ -44,6 +46,8 @@ class PollCore {
   bool WaitForIteration(absl::Duration timeout) const;
 
   const CoreProgram& program() const { return *installed_; }  // control thread only
+  // Control thread: programs kept alive because the core may still run them.
+  size_t retired_programs() const { return retired_.size(); }
   const CoreCounters& counters() const { return counters_; }
 
  private:
@@ -53,7 +57,8 @@ class PollCore {
   const unsigned lcore_;
   const OffloadPools offload_pools_;
   std::unique_ptr<CoreProgram> installed_;  // owned by control; read by the core
-  std::unique_ptr<CoreProgram> retired_;    // kept if a handshake timed out
+  // Programs replaced while the core did not acknowledge: it may still run any of them.
+  std::vector<std::unique_ptr<CoreProgram>> retired_;
   std::atomic<const CoreProgram*> next_{nullptr};
   std::atomic<uint64_t> requested_{0};
   std::atomic<uint64_t> acknowledged_{0};
