@@ -94,3 +94,6 @@ vm_tcp_diag() {  # LABEL
 vm_tcp_counter() {  # NAME -> value of /proc/net/snmp Tcp NAME
   awk -v want="$1" '/^Tcp:/ { if (!h) { for (i = 2; i <= NF; i++) if ($i == want) c = i; h = 1 } else print $c }' /proc/net/snmp
 }
+vm_tcp_listening() {  # PORT: a socket in LISTEN (state 0A) on PORT; busybox nc listens on IPv6 ::
+  grep -qE ":$(printf %04X "$1") 0+:0000 0A " /proc/net/tcp /proc/net/tcp6
+}

@@ -43,9 +43,6 @@ vm_sync pinged || exit 1
 vm_hook after-ping
 
 # --- TCP: one direction per phase -------------------------------------------------------
-tcp_listening() {  # PORT: a socket in LISTEN (state 0A) on PORT; busybox nc listens on IPv6 ::
-  grep -qE ":$(printf %04X "$1") 0+:0000 0A " /proc/net/tcp /proc/net/tcp6
-}
 
 # The receiver listens, says so, and stores what arrives; the sender waits for that and
 # sends its payload. nc's stdin on the receiving end is a FIFO that stays open: busybox
@@ -58,7 +55,7 @@ tcp_phase() {  # FROM TO PORT
     local nc=$!
     sleep 100000 > /tmp/vm-hold &
     local hold=$!
-    lab_wait_for 10 tcp_listening "$port" || lab_fail "tcp:$label:listen" "nc is not listening on $port"
+    lab_wait_for 10 vm_tcp_listening "$port" || lab_fail "tcp:$label:listen" "nc is not listening on $port"
     vm_mark "listen.$label"
     t0=$(vm_now)
     wait "$nc"; rc=$?
