@@ -61,7 +61,7 @@ void PortStates(TextExposition& text, const std::vector<PortRow>& rows) {
   constexpr char kName[] = "vhostd_port_state";
   text.Family(kName, "The port's state: 1 for the current state, 0 for the others.", "gauge");
   for (const PortRow& row : rows) {
-    for (int s = PortStatus::WAITING_FOR_PEER; s <= PortStatus::ERROR; ++s) {
+    for (int s = PortStatus::WAITING_FOR_PEER; s <= PortStatus::State_MAX; ++s) {
       text.Sample(kName, absl::StrCat(row.labels, ",state=\"", PortStatus::State_Name(s), "\""),
                   uint64_t{row.port->status.state() == s});
     }
@@ -134,6 +134,9 @@ void DataplaneCollector::AppendText(std::string* out) const {
   PortStates(text, rows);
   PerPort(text, rows, "vhostd_port_queues", "Queue pairs of the port.", "gauge",
           [](const PortCounterSnapshot& p) { return uint64_t(p.stats.queues_size()); });
+  PerPort(text, rows, "vhostd_port_active_queues",
+          "Queue pairs polled now (vhost-user: the ones the frontend set up and enabled).", "gauge",
+          [](const PortCounterSnapshot& p) { return uint64_t{p.status.active_queues()}; });
   PerPort(text, rows, "vhostd_port_negotiated_features",
           "Virtio feature bits the frontend acknowledged, as a number (0 when detached).", "gauge",
           [](const PortCounterSnapshot& p) { return p.status.negotiated_features(); });

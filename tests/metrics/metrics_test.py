@@ -267,7 +267,7 @@ class ScrapeContent(unittest.TestCase):
             self.assertEqual(e.value("vhostd_port_up", **labels), 1)
             self.assertEqual(e.value("vhostd_port_queues", **labels), QUEUES)
             states = {dict(k)["state"]: v for k, v in e.find("vhostd_port_state", **labels).items()}
-            self.assertEqual(states, {"WAITING_FOR_PEER": 0, "UP": 1, "DOWN": 0, "ERROR": 0})
+            self.assertEqual(states, {"WAITING_FOR_PEER": 0, "UP": 1, "DOWN": 0, "ERROR": 0, "STALLED": 0})
             self.assertEqual(e.value("vhostd_port_frontend_connects_total", **labels), 1)
             status = self.d.stub.GetPort(api.GetPortRequest(name=name)).status
             self.assertEqual(e.value("vhostd_port_negotiated_features", **labels), status.negotiated_features)
