@@ -406,14 +406,15 @@ std::string FormatCoreTable(const ListCoresResponse& response) {
 }
 
 std::string FormatPluginTable(const ListPluginsResponse& response) {
-  Table table({{"TYPE"}, {"VERSION"}, {"AVAILABLE"}, {"DESCRIPTION"}});
+  Table table({{"TYPE"}, {"FILE"}, {"VERSION"}, {"ABI", Align::kRight}, {"AVAILABLE"}, {"DESCRIPTION"}});
   for (const Plugin& plugin : response.plugins()) {
     std::string description = plugin.description();
     if (!plugin.available() && !plugin.unavailable_reason().empty()) {
       description = absl::StrCat(description, description.empty() ? "" : " ",
                                  "(unavailable: ", plugin.unavailable_reason(), ")");
     }
-    table.AddRow({plugin.port_type(), OrDash(plugin.version()), YesNo(plugin.available()),
+    table.AddRow({plugin.port_type(), OrDash(plugin.file()), OrDash(plugin.version()),
+                  plugin.abi_version() == 0 ? "-" : absl::StrCat(plugin.abi_version()), YesNo(plugin.available()),
                   OrDash(description)});
   }
   return table.Render();

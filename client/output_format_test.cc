@@ -451,13 +451,17 @@ TEST(FormatPluginTableTest, Table) {
   ListPluginsResponse response = FromText<ListPluginsResponse>(R"pb(
     plugins {
       port_type: "vhost-user"
+      file: "/usr/lib/vhostd/plugins/vhost_user.so"
       version: "1.0.0"
+      abi_version: 1
       description: "vhost-user backend"
       available: true
     }
     plugins {
       port_type: "vdpa"
+      file: "plugins/vdpa.so"
       version: "0.1"
+      abi_version: 12
       description: "vhost-vdpa devices"
       available: false
       unavailable_reason: "no /dev/vhost-vdpa-*"
@@ -465,10 +469,11 @@ TEST(FormatPluginTableTest, Table) {
     plugins { port_type: "vhost-kernel" available: false }
   )pb");
   EXPECT_EQ(FormatPluginTable(response),
-            "TYPE           VERSION   AVAILABLE   DESCRIPTION\n"
-            "vhost-user     1.0.0     yes         vhost-user backend\n"
-            "vdpa           0.1       no          vhost-vdpa devices (unavailable: no /dev/vhost-vdpa-*)\n"
-            "vhost-kernel   -         no          -\n");
+            "TYPE           FILE                                    VERSION   ABI   AVAILABLE   DESCRIPTION\n"
+            "vhost-user     /usr/lib/vhostd/plugins/vhost_user.so   1.0.0       1   yes         vhost-user backend\n"
+            "vdpa           plugins/vdpa.so                         0.1        12   no          "
+            "vhost-vdpa devices (unavailable: no /dev/vhost-vdpa-*)\n"
+            "vhost-kernel   -                                       -           -   no          -\n");
 }
 
 }  // namespace

@@ -3,28 +3,33 @@
 #include "absl/strings/str_cat.h"
 
 namespace vhostd {
+namespace {
 
-absl::Status PluginRegistry::Register(std::unique_ptr<PortPlugin> plugin) {
-  const PluginInfo info = plugin->Info();
-  if (info.abi_major != kPluginAbiMajor) {
-    return absl::FailedPreconditionError(absl::StrCat("plugin ", info.port_type, " has ABI ", info.abi_major,
-                                                      ", the daemon ", kPluginAbiMajor));
+std::string Origin(const PluginInfo& info) { return info.file.empty() ? "(built in)" : info.file; }
+
+}  // namespace
+
+absl::Status PluginRegistry::Register(PluginInfo info, std::unique_ptr<PortPlugin> plugin) {
+  if (info.port_type.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("plugin ", Origin(info), " has no port type"));
   }
-  if (info.port_type.empty()) return absl::InvalidArgumentError("plugin has no port type");
-  if (!plugins_.emplace(info.port_type, std::move(plugin)).second) {
-    return absl::AlreadyExistsError(absl::StrCat("two plugins for port type ", info.port_type));
+  auto [it, added] = plugins_.try_emplace(info.port_type);
+  if (!added) {
+    return absl::AlreadyExistsError(absl::StrCat("plugins ", Origin(it->second.info), " and ", Origin(info),
+                                                 " both serve port type ", info.port_type));
   }
+  it->second = Entry{std::move(info), std::move(plugin)};
   return absl::OkStatus();
 }
 
 PortPlugin* PluginRegistry::Find(const std::string& port_type) const {
   auto it = plugins_.find(port_type);
-  return it == plugins_.end() ? nullptr : it->second.get();
+  return it == plugins_.end() ? nullptr : it->second.plugin.get();
 }
 
-std::vector<const PortPlugin*> PluginRegistry::All() const {
-  std::vector<const PortPlugin*> all;
-  for (const auto& [type, plugin] : plugins_) all.push_back(plugin.get());
+std::vector<RegisteredPlugin> PluginRegistry::All() const {
+  std::vector<RegisteredPlugin> all;
+  for (const auto& [type, entry] : plugins_) all.push_back({entry.info, entry.plugin.get()});
   return all;
 }
 

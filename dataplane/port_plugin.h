@@ -1,5 +1,7 @@
 // The contract between the daemon and a port type. A plugin validates its type's spec
 // and opens a data-plane port for it; it knows nothing of gRPC or of the daemon's state.
+// Plugins are shared objects built from this tree: these classes cross the boundary
+// (dataplane/plugin_abi.h), so changing them means bumping VHOSTD_PLUGIN_ABI_VERSION.
 #ifndef VHOSTD_DATAPLANE_PORT_PLUGIN_H_
 #define VHOSTD_DATAPLANE_PORT_PLUGIN_H_
 
@@ -16,16 +18,6 @@
 struct rte_mempool;
 
 namespace vhostd {
-
-// Version of this interface; a plugin built against another major version is refused.
-inline constexpr int kPluginAbiMajor = 1;
-
-struct PluginInfo {
-  std::string port_type;    // as in the API and CLI: "vhost-user", "vhost-kernel", "vdpa"
-  std::string version;
-  std::string description;
-  int abi_major = kPluginAbiMajor;
-};
 
 // Lets a plugin wait until no polling core is still inside a burst it started before
 // the call (each core finished its current loop iteration, or is stopped).
@@ -45,7 +37,8 @@ class PortEvents {
   virtual void PortChanged() = 0;
 };
 
-// What plugins may use from the data plane.
+// What plugins may use from the data plane (all owned by the daemon, valid while the
+// plugin's ports are open).
 struct PluginContext {
   rte_mempool* mbuf_pool = nullptr;  // shared pool (vhost-user dequeue)
   CoreQuiescence* quiescence = nullptr;
@@ -92,7 +85,7 @@ class VdevBackend : public PortBackend {
 class PortPlugin {
  public:
   virtual ~PortPlugin() = default;
-  virtual PluginInfo Info() const = 0;
+  // (The type name, version and description come from the plugin's descriptor.)
   // Whether this host can serve the type (e.g. /dev/vhost-net exists); the message says
   // what is missing. Optional: the default is available.
   virtual absl::Status CheckAvailable() const { return absl::OkStatus(); }

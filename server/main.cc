@@ -22,13 +22,11 @@
 #include "absl/strings/str_cat.h"
 #include "dataplane/eal.h"
 #include "dataplane/engine.h"
+#include "dataplane/plugin_loader.h"
 #include "dataplane/plugin_registry.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
-#include "plugins/vdpa/vdpa_plugin.h"
-#include "plugins/vhost_kernel/vhost_kernel_plugin.h"
-#include "plugins/vhost_user/vhost_user_plugin.h"
 #include "server/daemon_metrics.h"
 #include "server/dataplane_collector.h"
 #include "server/flag_spelling.h"
@@ -49,19 +47,27 @@ ABSL_FLAG(std::string, cores, "", "CPUs that run polling cores, e.g. 1 or 2-3 (d
 ABSL_FLAG(std::string, eal_args, "", "Extra DPDK EAL arguments, appended last (e.g. \"--file-prefix=x -m 512\").");
 ABSL_FLAG(int, memory_mb, 1024, "EAL memory in MiB when no hugepages are mounted (--no-huge).");
 ABSL_FLAG(int, mbufs, 16384, "Packet buffers in the shared mbuf pool.");
+ABSL_FLAG(std::string, plugin_dir, "",
+          "Directory whose *.so port-type plugins are loaded at start (default: plugins/ next to the binary).");
 ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9477",
           "host:port serving Prometheus metrics at /metrics; empty disables it.");
 
 namespace vhostd {
 namespace {
 
-// The port types this vhostd is built with.
-std::vector<std::unique_ptr<PortPlugin>> BuiltInPlugins(const std::string& socket_dir) {
-  std::vector<std::unique_ptr<PortPlugin>> plugins;
-  plugins.push_back(MakeVhostUserPlugin(socket_dir));
-  plugins.push_back(MakeVhostKernelPlugin());
-  plugins.push_back(MakeVdpaPlugin());
-  return plugins;
+// The port types this vhostd serves: every plugin in --plugin-dir. Loaded before EAL
+// starts, like a plugin's DPDK libraries would be if they were linked in (their
+// constructors register drivers and log types), and so that a bad plugin stops start-up
+// before anything is set up.
+absl::Status LoadPlugins(const std::string& socket_dir, PluginRegistry* registry) {
+  std::string dir = absl::GetFlag(FLAGS_plugin_dir);
+  if (dir.empty()) dir = DefaultPluginDir();
+  const vhostd_plugin_config config{socket_dir.c_str()};
+  if (absl::Status s = LoadPluginDir(dir, config, registry); !s.ok()) return s;
+  for (const RegisteredPlugin& plugin : registry->All()) {
+    VHOSTD_LOG_INFO("plugin ", plugin.info.port_type, " ", plugin.info.version, " from ", plugin.info.file);
+  }
+  return absl::OkStatus();
 }
 
 int Fail(const absl::Status& status) {
@@ -153,6 +159,8 @@ int Run() {
   // Read the state before starting anything, so a bad file stops us at once.
   if (absl::StatusOr<vhostd::state::DesiredState> state = store.Load(); !state.ok()) return Fail(state.status());
   if (absl::GetFlag(FLAGS_mbufs) < 1024) return Fail(absl::InvalidArgumentError("--mbufs: at least 1024"));
+  PluginRegistry plugins;  // outlives the port manager: its ports run plugin code
+  if (absl::Status s = LoadPlugins(socket_dir, &plugins); !s.ok()) return Fail(s);
 
   const sigset_t shutdown_signals = BlockShutdownSignals();
   absl::StatusOr<std::vector<std::string>> eal_args = EalArguments();
@@ -163,10 +171,6 @@ int Run() {
   {
     absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Start(absl::GetFlag(FLAGS_mbufs));
     if (!engine.ok()) return Fail(engine.status());
-    PluginRegistry plugins;
-    for (std::unique_ptr<PortPlugin>& plugin : BuiltInPlugins(socket_dir)) {
-      if (absl::Status s = plugins.Register(std::move(plugin)); !s.ok()) return Fail(s);
-    }
     PortManager manager(&plugins, engine->get(), &store, PluginContext{(*engine)->mbuf_pool(), engine->get()});
     if (absl::Status s = manager.Restore(); !s.ok()) return Fail(s);
     manager.StartReconciler();
@@ -227,7 +231,8 @@ int Run() {
 }  // namespace vhostd
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("vhostd --grpc-socket=PATH --socket-dir=DIR --state-file=FILE [--cores=CPUS]");
+  absl::SetProgramUsageMessage(
+      "vhostd --grpc-socket=PATH --socket-dir=DIR --state-file=FILE [--cores=CPUS] [--plugin-dir=DIR]");
   std::vector<std::string> args =
       vhostd::DashedFlagsToAbsl(std::vector<std::string>(argv, argv + argc), vhostd::RegisteredFlagTakesValue);
   std::vector<char*> arg_ptrs;

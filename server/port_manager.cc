@@ -268,13 +268,15 @@ absl::StatusOr<vhostd::v1::ListCrossConnectsResponse> PortManager::ListCrossConn
 
 vhostd::v1::ListPluginsResponse PortManager::ListPlugins() {
   vhostd::v1::ListPluginsResponse response;
-  for (const PortPlugin* plugin : plugins_->All()) {
-    const PluginInfo info = plugin->Info();
+  for (const RegisteredPlugin& plugin : plugins_->All()) {
+    const PluginInfo& info = plugin.info;
     vhostd::v1::Plugin* out = response.add_plugins();
     out->set_port_type(info.port_type);
     out->set_version(info.version);
     out->set_description(info.description);
-    const absl::Status available = plugin->CheckAvailable();
+    out->set_file(info.file);
+    out->set_abi_version(info.abi_version);
+    const absl::Status available = plugin.plugin->CheckAvailable();
     out->set_available(available.ok());
     out->set_unavailable_reason(std::string(available.message()));
   }

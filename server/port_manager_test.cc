@@ -152,7 +152,7 @@ class PortManagerTest : public ::testing::Test {
     registry_ = std::make_unique<PluginRegistry>();
     auto plugin = std::make_unique<FakePortPlugin>(log_);
     plugin_ = plugin.get();
-    ASSERT_TRUE(registry_->Register(std::move(plugin)).ok());
+    ASSERT_TRUE(registry_->Register(FakePortPlugin::Info(), std::move(plugin)).ok());
     engine_ = std::make_unique<FakeForwardingEngine>(cores);
     manager_ = std::make_unique<PortManager>(registry_.get(), engine_.get(), store_.get(), PluginContext{});
   }
@@ -1062,6 +1062,8 @@ TEST_F(PortManagerTest, ListPluginsReportsAvailability) {
   vhostd::v1::ListPluginsResponse plugins = manager_->ListPlugins();
   ASSERT_EQ(plugins.plugins_size(), 1);
   EXPECT_EQ(plugins.plugins(0).port_type(), "vhost-user");
+  EXPECT_EQ(plugins.plugins(0).file(), "fake_vhost_user.so");
+  EXPECT_EQ(plugins.plugins(0).abi_version(), VHOSTD_PLUGIN_ABI_VERSION);
   EXPECT_TRUE(plugins.plugins(0).available());
   EXPECT_EQ(plugins.plugins(0).unavailable_reason(), "");
   plugin_->available = absl::UnavailableError("missing thing");

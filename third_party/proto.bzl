@@ -32,6 +32,18 @@ def cc_grpc_library(name, srcs, grpc_srcs, deps = [], proto_deps = [], import_di
         hdrs = [o for o in msg_outs + grpc_outs if o.endswith(".h")],
         includes = ["."],
         deps = deps + ["@grpc"],
+        # Every message is linked, used here or not: port-type plugins (shared objects)
+        # take the message code from the daemon, and protobuf allows one copy per process.
+        alwayslink = True,
+        visibility = visibility,
+    )
+
+    # The headers alone, for plugins: the code is the daemon's (see above).
+    native.cc_library(
+        name = name + "_headers",
+        hdrs = [o for o in msg_outs + grpc_outs if o.endswith(".h")],
+        includes = ["."],
+        deps = deps + ["@grpc"],
         visibility = visibility,
     )
 

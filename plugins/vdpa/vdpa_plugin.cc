@@ -45,10 +45,6 @@ class VdpaPlugin : public PortPlugin {
  public:
   explicit VdpaPlugin(VdpaLocations locations) : locations_(std::move(locations)) {}
 
-  PluginInfo Info() const override {
-    return {"vdpa", "1.0.0", "vhost-vdpa device (/dev/vhost-vdpa-N or a vdpa device name), DPDK net_virtio_user"};
-  }
-
   absl::Status Normalize(Port& port) const override {
     VdpaSpec& spec = *port.mutable_vdpa();
     if (spec.device().empty()) return absl::InvalidArgumentError(absl::StrCat(kField, ": required"));

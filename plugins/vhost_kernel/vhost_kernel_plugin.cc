@@ -60,11 +60,6 @@ class VhostKernelPlugin : public PortPlugin {
  public:
   explicit VhostKernelPlugin(VhostKernelPaths paths) : paths_(std::move(paths)) {}
 
-  PluginInfo Info() const override {
-    return {"vhost-kernel", "1.0.0",
-            "tap interface moved by the kernel's vhost_net (DPDK net_virtio_user), optionally in a netns"};
-  }
-
   absl::Status CheckAvailable() const override {
     if (!Exists(paths_.tun)) return absl::FailedPreconditionError(absl::StrCat(paths_.tun, " is missing (tun module)"));
     return absl::OkStatus();

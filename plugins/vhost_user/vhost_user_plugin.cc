@@ -309,10 +309,6 @@ class VhostUserPlugin : public PortPlugin {
     vhostd_vhost_set_events(&events);
   }
 
-  PluginInfo Info() const override {
-    return {"vhost-user", "2.0.0", "vhost-user backend on a Unix socket (server or client mode), DPDK lib/vhost"};
-  }
-
   absl::Status Normalize(Port& port) const override {
     VhostUserSpec& spec = *port.mutable_vhost_user();
     absl::StatusOr<std::string> path =

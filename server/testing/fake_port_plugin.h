@@ -15,6 +15,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "dataplane/plugin_abi.h"
+#include "dataplane/plugin_registry.h"
 #include "dataplane/port_plugin.h"
 
 namespace vhostd {
@@ -79,7 +81,10 @@ class FakePortPlugin : public PortPlugin {
   explicit FakePortPlugin(std::shared_ptr<FakePluginLog> log = std::make_shared<FakePluginLog>())
       : log_(std::move(log)) {}
 
-  PluginInfo Info() const override { return {"vhost-user", "0.0.1-fake", "fake vhost-user for tests"}; }
+  // How a test registers it (as the loader would, from a descriptor and a file).
+  static PluginInfo Info() {
+    return {"vhost-user", "0.0.1-fake", "fake vhost-user for tests", "fake_vhost_user.so", VHOSTD_PLUGIN_ABI_VERSION};
+  }
 
   absl::Status CheckAvailable() const override { return available; }
 

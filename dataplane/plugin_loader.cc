@@ -1,0 +1,98 @@
+#include "dataplane/plugin_loader.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace vhostd {
+namespace {
+
+std::string DlError() {
+  const char* error = dlerror();
+  return error != nullptr ? error : "unknown dlopen error";
+}
+
+// The descriptor of an opened plugin, checked for what the daemon relies on before it
+// calls anything else in the file.
+absl::StatusOr<const vhostd_plugin_descriptor*> Descriptor(void* handle, const std::string& file) {
+  dlerror();
+  void* symbol = dlsym(handle, VHOSTD_PLUGIN_ENTRY_SYMBOL);
+  if (symbol == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("plugin ", file, ": no entry point ", VHOSTD_PLUGIN_ENTRY_SYMBOL, " (not a vhostd plugin?)"));
+  }
+  const vhostd_plugin_descriptor* descriptor = reinterpret_cast<vhostd_plugin_entry_fn>(symbol)();
+  if (descriptor == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("plugin ", file, ": ", VHOSTD_PLUGIN_ENTRY_SYMBOL,
+                                                      " returned no descriptor"));
+  }
+  if (descriptor->abi_version != VHOSTD_PLUGIN_ABI_VERSION) {
+    return absl::FailedPreconditionError(absl::StrCat("plugin ", file, " was built for plugin ABI version ",
+                                                      descriptor->abi_version, ", this vhostd has ",
+                                                      VHOSTD_PLUGIN_ABI_VERSION, " (rebuild the plugin)"));
+  }
+  if (descriptor->port_type == nullptr || descriptor->create == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("plugin ", file, ": descriptor lacks a port type or factory"));
+  }
+  return descriptor;
+}
+
+std::string OrEmpty(const char* s) { return s != nullptr ? s : ""; }
+
+}  // namespace
+
+absl::Status LoadPluginFile(const std::string& file, const vhostd_plugin_config& config, PluginRegistry* registry) {
+  // RTLD_NOW: an unresolvable symbol is an error now, not a crash at the first port.
+  // RTLD_LOCAL: plugins don't see each other's symbols; what they share comes from the
+  // daemon, which exports it (see docs/ARCHITECTURE.md). The handle is never closed:
+  // lib/vhost threads and ports may run plugin code until the process exits.
+  void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) return absl::FailedPreconditionError(absl::StrCat("plugin ", file, ": ", DlError()));
+  absl::StatusOr<const vhostd_plugin_descriptor*> descriptor = Descriptor(handle, file);
+  if (!descriptor.ok()) return descriptor.status();
+  std::unique_ptr<PortPlugin> plugin(static_cast<PortPlugin*>((*descriptor)->create(&config)));
+  if (plugin == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("plugin ", file, " (", (*descriptor)->port_type, ") could not be created"));
+  }
+  PluginInfo info{(*descriptor)->port_type, OrEmpty((*descriptor)->version), OrEmpty((*descriptor)->description),
+                  file, (*descriptor)->abi_version};
+  return registry->Register(std::move(info), std::move(plugin));
+}
+
+absl::Status LoadPluginDir(const std::string& dir, const vhostd_plugin_config& config, PluginRegistry* registry) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("--plugin-dir: cannot read ", dir, ": ", strerror(errno)));
+  }
+  std::vector<std::string> files;
+  while (dirent* entry = readdir(d)) {
+    if (absl::EndsWith(entry->d_name, ".so")) files.push_back(absl::StrCat(dir, "/", entry->d_name));
+  }
+  closedir(d);
+  if (files.empty()) return absl::FailedPreconditionError(absl::StrCat("--plugin-dir: no *.so plugin in ", dir));
+  std::sort(files.begin(), files.end());
+  for (const std::string& file : files) {
+    if (absl::Status s = LoadPluginFile(file, config, registry); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+std::string DefaultPluginDir() {
+  char exe[4096];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0) return "plugins";
+  const std::string path(exe, static_cast<size_t>(n));
+  return path.substr(0, path.find_last_of('/') + 1) + "plugins";
+}
+
+}  // namespace vhostd
