@@ -28,7 +28,7 @@ step "starting vhostd (polling on CPU $POLL_CPU, metrics on http://$METRICS/metr
 mkdir -p "$WORK/sockets"
 bazel-bin/server/vhostd --grpc-socket="$WORK/vhostd.sock" --socket-dir="$WORK/sockets" \
   --state-file="$WORK/state.json" --cores="$POLL_CPU" --metrics-address="$METRICS" \
-  --eal-args="--file-prefix=$PREFIX" >"$WORK/vhostd.log" 2>&1 &
+  --plugin-dir=bazel-bin/server/plugins --eal-args="--file-prefix=$PREFIX" >"$WORK/vhostd.log" 2>&1 &
 DAEMON_PID=$!
 for _ in $(seq 100); do [ -S "$WORK/vhostd.sock" ] && break; sleep 0.1; done
 "${VHOSTCTL[@]}" plugin list

@@ -17,6 +17,7 @@
 # Environment:
 #   VHOSTD_BIN      daemon binary (default: <repo>/bazel-bin/server/vhostd)
 #   VHOSTCTL_BIN    CLI binary    (default: <repo>/bazel-bin/client/vhostctl)
+#   VHOSTD_PLUGIN_DIR  port-type plugins (default: plugins/ next to the real binary)
 #   VHOSTD_START_TIMEOUT  seconds to wait for the gRPC socket (default 60)
 #   VHOSTD_EXTRA_ARGS     more daemon flags, word-split (default: none)
 # stdout/stderr go to the harness's cmd.log (kept with --keep).
@@ -88,12 +89,19 @@ if [[ $helpfull == *grpc[-_]socket* && $helpfull != *metrics[-_]address* ]]; the
     log "note: $VHOSTD_BIN has no --metrics-address flag; starting it without"
     metrics=()
 fi
+# Plugins: passed explicitly, so a copied or symlinked binary still finds Bazel's; a
+# daemon from before plugins were shared objects has no such flag.
+plugins=()
+if [[ $helpfull == *plugin[-_]dir* ]]; then
+    plugins=("--plugin-dir=${VHOSTD_PLUGIN_DIR:-$(dirname "$(readlink -f "$VHOSTD_BIN")")/plugins}")
+fi
 daemon=("$VHOSTD_BIN"
         "--grpc-socket=$GRPC_SOCK"
         "--socket-dir=$SOCK_DIR"
         "--state-file=$BACKEND_RUN_DIR/state.json"
         "--cores=$BACKEND_CPU"
         "${metrics[@]}"
+        "${plugins[@]}"
         "--eal-args=--file-prefix=$PREFIX -m 1024")
 # shellcheck disable=SC2206
 [[ -n ${VHOSTD_EXTRA_ARGS:-} ]] && daemon+=($VHOSTD_EXTRA_ARGS)

@@ -66,6 +66,8 @@ class Vhostd:
         os.makedirs(self.socket_dir, exist_ok=True)
         self.argv = [
             _repo_file("server/vhostd"),
+            # Explicit, so a caller that swaps argv[0] for another binary keeps these.
+            "--plugin-dir=" + _repo_file("server/plugins"),
             "--grpc-socket=" + self.grpc_socket,
             "--socket-dir=" + self.socket_dir,
             "--state-file=" + self.state_file,
