@@ -29,16 +29,20 @@ class VhostdBackend:
     """vhostd with ports vm-a, vm-b (vhost-user) and cross-connect vm-ab.
 
     port_options: more VhostUserSpec fields (e.g. {"tso": True, "checksum": False}).
+    role_options: per-port fields on top, by role: {"a": {"tso": True, "queues": 4}}
+                  (queues there changes only the port; QEMU's NIC keeps `queues`).
     qemu_server: the ports are client-mode (vhostd dials QEMU's listening socket).
     binary: the daemon; default: Bazel's //server:vhostd (or $VHOSTD_BIN).
     """
 
     name = "vhostd"
 
-    def __init__(self, queues=1, qemu_server=False, port_options=None, binary=None, cores="1"):
+    def __init__(self, queues=1, qemu_server=False, port_options=None, binary=None, cores="1",
+                 role_options=None):
         self.queues = queues
         self.qemu_server = qemu_server
         self.port_options = dict(port_options or {})
+        self.role_options = {r: dict(o) for r, o in (role_options or {}).items()}
         self.binary = binary or os.environ.get("VHOSTD_BIN")
         self.cores = cores
         self.daemon = None
@@ -66,8 +70,9 @@ class VhostdBackend:
             self._create_xconnect(stub)
 
     def _create_port(self, stub, index, mode):
-        spec = self.api.VhostUserSpec(socket_path=self.sock(index), mode=mode, queues=self.queues,
-                                      **self.port_options)
+        fields = dict(queues=self.queues, **self.port_options)
+        fields.update(self.role_options.get(ROLES[index], {}))
+        spec = self.api.VhostUserSpec(socket_path=self.sock(index), mode=mode, **fields)
         stub.CreatePort(self.api.CreatePortRequest(port=self.api.Port(name="vm-" + ROLES[index], vhost_user=spec)))
 
     def _create_xconnect(self, stub):
