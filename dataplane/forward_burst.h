@@ -15,6 +15,23 @@ namespace vhostd {
 // Packets a core asks for per receive call.
 inline constexpr uint16_t kBurstSize = 32;
 
+// Segments of large frames that the transmit ring had no room for yet. Software
+// segmentation turns one burst of 64 KiB frames into ~1,400 packets, far more than a
+// guest's 256-entry ring holds at once; dropping the rest would make TCP stall on
+// retransmission timeouts. So they wait here, the entry receives nothing more until
+// they are sent (back-pressure on the sender's ring), and only a ring that takes
+// nothing for a second gets them dropped. One per PollEntry, touched only by
+// the core running it; freed with its program.
+struct TxBacklog {
+  static constexpr uint16_t kCapacity = kBurstSize * 64;
+  rte_mbuf* pkts[kCapacity];
+  uint16_t count = 0;
+  uint64_t stuck_since = 0;  // TSC of the last send that made no progress, 0 if none
+  ~TxBacklog();
+};
+
+// Sends what waits in e's backlog; true once it is empty.
+bool DrainBacklog(const PollEntry& e);
 // Sends `pkts` on e's transmit queue after completing their offloads for it (the slow
 // path of ForwardBurst; out of line). Counts what was sent and dropped.
 void SendWithOffloads(const PollEntry& e, const OffloadPools& pools, rte_mbuf** pkts, uint16_t count);
@@ -35,6 +52,7 @@ inline void SendBurst(const PollEntry& e, rte_mbuf** pkts, uint16_t count) {
 
 // Receives one burst and sends it on. Returns the number of packets received.
 inline uint16_t ForwardBurst(const PollEntry& e, const OffloadPools& pools) {
+  if (__builtin_expect(e.backlog != nullptr && e.backlog->count != 0, 0) && !DrainBacklog(e)) return 0;
   rte_mbuf* pkts[kBurstSize];
   const uint16_t received = e.rx_port.rx(e.rx_port.context, e.rx_queue, pkts, kBurstSize);
   if (received == 0) return 0;

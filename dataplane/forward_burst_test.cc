@@ -7,6 +7,7 @@
 #include <deque>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "dataplane/test_eal.h"
 #include "dataplane/test_packets.h"
 #include "gtest/gtest.h"
@@ -135,6 +136,60 @@ TEST_F(ForwardBurstTest, RefusedSegmentsAreFreedAndCounted) {
   EXPECT_EQ(Forward(), 1);
   EXPECT_EQ(CounterRead(tx_counters_.tx_packets), 3u);
   EXPECT_EQ(CounterRead(tx_counters_.tx_dropped), 7u);
+}
+
+TEST_F(ForwardBurstTest, SegmentsTheRingCannotTakeWaitInTheBacklogInOrder) {
+  TxBacklog backlog;
+  PollEntry e = Entry();
+  e.backlog = &backlog;
+  const OffloadPools pools{pool_, indirect_};
+  b_->tx_room = 3;
+  a_->to_receive.push_back(TestLargeTcp4Frame(pool_, 10000, 1000));
+  a_->to_receive.push_back(TestIpv4Packet(pool_, false, TestPayload(18), false));
+  EXPECT_EQ(ForwardBurst(e, pools), 2);
+  EXPECT_EQ(b_->sent.size(), 3u);
+  EXPECT_EQ(backlog.count, 8) << "7 segments and the packet behind them wait";
+  EXPECT_EQ(CounterRead(tx_counters_.tx_dropped), 0u);
+
+  a_->to_receive.push_back(TestIpv4Packet(pool_, false, TestPayload(18), false));
+  EXPECT_EQ(ForwardBurst(e, pools), 0) << "back-pressure: nothing is received while the backlog waits";
+  EXPECT_EQ(a_->to_receive.size(), 1u);
+
+  b_->tx_room = SIZE_MAX;  // the guest consumed its ring
+  EXPECT_EQ(ForwardBurst(e, pools), 1);
+  EXPECT_EQ(backlog.count, 0);
+  ASSERT_EQ(b_->sent.size(), 12u);
+  for (size_t i = 0; i < 10; ++i) {  // the segments, in sequence order
+    auto* th = rte_pktmbuf_mtod_offset(b_->sent[i], rte_tcp_hdr*, kEth + kIp4);
+    EXPECT_EQ(rte_be_to_cpu_32(th->sent_seq), kFirstSeq + 1000 * i);
+  }
+  EXPECT_EQ(CounterRead(tx_counters_.tx_packets), 12u);
+}
+
+TEST_F(ForwardBurstTest, ABacklogThatNeverDrainsIsDroppedAndCounted) {
+  auto backlog = std::make_unique<TxBacklog>();
+  PollEntry e = Entry();
+  e.backlog = backlog.get();
+  const OffloadPools pools{pool_, indirect_};
+  b_->tx_room = 0;  // a hung guest
+  a_->to_receive.push_back(TestLargeTcp4Frame(pool_, 10000, 1000));
+  EXPECT_EQ(ForwardBurst(e, pools), 1);
+  EXPECT_EQ(backlog->count, 10);
+  const absl::Time deadline = absl::Now() + absl::Seconds(3);
+  while (backlog->count != 0 && absl::Now() < deadline) ForwardBurst(e, pools);
+  EXPECT_EQ(backlog->count, 0);
+  EXPECT_EQ(CounterRead(tx_counters_.tx_dropped), 10u) << "dropped once the ring took nothing for 1 s";
+}
+
+TEST_F(ForwardBurstTest, ABacklogFreesWhatItHoldsWithItsProgram) {
+  auto backlog = std::make_unique<TxBacklog>();
+  PollEntry e = Entry();
+  e.backlog = backlog.get();
+  b_->tx_room = 0;
+  a_->to_receive.push_back(TestLargeTcp4Frame(pool_, 10000, 1000));
+  ForwardBurst(e, OffloadPools{pool_, indirect_});
+  EXPECT_EQ(backlog->count, 10);
+  backlog.reset();  // TearDown checks that every mbuf went back to the pool
 }
 
 }  // namespace

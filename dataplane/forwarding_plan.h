@@ -12,6 +12,8 @@
 
 namespace vhostd {
 
+struct TxBacklog;  // forward_burst.h: segments waiting for room in the transmit ring
+
 // One receive queue polled by a core and the transmit queue its packets go to.
 struct PollEntry {
   PortIo rx_port;
@@ -20,6 +22,7 @@ struct PollEntry {
   uint16_t tx_queue;
   QueueCounters* rx_counters;  // counters of (rx_port, rx_queue)
   QueueCounters* tx_counters;  // counters of (tx_port, tx_queue)
+  TxBacklog* backlog = nullptr;  // owned by the polling core running the entry
 };
 
 // Names for a PollEntry, for operators; kept apart from the hot data.

@@ -12,9 +12,16 @@
 
 namespace vhostd {
 
+InstalledProgram::InstalledProgram(std::unique_ptr<CoreProgram> p)
+    : program(std::move(p)), backlogs(new TxBacklog[program->entries.size()]) {
+  for (size_t i = 0; i < program->entries.size(); ++i) program->entries[i].backlog = &backlogs[i];
+}
+
 PollCore::PollCore(unsigned lcore, OffloadPools offload_pools)
-    : lcore_(lcore), offload_pools_(offload_pools), installed_(std::make_unique<CoreProgram>()) {
-  next_.store(installed_.get(), std::memory_order_relaxed);
+    : lcore_(lcore),
+      offload_pools_(offload_pools),
+      installed_(std::make_unique<InstalledProgram>(std::make_unique<CoreProgram>())) {
+  next_.store(installed_->program.get(), std::memory_order_relaxed);
 }
 
 bool PollCore::Launch() {
@@ -59,7 +66,8 @@ void PollCore::Loop() {
 }
 
 bool PollCore::Publish(std::unique_ptr<CoreProgram> program, absl::Duration timeout) {
-  next_.store(program.get(), std::memory_order_release);
+  auto installing = std::make_unique<InstalledProgram>(std::move(program));
+  next_.store(installing->program.get(), std::memory_order_release);
   const uint64_t generation = requested_.fetch_add(1, std::memory_order_acq_rel) + 1;
   const absl::Time deadline = absl::Now() + timeout;
   bool acked = !launched_;  // a core that is not running has nothing to let go of
@@ -74,7 +82,7 @@ bool PollCore::Publish(std::unique_ptr<CoreProgram> program, absl::Duration time
   } else {
     retired_.push_back(std::move(installed_));  // the core may still read it
   }
-  installed_ = std::move(program);
+  installed_ = std::move(installing);
   return acked;
 }
 

@@ -25,6 +25,14 @@ struct alignas(64) CoreCounters {
   std::atomic<uint64_t> batch_sizes[kBurstSize + 1] = {};
 };
 
+// A program as a core runs it: with a transmit backlog per entry (forward_burst.h),
+// which the entries point to. Freed as one, after the core let go of it.
+struct InstalledProgram {
+  explicit InstalledProgram(std::unique_ptr<CoreProgram> program);
+  std::unique_ptr<CoreProgram> program;
+  std::unique_ptr<TxBacklog[]> backlogs;
+};
+
 class PollCore {
  public:
   // `offload_pools` back software segmentation (see offload.h); without them large
@@ -45,7 +53,7 @@ class PollCore {
   // or after `timeout`; false on timeout.
   bool WaitForIteration(absl::Duration timeout) const;
 
-  const CoreProgram& program() const { return *installed_; }  // control thread only
+  const CoreProgram& program() const { return *installed_->program; }  // control thread only
   // Control thread: programs kept alive because the core may still run them.
   size_t retired_programs() const { return retired_.size(); }
   const CoreCounters& counters() const { return counters_; }
@@ -56,9 +64,9 @@ class PollCore {
 
   const unsigned lcore_;
   const OffloadPools offload_pools_;
-  std::unique_ptr<CoreProgram> installed_;  // owned by control; read by the core
+  std::unique_ptr<InstalledProgram> installed_;  // owned by control; read by the core
   // Programs replaced while the core did not acknowledge: it may still run any of them.
-  std::vector<std::unique_ptr<CoreProgram>> retired_;
+  std::vector<std::unique_ptr<InstalledProgram>> retired_;
   std::atomic<const CoreProgram*> next_{nullptr};
   std::atomic<uint64_t> requested_{0};
   std::atomic<uint64_t> acknowledged_{0};
