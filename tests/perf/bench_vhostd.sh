@@ -47,13 +47,17 @@ VHOSTD_BIN=${VHOSTD_BIN:-$root/bazel-bin/server/vhostd}
 VHOSTCTL_BIN=${VHOSTCTL_BIN:-$root/bazel-bin/client/vhostctl}
 [[ -x $VHOSTD_BIN ]] || die "daemon not found: $VHOSTD_BIN"
 [[ -x $VHOSTCTL_BIN ]] || die "CLI not found: $VHOSTCTL_BIN"
-# Snapshot both binaries: every sample starts the daemon again, and a rebuild in
-# the middle of the run (bazel overwrites bazel-bin in place) would otherwise mix
-# two versions in one comparison.  Both link only system libraries.
+# Snapshot both binaries and the daemon's port-type plugins (the plugins/ directory
+# next to it): every sample starts the daemon again, and a rebuild in the middle of
+# the run (bazel overwrites bazel-bin in place) would otherwise mix two versions in
+# one comparison.  They link only system libraries.
 BIN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/bench_vhostd_bin.XXXXXX") || die "mktemp failed"
 trap 'rm -rf -- "$BIN_DIR"' EXIT
 cp -- "$VHOSTD_BIN" "$BIN_DIR/vhostd" && cp -- "$VHOSTCTL_BIN" "$BIN_DIR/vhostctl" &&
     chmod u+x "$BIN_DIR/vhostd" "$BIN_DIR/vhostctl" || die "cannot copy the binaries to $BIN_DIR"
+if [[ -d $(dirname "$VHOSTD_BIN")/plugins ]]; then
+    cp -r -- "$(dirname "$VHOSTD_BIN")/plugins" "$BIN_DIR/plugins" || die "cannot copy the plugins to $BIN_DIR"
+fi
 VHOSTD_SRC=$VHOSTD_BIN
 VHOSTD_BIN=$BIN_DIR/vhostd
 VHOSTCTL_BIN=$BIN_DIR/vhostctl
