@@ -141,6 +141,8 @@ class FakeVhostd final : public Vhostd::Service {
     Plugin* plugin = response->add_plugins();
     plugin->set_port_type("vhost-user");
     plugin->set_version("1.0");
+    plugin->set_file("/usr/lib/vhostd/plugins/vhost_user.so");
+    plugin->set_abi_version(1);
     plugin->set_description("vhost-user backend");
     plugin->set_available(true);
     return grpc::Status::OK;
@@ -429,8 +431,8 @@ TEST_F(CommandsTest, CoreList) {
 TEST_F(CommandsTest, PluginList) {
   ASSERT_EQ(Run({"plugin", "list"}), 0);
   EXPECT_EQ(out_.str(),
-            "TYPE         VERSION   AVAILABLE   DESCRIPTION\n"
-            "vhost-user   1.0       yes         vhost-user backend\n");
+            "TYPE         FILE                                    VERSION   ABI   AVAILABLE   DESCRIPTION\n"
+            "vhost-user   /usr/lib/vhostd/plugins/vhost_user.so   1.0         1   yes         vhost-user backend\n");
 }
 
 // --- Deadlines and connection failures ------------------------------------------------------
