@@ -11,22 +11,6 @@ namespace {
 // How long a backlog may wait for a ring that takes nothing before it is dropped.
 uint64_t BacklogPatienceCycles() { return rte_get_tsc_hz(); }  // 1 s
 
-// Sends `pkts`; returns how many the transmit queue took, counting them.
-uint16_t SendCounted(const PollEntry& e, rte_mbuf** pkts, uint16_t count) {
-  const uint16_t sent = e.tx_port.tx(e.tx_port.context, e.tx_queue, pkts, count);
-  uint64_t bytes = 0;
-  for (uint16_t i = 0; i < sent; ++i) bytes += rte_pktmbuf_pkt_len(pkts[i]);
-  CounterAdd(e.tx_counters->tx_packets, sent);
-  CounterAdd(e.tx_counters->tx_bytes, bytes);
-  return sent;
-}
-
-void Drop(const PollEntry& e, rte_mbuf** pkts, uint16_t count) {
-  if (count == 0) return;
-  rte_pktmbuf_free_bulk(pkts, count);
-  CounterAdd(e.tx_counters->tx_dropped, count);
-}
-
 // Sends segments in order: straight to the ring while it takes them, then into the
 // backlog (which keeps them in order behind what already waits); past its capacity,
 // dropped.

@@ -36,18 +36,27 @@ bool DrainBacklog(const PollEntry& e);
 // path of ForwardBurst; out of line). Counts what was sent and dropped.
 void SendWithOffloads(const PollEntry& e, const OffloadPools& pools, rte_mbuf** pkts, uint16_t count);
 
-// Sends `pkts` as they are; what the transmit queue refuses is freed and counted as
-// dropped.
-inline void SendBurst(const PollEntry& e, rte_mbuf** pkts, uint16_t count) {
+// Sends `pkts`; returns how many the transmit queue took, counting them.
+inline uint16_t SendCounted(const PollEntry& e, rte_mbuf** pkts, uint16_t count) {
   const uint16_t sent = e.tx_port.tx(e.tx_port.context, e.tx_queue, pkts, count);
-  uint64_t sent_bytes = 0;
-  for (uint16_t i = 0; i < sent; ++i) sent_bytes += rte_pktmbuf_pkt_len(pkts[i]);
-  if (sent < count) {
-    rte_pktmbuf_free_bulk(&pkts[sent], count - sent);
-    CounterAdd(e.tx_counters->tx_dropped, count - sent);
-  }
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < sent; ++i) bytes += rte_pktmbuf_pkt_len(pkts[i]);
   CounterAdd(e.tx_counters->tx_packets, sent);
-  CounterAdd(e.tx_counters->tx_bytes, sent_bytes);
+  CounterAdd(e.tx_counters->tx_bytes, bytes);
+  return sent;
+}
+
+// Frees packets that will not be sent, counting them as dropped.
+inline void Drop(const PollEntry& e, rte_mbuf** pkts, uint16_t count) {
+  if (count == 0) return;
+  rte_pktmbuf_free_bulk(pkts, count);
+  CounterAdd(e.tx_counters->tx_dropped, count);
+}
+
+// Sends `pkts` as they are; what the transmit queue refuses is dropped.
+inline void SendBurst(const PollEntry& e, rte_mbuf** pkts, uint16_t count) {
+  const uint16_t sent = SendCounted(e, pkts, count);
+  Drop(e, &pkts[sent], count - sent);
 }
 
 // Receives one burst and sends it on. Returns the number of packets received.

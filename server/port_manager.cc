@@ -418,21 +418,18 @@ absl::Status PortManager::CommitCrossConnectChange(const std::string& failure, c
 }
 
 absl::Status PortManager::Reprogram() {
+  // Queue counts are read once (CurrentPlanInputs), so the plan and its record agree.
+  PlanInputs inputs = CurrentPlanInputs();
   std::vector<ForwardingUnit> units;
   std::set<std::string> polled;
-  PlanInputs inputs;  // queue counts read once, so the plan and its record agree
-  for (const auto& [name, xconnect] : xconnects_) {
-    PortEntry& a = ports_.at(xconnect.port_a());
-    PortEntry& b = ports_.at(xconnect.port_b());
-    if (!a.backend || !b.backend) continue;  // a port in ERROR: nothing to forward
-    const uint16_t qa = a.backend->queues(), qb = b.backend->queues();
-    inputs.emplace_back(a.spec.name(), qa);
-    inputs.emplace_back(b.spec.name(), qb);
+  for (size_t i = 0; i < inputs.size(); i += 2) {  // (port_a, port_b) of each cross-connect
+    PortEntry& a = ports_.at(inputs[i].first);
+    PortEntry& b = ports_.at(inputs[i + 1].first);
     std::vector<ForwardingUnit> more =
-        CrossConnectUnits(PortRef{a.spec.name(), a.backend->io(), qa, a.backend->counters()},
-                          PortRef{b.spec.name(), b.backend->io(), qb, b.backend->counters()});
+        CrossConnectUnits(PortRef{a.spec.name(), a.backend->io(), inputs[i].second, a.backend->counters()},
+                          PortRef{b.spec.name(), b.backend->io(), inputs[i + 1].second, b.backend->counters()});
     units.insert(units.end(), more.begin(), more.end());
-    polled.insert({xconnect.port_a(), xconnect.port_b()});
+    polled.insert({a.spec.name(), b.spec.name()});
   }
   if (absl::Status s = engine_->Apply(AssignToCores(units, engine_->core_count())); !s.ok()) {
     VHOSTD_LOG_ERROR("reprogramming polling cores: ", s.ToString());

@@ -91,7 +91,8 @@ class PortManager : public PortEvents {
     absl::Time stalled_since = absl::InfiniteFuture();
     bool stalled = false;
   };
-  // (port, queue pairs polled) for every cross-connected port: when this differs from
+  // (port, queue pairs polled) for both ports of every cross-connect whose ports are
+  // open, a_0, b_0, a_1, b_1, ...: what a plan is built from. When this differs from
   // what the installed plan was built from, the plan is stale.
   using PlanInputs = std::vector<std::pair<std::string, uint16_t>>;
 

@@ -83,7 +83,6 @@ int vhostd_vhost_negotiated_features(int vid, uint64_t *features) {
 
 uint32_t vhostd_vhost_pending(int vid, uint16_t queue) { return rte_vhost_rx_queue_count(vid, 2 * queue + 1); }
 
-int vhostd_vhost_queue_pairs(int vid) { return (int)(rte_vhost_get_vring_num(vid) / 2); }
 
 /* Virtqueue 2q is the frontend's receive ring, 2q+1 its transmit ring. */
 uint16_t vhostd_vhost_dequeue(int vid, uint16_t queue, struct rte_mempool *pool, struct rte_mbuf **pkts,

@@ -55,8 +55,6 @@ int vhostd_vhost_negotiated_features(int vid, uint64_t *features);
 #define VHOSTD_VHOST_F_LOG_ALL 26
 /* Descriptors the frontend made available on queue pair `queue`'s transmit ring. */
 uint32_t vhostd_vhost_pending(int vid, uint16_t queue);
-/* Queue pairs the frontend set up. */
-int vhostd_vhost_queue_pairs(int vid);
 
 /* Data path: queue pair `queue` of device `vid`. dequeue reads the frontend's transmit
  * ring into new mbufs from `pool`; enqueue copies packets into its receive ring and

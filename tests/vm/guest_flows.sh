@@ -70,8 +70,7 @@ vm_flows_finish() {  # FROM TO LABEL FLOWS SECS
     size=$(( $(wc -c < /tmp/vm-tx) * n ))
     if [ "$rc" -eq 0 ]; then
       lab_ok "tcp:$label:sent" "$size bytes in $n flow(s) in $t s"
-      vm_metric "tcp_${label}_seconds" "$t"
-      vm_metric "tcp_${label}_MBps" "$(echo "$size $t" | awk '{printf "%.2f", $1 / 1048576 / ($2 > 0 ? $2 : 0.01)}')"
+      vm_transfer_metrics "$label" "$size" "$t"
     else
       lab_fail "tcp:$label:sent" "an nc ended with $rc after $t s$([ "$rc" -eq 143 ] && echo " (timed out)")"
       vm_tcp_diag "$label sender"

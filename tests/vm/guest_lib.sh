@@ -94,6 +94,11 @@ vm_tcp_diag() {  # LABEL
 vm_tcp_counter() {  # NAME -> value of /proc/net/snmp Tcp NAME
   awk -v want="$1" '/^Tcp:/ { if (!h) { for (i = 2; i <= NF; i++) if ($i == want) c = i; h = 1 } else print $c }' /proc/net/snmp
 }
+# A finished transfer's metrics: seconds and MB/s under tcp_LABEL_*.
+vm_transfer_metrics() {  # LABEL BYTES SECONDS
+  vm_metric "tcp_${1}_seconds" "$3"
+  vm_metric "tcp_${1}_MBps" "$(echo "$2 $3" | awk '{printf "%.2f", $1 / 1048576 / ($2 > 0 ? $2 : 0.01)}')"
+}
 vm_tcp_listening() {  # PORT: a socket in LISTEN (state 0A) on PORT; busybox nc listens on IPv6 ::
   grep -qE ":$(printf %04X "$1") 0+:0000 0A " /proc/net/tcp /proc/net/tcp6
 }

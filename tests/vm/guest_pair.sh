@@ -81,8 +81,7 @@ tcp_phase() {  # FROM TO PORT
     secs=$(vm_elapsed "$t0" "$t1")
     if [ "$rc" -eq 0 ]; then
       lab_ok "tcp:$label:sent" "$SIZE bytes in $secs s"
-      vm_metric "tcp_${label}_seconds" "$secs"
-      vm_metric "tcp_${label}_MBps" "$(echo "$SIZE $secs" | awk '{printf "%.2f", $1 / 1048576 / ($2 > 0 ? $2 : 0.01)}')"
+      vm_transfer_metrics "$label" "$SIZE" "$secs"
     else
       lab_fail "tcp:$label:sent" "nc status $rc after $secs s$([ "$rc" -eq 143 ] && echo " (timed out)")"
       vm_tcp_diag "$label sender"

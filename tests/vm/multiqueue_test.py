@@ -98,12 +98,10 @@ def main(argv=None):
             "; ".join("%s: %s" % kv for kv in sorted(hooks.notes.items())), len(errs)))
         for line in errs[:5]:
             print("    " + line)
-        if errs:
-            extra.append("%s: %d lib/vhost data-path lines in vhostd.log, first: %s" % (name, len(errs), errs[0]))
-    for r in results:
-        for k, v in sorted(r.metrics.items()):
-            if k.endswith("MBps"):
-                print("throughput %s %s = %s MB/s" % (r.name, k, v))
+        problem = vmtest.vhost_log_problem(name, result)
+        if problem:
+            extra.append(problem)
+    vmtest.print_throughput(results)
     return vmtest.summary(results, extra)
 
 

@@ -123,13 +123,10 @@ def main(argv=None):
             tcp_timeout=60)
         results.append(result)
         print("  host: %s" % hook.note)
-        errs = vmtest.vhost_data_errors(result.log_dir)
-        if errs:
-            extra.append("%s: %d lib/vhost data-path error lines in vhostd.log, first: %s" % (name, len(errs), errs[0]))
-    for r in results:
-        for k, v in sorted(r.metrics.items()):
-            if k.endswith("MBps"):
-                print("throughput %s %s = %s MB/s" % (r.name, k, v))
+        problem = vmtest.vhost_log_problem(name, result)
+        if problem:
+            extra.append(problem)
+    vmtest.print_throughput(results)
     return vmtest.summary(results, extra)
 
 

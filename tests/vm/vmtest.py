@@ -86,6 +86,21 @@ def queue_rx(stats):
     return {q.queue: q.rx_packets for q in stats.queues}
 
 
+def vhost_log_problem(name, result):
+    """A failure line when the run's vhostd.log has lib/vhost data-path errors, else None."""
+    errs = vhost_data_errors(result.log_dir)
+    if not errs:
+        return None
+    return "%s: %d lib/vhost data-path error lines in vhostd.log, first: %s" % (name, len(errs), errs[0])
+
+
+def print_throughput(results):
+    for r in results:
+        for k, v in sorted(r.metrics.items()):
+            if k.endswith("MBps"):
+                print("throughput %s %s = %s MB/s" % (r.name, k, v))
+
+
 def summary(results, extra_fails=()):
     """Final verdict over several runs; returns the exit status."""
     fails = [("%s: %s" % (r.name, f)) for r in results for f in (r.fails() or ([] if r.ok else ["failed"]))]
