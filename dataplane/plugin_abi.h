@@ -4,18 +4,19 @@
  * anything else about the plugin is trusted.
  *
  * What crosses beyond the descriptor is C++: create() returns a vhostd::PortPlugin
- * (dataplane/port_plugin.h), and the daemon calls it with vhostd::v1 protobuf messages
- * and vhostd::PluginContext. That is sound only because the daemon and every plugin are
- * built from the same tree by the same Debian toolchain against the same shared
- * libstdc++, Abseil, protobuf and DPDK; abi_version pins the layouts. See
- * docs/ARCHITECTURE.md ("Plugins").
+ * (dataplane/port_plugin.h), and the daemon calls it with the plugin's own protobuf
+ * messages (as google::protobuf::Message, made from the descriptors the plugin
+ * registered when it was loaded), vhostd::PortState and vhostd::PluginContext. No
+ * vhostd API message crosses. That is sound only because the daemon and every plugin
+ * are built by the same Debian toolchain against the same shared libstdc++, Abseil,
+ * protobuf and DPDK; abi_version pins the layouts. See docs/ARCHITECTURE.md ("Plugins").
  *
  * Bump VHOSTD_PLUGIN_ABI_VERSION whenever a plugin built before the change could
  * misbehave with a daemon built after it: any change to plugin_abi.h's structs, to the
  * classes in port_plugin.h (virtual functions added, removed, reordered or re-typed;
- * members of PluginContext), to the vhostd.v1 messages' C++ layout (a field added to
- * port.proto changes it), or to a daemon function plugins call (port_pool.h,
- * vdev_port.h, ethdev_io.h, offload.h, virtio_features.h). The entry symbol's name and
+ * members of PluginContext or PortState, port_state.h), or to a daemon function plugins
+ * call (port_pool.h, vdev_port.h, ethdev_io.h, offload.h, virtio_features.h). A
+ * plugin's own messages are its business: they travel as bytes in the API. The entry symbol's name and
  * abi_version's place as the descriptor's first member never change, so the daemon can
  * always say which version an old plugin was built for.
  */
@@ -28,7 +29,7 @@
 extern "C" {
 #endif
 
-#define VHOSTD_PLUGIN_ABI_VERSION 1u
+#define VHOSTD_PLUGIN_ABI_VERSION 2u
 #define VHOSTD_PLUGIN_ENTRY_SYMBOL "vhostd_plugin_entry"
 
 /* Daemon-wide settings a plugin may need when it is created. */
@@ -38,7 +39,7 @@ typedef struct vhostd_plugin_config {
 
 typedef struct vhostd_plugin_descriptor {
   uint32_t abi_version;    /* VHOSTD_PLUGIN_ABI_VERSION the plugin was built with; first, always */
-  const char* port_type;   /* as in the API and CLI: "vhost-user", "vhost-kernel", "vdpa" */
+  const char* port_type;   /* as in the API and CLI: "vhost-user", "vhost-kernel", "vdpa", "uplink" */
   const char* version;     /* the plugin's own version */
   const char* description;
   /* A new vhostd::PortPlugin (owned by the caller, deleted through its virtual

@@ -1,5 +1,6 @@
-// The contract between the daemon and a port type. A plugin validates its type's spec
-// and opens a data-plane port for it; it knows nothing of gRPC or of the daemon's state.
+// The contract between the daemon and a port type. A plugin owns its spec and status
+// messages (protobuf, compiled into the plugin), validates the spec and opens a
+// data-plane port for it; it knows nothing of gRPC, of the daemon's API or its state.
 // Plugins are shared objects built from this tree: these classes cross the boundary
 // (dataplane/plugin_abi.h), so changing them means bumping VHOSTD_PLUGIN_ABI_VERSION.
 #ifndef VHOSTD_DATAPLANE_PORT_PLUGIN_H_
@@ -12,8 +13,10 @@
 #include "absl/status/statusor.h"
 #include "dataplane/ethdev_io.h"
 #include "dataplane/port_io.h"
+#include "dataplane/port_state.h"
 #include "dataplane/vdev_port.h"
-#include "vhostd/v1/port.pb.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 
 struct rte_mempool;
 
@@ -60,8 +63,9 @@ class PortBackend {
   virtual uint16_t counted_queues() const { return queues(); }
   virtual QueueCounters* counters() = 0;  // array of counted_queues(), written by polling cores
   virtual DriverStats ReadDriverStats() const = 0;
-  // Fills the type-specific parts of the status (state, features, queue states...).
-  virtual void FillStatus(vhostd::v1::PortStatus* status) const = 0;
+  // Reports the port's state. `type_status` is a new message of the plugin's
+  // status_type() to fill, or null when the plugin has none.
+  virtual void FillStatus(PortState* state, google::protobuf::Message* type_status) const = 0;
 };
 
 // A PortBackend whose data-plane side is one VdevPort.
@@ -86,28 +90,80 @@ class PortPlugin {
  public:
   virtual ~PortPlugin() = default;
   // (The type name, version and description come from the plugin's descriptor.)
+  // The messages of Port.spec and PortStatus.type_status for this type; the status
+  // type may be null. Their generated code lives in the plugin's shared object.
+  virtual const google::protobuf::Descriptor* spec_type() const = 0;
+  virtual const google::protobuf::Descriptor* status_type() const { return nullptr; }
   // Whether this host can serve the type (e.g. /dev/vhost-net exists); the message says
   // what is missing. Optional: the default is available.
   virtual absl::Status CheckAvailable() const { return absl::OkStatus(); }
-  // Validates `port`'s spec and rewrites it to canonical form (defaults filled in, paths
-  // resolved) so that equal requests compare equal. No side effects. Errors are
-  // INVALID_ARGUMENT naming the field, e.g. "port.vhost_user.queues: ...".
-  virtual absl::Status Normalize(vhostd::v1::Port& port) const = 0;
+  // Validates a spec (a message of spec_type()) of the port named `port_name` and
+  // rewrites it to canonical form (defaults filled in, paths resolved) so that equal
+  // requests compare equal. No side effects. Errors are INVALID_ARGUMENT whose message
+  // starts with the field's path inside the spec ("queues: ..."); the daemon prefixes
+  // where the spec sits ("port.spec.").
+  virtual absl::Status Normalize(const std::string& port_name, google::protobuf::Message& spec) const = 0;
   // A host resource the port holds exclusively (socket path, tap name, device), so two
   // ports can't claim it; "" if none. Called on normalized specs.
-  virtual std::string ExclusiveResource(const vhostd::v1::Port& port) const { return ""; }
+  virtual std::string ExclusiveResource(const google::protobuf::Message& spec) const { return ""; }
   // Opens a port for a spec that Normalize accepted. On error nothing is left behind.
-  virtual absl::StatusOr<std::unique_ptr<PortBackend>> Open(const vhostd::v1::Port& port,
+  virtual absl::StatusOr<std::unique_ptr<PortBackend>> Open(const std::string& port_name,
+                                                            const google::protobuf::Message& spec,
                                                             const PluginContext& context) = 0;
 };
+
+// A PortPlugin written against its own generated messages: implements the
+// message-typed interface by casting to Spec (and Status for backends, see
+// TypedStatus). The daemon makes spec messages from spec_type() with the generated
+// factory, so they are of the plugin's own generated class.
+template <typename Spec>
+class TypedPortPlugin : public PortPlugin {
+ public:
+  const google::protobuf::Descriptor* spec_type() const final { return Spec::descriptor(); }
+  absl::Status Normalize(const std::string& port_name, google::protobuf::Message& spec) const final {
+    Spec* typed = google::protobuf::DynamicCastToGenerated<Spec>(&spec);
+    if (typed == nullptr) return WrongType(spec);
+    return NormalizeSpec(port_name, *typed);
+  }
+  std::string ExclusiveResource(const google::protobuf::Message& spec) const final {
+    const Spec* typed = google::protobuf::DynamicCastToGenerated<Spec>(&spec);
+    return typed == nullptr ? "" : SpecResource(*typed);
+  }
+  absl::StatusOr<std::unique_ptr<PortBackend>> Open(const std::string& port_name,
+                                                    const google::protobuf::Message& spec,
+                                                    const PluginContext& context) final {
+    const Spec* typed = google::protobuf::DynamicCastToGenerated<Spec>(&spec);
+    if (typed == nullptr) return WrongType(spec);
+    return OpenSpec(port_name, *typed, context);
+  }
+
+ protected:
+  virtual absl::Status NormalizeSpec(const std::string& port_name, Spec& spec) const = 0;
+  virtual std::string SpecResource(const Spec& spec) const { return ""; }
+  virtual absl::StatusOr<std::unique_ptr<PortBackend>> OpenSpec(const std::string& port_name, const Spec& spec,
+                                                                const PluginContext& context) = 0;
+
+ private:
+  static absl::Status WrongType(const google::protobuf::Message& spec) {
+    // The daemon checks the type first; this would be its bug.
+    return absl::InternalError("spec is a " + spec.GetDescriptor()->full_name() + ", not a " +
+                               Spec::descriptor()->full_name());
+  }
+};
+
+// The plugin's status message inside FillStatus: `type_status` cast to Status, or null.
+template <typename Status>
+Status* TypedStatus(google::protobuf::Message* type_status) {
+  return type_status == nullptr ? nullptr : google::protobuf::DynamicCastToGenerated<Status>(type_status);
+}
 
 // Queue-pair limits shared by all types.
 inline constexpr uint32_t kMaxQueues = 16;
 
 // Fills in the default of a spec's `optional uint32 queues` (1) and checks the range;
-// `field` names it in the error ("port.vdpa.queues").
+// the error names the field "queues" (see PortPlugin::Normalize).
 template <typename Spec>
-absl::Status NormalizeQueueCount(Spec& spec, const std::string& field) {
+absl::Status NormalizeQueueCount(Spec& spec, const std::string& field = "queues") {
   if (!spec.has_queues()) spec.set_queues(1);
   if (spec.queues() < 1 || spec.queues() > kMaxQueues) {
     return absl::InvalidArgumentError(

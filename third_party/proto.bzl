@@ -62,3 +62,36 @@ def py_grpc_sources(name, srcs, grpc_srcs, visibility = None):
                "--descriptor_set_out=$(RULEDIR)/{name}.desc $(SRCS)").format(pkg = pkg, name = name),
         visibility = visibility,
     )
+
+def plugin_proto_library(name, srcs, visibility = None):
+    """C++ and Python code for a port-type plugin's own messages (no gRPC).
+
+    The import root is the workspace: plugins/vdpa/vdpa.proto is imported and included
+    as "plugins/vdpa/vdpa.proto" / "plugins/vdpa/vdpa.pb.h". The C++ library is linked
+    into the plugin's shared object, whose loading registers the messages in the
+    process's generated pool (so the daemon can make, parse and print them). `name`.desc
+    is a descriptor set with everything imported, for tools and tests.
+    """
+    pkg = native.package_name()
+    paths = ["%s/%s" % (pkg, s) for s in srcs]
+    cc_outs = [s[:-len(".proto")] + ext for s in srcs for ext in [".pb.h", ".pb.cc"]]
+    py_outs = [s[:-len(".proto")] + "_pb2.py" for s in srcs]
+    native.genrule(
+        name = name + "_gen",
+        srcs = srcs,
+        outs = cc_outs + py_outs + [name + ".desc"],
+        cmd = ("/usr/bin/protoc -I. -I/usr/include --cpp_out=$(GENDIR) --python_out=$(GENDIR) {p} && " +
+               "/usr/bin/protoc -I. -I/usr/include --include_imports --descriptor_set_out=$(RULEDIR)/{name}.desc {p}").format(
+            p = " ".join(paths),
+            name = name,
+        ),
+        visibility = visibility,
+    )
+    native.cc_library(
+        name = name,
+        srcs = [o for o in cc_outs if o.endswith(".cc")],
+        hdrs = [o for o in cc_outs if o.endswith(".h")],
+        deps = ["@protobuf"],
+        visibility = visibility,
+    )
+    native.filegroup(name = name + "_py", srcs = py_outs, visibility = visibility)
