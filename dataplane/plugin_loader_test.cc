@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/empty.pb.h"
 #include "gtest/gtest.h"
 
 namespace vhostd {
@@ -51,15 +52,16 @@ TEST(PluginLoaderTest, LoadsAGoodPlugin) {
   EXPECT_EQ(info.file, dir.File("test_plugin.so"));
   EXPECT_EQ(info.abi_version, VHOSTD_PLUGIN_ABI_VERSION);
   ASSERT_NE(registry.Find("test-type"), nullptr);
-  vhostd::v1::Port port;
-  EXPECT_TRUE(registry.Find("test-type")->Normalize(port).ok());  // the plugin's code runs
+  google::protobuf::Empty spec;
+  EXPECT_TRUE(registry.Find("test-type")->Normalize("p", spec).ok());  // the plugin's code runs
+  EXPECT_EQ(registry.TypeOfSpec("google.protobuf.Empty"), "test-type");
 }
 
 TEST(PluginLoaderTest, RefusesAnotherAbiVersion) {
   PluginRegistry registry;
   const absl::Status s = LoadPluginFile(TestPlugin("bad_abi_plugin.so"), kConfig, &registry);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(s.message(), HasSubstr("bad_abi_plugin.so was built for plugin ABI version 999, this vhostd has 1"));
+  EXPECT_THAT(s.message(), HasSubstr("bad_abi_plugin.so was built for plugin ABI version 999, this vhostd has 2"));
   EXPECT_TRUE(registry.All().empty());
 }
 

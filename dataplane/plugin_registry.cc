@@ -13,12 +13,21 @@ absl::Status PluginRegistry::Register(PluginInfo info, std::unique_ptr<PortPlugi
   if (info.port_type.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("plugin ", Origin(info), " has no port type"));
   }
-  auto [it, added] = plugins_.try_emplace(info.port_type);
-  if (!added) {
+  if (auto it = plugins_.find(info.port_type); it != plugins_.end()) {
     return absl::AlreadyExistsError(absl::StrCat("plugins ", Origin(it->second.info), " and ", Origin(info),
                                                  " both serve port type ", info.port_type));
   }
-  it->second = Entry{std::move(info), std::move(plugin)};
+  if (plugin->spec_type() == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("plugin ", Origin(info), " has no spec message"));
+  }
+  const std::string& spec = plugin->spec_type()->full_name();
+  if (auto it = type_of_spec_.find(spec); it != type_of_spec_.end()) {
+    return absl::AlreadyExistsError(absl::StrCat("plugins ", Origin(plugins_.at(it->second).info), " and ",
+                                                 Origin(info), " both use spec message ", spec));
+  }
+  type_of_spec_[spec] = info.port_type;
+  const std::string type = info.port_type;
+  plugins_[type] = Entry{std::move(info), std::move(plugin)};
   return absl::OkStatus();
 }
 
@@ -33,14 +42,9 @@ std::vector<RegisteredPlugin> PluginRegistry::All() const {
   return all;
 }
 
-std::string PortTypeOf(const vhostd::v1::Port& port) {
-  switch (port.spec_case()) {
-    case vhostd::v1::Port::kVhostUser: return "vhost-user";
-    case vhostd::v1::Port::kVhostKernel: return "vhost-kernel";
-    case vhostd::v1::Port::kVdpa: return "vdpa";
-    case vhostd::v1::Port::SPEC_NOT_SET: return "";
-  }
-  return "";
+std::string PluginRegistry::TypeOfSpec(const std::string& spec_type) const {
+  auto it = type_of_spec_.find(spec_type);
+  return it == type_of_spec_.end() ? "" : it->second;
 }
 
 }  // namespace vhostd

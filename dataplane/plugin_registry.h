@@ -1,5 +1,6 @@
 // Port-type plugins by type name, with where each came from. Registration checks for an
-// empty type and duplicates (naming both files); lookup is by the spec's case.
+// empty type, a missing spec message and duplicates of either (naming both files);
+// lookup is by type name or by the full name of the spec message.
 #ifndef VHOSTD_DATAPLANE_PLUGIN_REGISTRY_H_
 #define VHOSTD_DATAPLANE_PLUGIN_REGISTRY_H_
 
@@ -33,6 +34,9 @@ class PluginRegistry {
   absl::Status Register(PluginInfo info, std::unique_ptr<PortPlugin> plugin);
   // nullptr if no plugin serves `port_type`.
   PortPlugin* Find(const std::string& port_type) const;
+  // The type name of the plugin whose spec message is `spec_type` (a full message
+  // name, e.g. "vhostd.plugins.vdpa.v1.VdpaSpec"), or "".
+  std::string TypeOfSpec(const std::string& spec_type) const;
   std::vector<RegisteredPlugin> All() const;  // ordered by type name
 
  private:
@@ -41,10 +45,8 @@ class PluginRegistry {
     std::unique_ptr<PortPlugin> plugin;
   };
   std::map<std::string, Entry> plugins_;
+  std::map<std::string, std::string> type_of_spec_;  // spec message -> port type
 };
-
-// The port type name for a Port's spec case ("vhost-user", ...), or "" when unset.
-std::string PortTypeOf(const vhostd::v1::Port& port);
 
 }  // namespace vhostd
 

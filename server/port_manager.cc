@@ -5,10 +5,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "server/log.h"
 #include "server/names.h"
 #include "server/pagination.h"
+#include "server/plugin_messages.h"
+#include "server/port_status.h"
+#include "server/stored_port.h"
 
 namespace vhostd {
 
@@ -20,12 +25,15 @@ using vhostd::v1::PortStatus;
 
 namespace {
 
+constexpr char kTypeUrlPrefix[] = "type.googleapis.com/";
+
 // Names are unique, and every cross-connect joins two distinct existing ports that are
 // in no other cross-connect.
 absl::Status CheckConsistent(const vhostd::state::DesiredState& state) {
   std::set<std::string> ports, xconnects, joined;
-  for (const Port& port : state.ports()) {
-    if (!ports.insert(port.name()).second) return absl::DataLossError(absl::StrCat("port ", port.name(), " twice"));
+  for (const google::protobuf::Struct& port : state.ports()) {
+    const std::string name = StoredString(port, "name");
+    if (!ports.insert(name).second) return absl::DataLossError(absl::StrCat("port ", name, " twice"));
   }
   for (const CrossConnect& x : state.cross_connects()) {
     if (!xconnects.insert(x.name()).second) {
@@ -68,25 +76,10 @@ absl::Status PortManager::Restore() {
                                             "); it was left untouched: fix or move it away to start afresh"));
   }
   absl::MutexLock lock(&mu_);
-  for (Port& port : *state->mutable_ports()) {
-    PortEntry entry;
-    absl::Status valid = ValidatePortSpec(port);
-    entry.spec = port;
-    if (valid.ok()) {
-      ++entry.open_attempts;
-      absl::StatusOr<std::unique_ptr<PortBackend>> backend = OpenPort(port);
-      if (backend.ok()) {
-        entry.backend = std::move(*backend);
-      } else {
-        valid = backend.status();
-      }
-    }
-    if (!valid.ok()) {
-      entry.error = absl::StrCat("restoring from ", store_->path(), ": ", valid.message());
-      entry.next_retry = absl::Now() + entry.retry_backoff;  // the reconciler retries
-      VHOSTD_LOG_ERROR("port ", port.name(), ": ", entry.error);
-    }
-    ports_[port.name()] = std::move(entry);
+  for (const google::protobuf::Struct& stored : state->ports()) {
+    PortEntry entry = RestorePort(stored);
+    const std::string name = entry.spec.name();
+    ports_[name] = std::move(entry);
   }
   for (const CrossConnect& xconnect : state->cross_connects()) xconnects_[xconnect.name()] = xconnect;
   VHOSTD_LOG_INFO("restored ", ports_.size(), " ports and ", xconnects_.size(), " cross-connects from ",
@@ -95,58 +88,144 @@ absl::Status PortManager::Restore() {
   return absl::OkStatus();
 }
 
-// Validates everything about a port request that does not depend on other ports, and
-// normalizes the spec.
-absl::Status PortManager::ValidatePortSpec(Port& port) {
-  if (absl::Status s = ValidateName(port.name(), "port.name"); !s.ok()) return s;
-  const std::string type = PortTypeOf(port);
+PortManager::PortEntry PortManager::RestorePort(const google::protobuf::Struct& stored) {
+  PortEntry entry;
+  entry.stored = stored;
+  entry.spec.set_name(StoredString(stored, "name"));
+  entry.spec.set_type(StoredString(stored, "type"));
+  absl::Status valid;
+  if (!StoredSpecTypeKnown(stored) || plugins_->Find(entry.spec.type()) == nullptr) {
+    // Kept as stored; served again by a daemon that has the plugin.
+    valid = absl::FailedPreconditionError(absl::StrCat("plugin ", entry.spec.type(), " not loaded (spec ",
+                                                       StoredSpecType(stored), ")"));
+  } else if (absl::StatusOr<Port> port = ParseStoredPort(stored); !port.ok()) {
+    valid = port.status();  // and never retried: the file's text is wrong
+  } else if (absl::StatusOr<ValidPort> checked = ValidatePortSpec(*port); !checked.ok()) {
+    entry.spec = *port;
+    entry.plugin = plugins_->Find(entry.spec.type());  // retried: the plugin may become available
+    valid = checked.status();
+  } else {
+    entry.spec = checked->port;
+    entry.plugin = checked->plugin;
+    ++entry.open_attempts;
+    absl::StatusOr<std::unique_ptr<PortBackend>> backend = OpenPort(*checked);
+    entry.typed_spec = std::move(checked->spec);
+    if (backend.ok()) {
+      entry.backend = std::move(*backend);
+    } else {
+      valid = backend.status();
+    }
+  }
+  if (!valid.ok()) {
+    entry.error = absl::StrCat("restoring from ", store_->path(), ": ", valid.message());
+    entry.next_retry = absl::Now() + entry.retry_backoff;  // the reconciler retries (those with a plugin)
+    VHOSTD_LOG_ERROR("port ", entry.spec.name(), ": ", entry.error);
+  }
+  return entry;
+}
+
+absl::StatusOr<std::string> PortManager::ResolvePortType(const Port& port) const {
+  const std::string spec_type = port.has_spec() ? std::string(port.spec().type_url().substr(
+                                                      port.spec().type_url().find_last_of('/') + 1))
+                                                : "";
+  if (port.has_spec() && spec_type.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("port.spec: type_url \"", LimitForMessage(port.spec().type_url()),
+                                                   "\" names no message"));
+  }
+  const std::string type = port.type().empty() ? plugins_->TypeOfSpec(spec_type) : port.type();
+  if (port.type().empty() && !port.has_spec()) {
+    return absl::InvalidArgumentError(absl::StrCat("port.type: required (one of ", LoadedTypes(*plugins_), ")"));
+  }
   if (type.empty()) {
-    return absl::InvalidArgumentError("port.spec: one of vhost_user, vhost_kernel or vdpa is required");
+    return absl::InvalidArgumentError(absl::StrCat("port.spec: ", LimitForMessage(spec_type),
+                                                   " is the spec of no loaded plugin (", LoadedTypes(*plugins_), ")"));
   }
   PortPlugin* plugin = plugins_->Find(type);
   if (plugin == nullptr) {
-    return absl::UnimplementedError(absl::StrCat("port type ", type, " is not served by this vhostd (no plugin)"));
+    return absl::InvalidArgumentError(absl::StrCat("port.type: unknown port type \"", LimitForMessage(type),
+                                                   "\" (this vhostd serves ", LoadedTypes(*plugins_), ")"));
   }
+  if (port.has_spec() && spec_type != plugin->spec_type()->full_name()) {
+    return absl::InvalidArgumentError(absl::StrCat("port.spec: is a ", LimitForMessage(spec_type), "; port type ",
+                                                   type, " takes a ", plugin->spec_type()->full_name()));
+  }
+  return type;
+}
+
+// Validates everything about a port request that does not depend on other ports, and
+// normalizes the spec (through its plugin).
+absl::StatusOr<PortManager::ValidPort> PortManager::ValidatePortSpec(Port port) {
+  if (absl::Status s = ValidateName(port.name(), "port.name"); !s.ok()) return s;
+  absl::StatusOr<std::string> type = ResolvePortType(port);
+  if (!type.ok()) return type.status();
+  PortPlugin* plugin = plugins_->Find(*type);
   if (absl::Status s = plugin->CheckAvailable(); !s.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat("port type ", type, " is unavailable here: ", s.message()));
+    return absl::FailedPreconditionError(absl::StrCat("port type ", *type, " is unavailable here: ", s.message()));
   }
-  port.clear_status();
-  return plugin->Normalize(port);
+  ValidPort valid;
+  valid.plugin = plugin;
+  valid.spec.reset(google::protobuf::MessageFactory::generated_factory()->GetPrototype(plugin->spec_type())->New());
+  if (port.has_spec() && !valid.spec->ParseFromString(port.spec().value())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("port.spec: not a valid ", plugin->spec_type()->full_name(), " (it does not parse)"));
+  }
+  if (!valid.spec->GetReflection()->GetUnknownFields(*valid.spec).empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("port.spec: has fields that ", plugin->spec_type()->full_name(),
+                                                   " does not define (a client built for another version?)"));
+  }
+  if (absl::Status s = plugin->Normalize(port.name(), *valid.spec); !s.ok()) {
+    return InSpec(s, *plugin->spec_type());
+  }
+  valid.port.set_name(port.name());
+  valid.port.set_type(*type);
+  valid.port.mutable_spec()->PackFrom(*valid.spec, kTypeUrlPrefix);
+  return valid;
 }
 
-absl::StatusOr<std::unique_ptr<PortBackend>> PortManager::OpenPort(const Port& port) {
-  return plugins_->Find(PortTypeOf(port))->Open(port, context_);
+absl::StatusOr<std::unique_ptr<PortBackend>> PortManager::OpenPort(const ValidPort& port) {
+  absl::StatusOr<std::unique_ptr<PortBackend>> backend =
+      port.plugin->Open(port.port.name(), *port.spec, context_);
+  if (!backend.ok()) return InSpec(backend.status(), *port.plugin->spec_type());
+  return backend;
 }
 
-absl::StatusOr<Port> PortManager::CreatePort(Port port) {
+absl::StatusOr<Port> PortManager::CreatePort(Port request) {
   absl::MutexLock lock(&mu_);
-  if (absl::Status s = ValidatePortSpec(port); !s.ok()) return s;
+  absl::StatusOr<ValidPort> valid = ValidatePortSpec(std::move(request));
+  if (!valid.ok()) return valid.status();
+  const Port& port = valid->port;
   if (auto it = ports_.find(port.name()); it != ports_.end()) {
-    if (MessageDifferencer::Equals(it->second.spec, port)) {  // a retry
-      PortEntry& entry = it->second;
+    PortEntry& entry = it->second;
+    if (entry.plugin == valid->plugin && entry.typed_spec &&
+        MessageDifferencer::Equals(*entry.typed_spec, *valid->spec)) {  // a retry
       // A port in ERROR is reopened now: the caller may have fixed what was wrong.
       if (!entry.backend && !Reopen(entry)) return absl::FailedPreconditionError(entry.error);
       return Describe(entry, RxQueueCores());
     }
     return absl::AlreadyExistsError(absl::StrCat("port.name: port ", port.name(), " exists with a different spec"));
   }
-  PortPlugin* plugin = plugins_->Find(PortTypeOf(port));
-  if (const std::string resource = plugin->ExclusiveResource(port); !resource.empty()) {
+  if (const std::string resource = valid->plugin->ExclusiveResource(*valid->spec); !resource.empty()) {
     for (const auto& [name, other] : ports_) {
-      if (PortTypeOf(other.spec) == PortTypeOf(port) && plugin->ExclusiveResource(other.spec) == resource) {
-        return absl::FailedPreconditionError(absl::StrCat("port: ", resource, " is already used by port ", name));
+      if (other.plugin == valid->plugin && other.typed_spec &&
+          valid->plugin->ExclusiveResource(*other.typed_spec) == resource) {
+        return absl::FailedPreconditionError(absl::StrCat("port.spec: ", resource, " is already used by port ", name));
       }
     }
   }
-  absl::StatusOr<std::unique_ptr<PortBackend>> backend = OpenPort(port);
+  absl::StatusOr<google::protobuf::Struct> stored = StorePort(port);
+  if (!stored.ok()) return stored.status();
+  absl::StatusOr<std::unique_ptr<PortBackend>> backend = OpenPort(*valid);
   if (!backend.ok()) return backend.status();
-  if (absl::Status saved = Persist(&port); !saved.ok()) {
+  if (absl::Status saved = Persist(&*stored); !saved.ok()) {
     return absl::UnavailableError(absl::StrCat("port not created: saving state failed: ", saved.message()));
   }
   PortEntry& entry = ports_[port.name()];
   entry.spec = port;
+  entry.plugin = valid->plugin;
+  entry.typed_spec = std::move(valid->spec);
+  entry.stored = std::move(*stored);
   entry.backend = std::move(*backend);
-  VHOSTD_LOG_INFO("created port ", port.name(), " (", PortTypeOf(port), ")");
+  VHOSTD_LOG_INFO("created port ", entry.spec.name(), " (", entry.spec.type(), ")");
   return Describe(entry, RxQueueCores());
 }
 
@@ -276,6 +355,7 @@ vhostd::v1::ListPluginsResponse PortManager::ListPlugins() {
     out->set_description(info.description);
     out->set_file(info.file);
     out->set_abi_version(info.abi_version);
+    DescribeMessages(*plugin.plugin, out);
     const absl::Status available = plugin.plugin->CheckAvailable();
     out->set_available(available.ok());
     out->set_unavailable_reason(std::string(available.message()));
@@ -312,7 +392,7 @@ std::vector<PortCounterSnapshot> PortManager::SnapshotPorts() {
   const QueueCores cores = RxQueueCores();
   for (const auto& [name, entry] : ports_) {
     const Port described = Describe(entry, cores);
-    out.push_back({name, PortTypeOf(entry.spec), Stats(entry), described.status()});
+    out.push_back({name, entry.spec.type(), Stats(entry), described.status()});
   }
   return out;
 }
@@ -339,9 +419,7 @@ Port PortManager::Describe(const PortEntry& entry, const QueueCores& cores) {
     status->set_message(entry.error);
     return port;
   }
-  entry.backend->FillStatus(status);
-  status->set_dataplane_port_id(entry.backend->ethdev_port_id());
-  status->set_active_queues(entry.backend->queues());
+  FillPortStatus(*entry.backend, entry.plugin->status_type(), status);
   if (entry.stalled && status->state() == PortStatus::UP) {
     status->set_state(PortStatus::STALLED);
     status->set_message(absl::StrCat("transmit stalled since ", absl::FormatTime(entry.stalled_since),
@@ -390,10 +468,10 @@ const CrossConnect* PortManager::CrossConnectOf(const std::string& port) const {
   return nullptr;
 }
 
-absl::Status PortManager::Persist(const Port* extra_port, const std::string& without_port) {
+absl::Status PortManager::Persist(const google::protobuf::Struct* extra_port, const std::string& without_port) {
   vhostd::state::DesiredState state;
   for (const auto& [name, entry] : ports_) {
-    if (name != without_port) *state.add_ports() = entry.spec;
+    if (name != without_port) *state.add_ports() = entry.stored;
   }
   if (extra_port) *state.add_ports() = *extra_port;
   for (const auto& [name, xconnect] : xconnects_) *state.add_cross_connects() = xconnect;

@@ -20,6 +20,8 @@
 #include "absl/time/time.h"
 #include "dataplane/forwarding_engine.h"
 #include "dataplane/plugin_registry.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/struct.pb.h"
 #include "server/state_store.h"
 #include "vhostd/v1/vhostd.pb.h"
 
@@ -38,8 +40,9 @@ class PortManager : public PortEvents {
   PortManager(PluginRegistry* plugins, ForwardingEngine* engine, StateStore* store, PluginContext context);
   ~PortManager();  // stops forwarding and closes every port; the state file is kept
 
-  // Loads the state file and opens its ports. A port that cannot be opened is kept in
-  // the desired state and shown with state ERROR. Fails only if the file is unusable.
+  // Loads the state file and opens its ports. A port that cannot be opened, or whose
+  // type no loaded plugin serves, is kept in the desired state (and in the file) and
+  // shown with state ERROR. Fails only if the file is unusable.
   absl::Status Restore();
 
   absl::StatusOr<vhostd::v1::Port> CreatePort(vhostd::v1::Port port);
@@ -76,8 +79,20 @@ class PortManager : public PortEvents {
   void PortChanged() override;
 
  private:
+  // A port request that passed validation: its plugin, and its spec normalized both as
+  // the plugin's message and packed in `port`.
+  struct ValidPort {
+    vhostd::v1::Port port;  // name, type, normalized spec; no status
+    PortPlugin* plugin = nullptr;
+    std::unique_ptr<google::protobuf::Message> spec;
+  };
   struct PortEntry {
-    vhostd::v1::Port spec;                 // normalized, without status
+    vhostd::v1::Port spec;  // name, type, normalized spec, without status
+    // Null for a port from the state file whose type no loaded plugin serves: it keeps
+    // its place (and its `stored` form) but cannot be opened by this daemon.
+    PortPlugin* plugin = nullptr;
+    std::unique_ptr<google::protobuf::Message> typed_spec;  // `spec.spec` unpacked; null without plugin
+    google::protobuf::Struct stored;       // what the state file holds for the port
     std::unique_ptr<PortBackend> backend;  // null if the port could not be opened
     std::string error;                     // why, when backend is null
     // Reopening a port in ERROR: when next, and the wait after that (doubling).
@@ -96,19 +111,22 @@ class PortManager : public PortEvents {
   // what the installed plan was built from, the plan is stale.
   using PlanInputs = std::vector<std::pair<std::string, uint16_t>>;
 
-  absl::Status ValidatePortSpec(vhostd::v1::Port& port) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<ValidPort> ValidatePortSpec(vhostd::v1::Port port) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The plugin a port request names, by `type` or else by its spec's message type.
+  absl::StatusOr<std::string> ResolvePortType(const vhostd::v1::Port& port) const;
+  // Builds the entry of a port read from the state file (open, or in ERROR).
+  PortEntry RestorePort(const google::protobuf::Struct& stored) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status ValidateCrossConnect(const vhostd::v1::CrossConnect& xconnect) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<std::unique_ptr<PortBackend>> OpenPort(const vhostd::v1::Port& port)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::unique_ptr<PortBackend>> OpenPort(const ValidPort& port) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // (port name, rx queue) -> lcore that polls it.
   using QueueCores = std::map<std::pair<std::string, uint16_t>, int>;
   QueueCores RxQueueCores() const;
   vhostd::v1::Port Describe(const PortEntry& entry, const QueueCores& cores) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   vhostd::v1::PortStats Stats(const PortEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const vhostd::v1::CrossConnect* CrossConnectOf(const std::string& port) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Writes the desired state as it would be after a change: `extra_port` added or
-  // `without_port` left out.
-  absl::Status Persist(const vhostd::v1::Port* extra_port = nullptr, const std::string& without_port = "")
+  // Writes the desired state as it would be after a change: `extra_port` (a stored
+  // port) added or `without_port` left out.
+  absl::Status Persist(const google::protobuf::Struct* extra_port = nullptr, const std::string& without_port = "")
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Recomputes what every polling core forwards and installs it; the engine's error if
   // a core did not take its new program (then it may still run the old one).

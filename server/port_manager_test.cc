@@ -20,10 +20,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/empty.pb.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "server/testing/files.h"
 #include "server/state_store.h"
+#include "server/stored_port.h"
 #include "server/testing/fake_forwarding_engine.h"
 #include "server/testing/fake_port_plugin.h"
 
@@ -43,7 +46,7 @@ using fakes::FakePortPlugin;
 using vhostd::v1::CrossConnect;
 using vhostd::v1::Port;
 using vhostd::v1::PortStatus;
-using vhostd::v1::VhostUserSpec;
+using vhostd::plugins::vhost_user::v1::VhostUserSpec;
 
 // --- helpers ---
 
@@ -71,12 +74,34 @@ FileSnapshot Snapshot(const std::string& path) {
   return s;
 }
 
+// The port's vhost-user spec (empty if it has another or none).
+VhostUserSpec SpecOf(const Port& port) {
+  VhostUserSpec spec;
+  port.spec().UnpackTo(&spec);
+  return spec;
+}
+
+Port WithSpec(Port port, const VhostUserSpec& spec) {
+  port.mutable_spec()->PackFrom(spec);
+  return port;
+}
+
+// `port` with its spec changed by `edit`.
+template <typename Edit>
+Port Edited(Port port, Edit edit) {
+  VhostUserSpec spec = SpecOf(port);
+  edit(spec);
+  return WithSpec(std::move(port), spec);
+}
+
 Port VhostUser(const std::string& name, const std::string& socket, std::optional<uint32_t> queues = std::nullopt) {
   Port port;
   port.set_name(name);
-  port.mutable_vhost_user()->set_socket_path(socket);
-  if (queues) port.mutable_vhost_user()->set_queues(*queues);
-  return port;
+  port.set_type("vhost-user");
+  VhostUserSpec spec;
+  spec.set_socket_path(socket);
+  if (queues) spec.set_queues(*queues);
+  return WithSpec(std::move(port), spec);
 }
 
 CrossConnect XConnect(const std::string& name, const std::string& a, const std::string& b) {
@@ -231,35 +256,81 @@ TEST_F(PortManagerTest, BadNameIsInvalidArgumentAndChangesNothing) {
   EXPECT_THAT(log_->open_attempts, IsEmpty());
 }
 
-TEST_F(PortManagerTest, MissingSpecIsInvalidArgumentNamingTheField) {
+TEST_F(PortManagerTest, MissingTypeAndSpecIsInvalidArgumentNamingTheType) {
   Port port;
   port.set_name("vm1");
   absl::StatusOr<Port> created = manager_->CreatePort(port);
   ASSERT_FALSE(created.ok());
   EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Message(created.status()), StartsWith("port.spec: "));
+  EXPECT_THAT(Message(created.status()), StartsWith("port.type: required (one of vhost-user)"));
   EXPECT_FALSE(Exists(state_path_));
   EXPECT_THAT(PortNames(), IsEmpty());
   EXPECT_THAT(log_->open_attempts, IsEmpty());
 }
 
-TEST_F(PortManagerTest, TypeWithoutPluginIsUnimplemented) {
-  Port kernel;
-  kernel.set_name("tap1");
-  kernel.mutable_vhost_kernel()->set_tap_name("tap1");
-  absl::StatusOr<Port> created = manager_->CreatePort(kernel);
+TEST_F(PortManagerTest, TypeComesFromTheSpecsMessageWhenLeftOut) {
+  Port port = VhostUser("vm1", "vm1.sock");
+  port.clear_type();
+  absl::StatusOr<Port> created = manager_->CreatePort(port);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->type(), "vhost-user");
+  EXPECT_EQ(created->spec().type_url(), "type.googleapis.com/vhostd.plugins.vhost_user.v1.VhostUserSpec");
+}
+
+TEST_F(PortManagerTest, TypeWithoutSpecGetsTheTypesDefaults) {
+  Port port;
+  port.set_name("vm1");
+  port.set_type("vhost-user");
+  // The defaults reach the plugin, whose validation speaks (a socket path is required).
+  absl::StatusOr<Port> created = manager_->CreatePort(port);
   ASSERT_FALSE(created.ok());
-  EXPECT_EQ(created.status().code(), absl::StatusCode::kUnimplemented) << created.status();
-  EXPECT_THAT(Message(created.status()), HasSubstr("vhost-kernel"));
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(created.status()), StartsWith("port.spec.socket_path: required"));
+}
 
-  Port vdpa;
-  vdpa.set_name("vdpa1");
-  vdpa.mutable_vdpa()->set_device("vdpa0");
-  EXPECT_CODE(StatusOf(manager_->CreatePort(vdpa)), absl::StatusCode::kUnimplemented);
-
+TEST_F(PortManagerTest, BadTypesAndSpecsAreInvalidArgumentNamingTheField) {
+  struct Case {
+    Port port;
+    std::string prefix;
+  };
+  Port unknown_type = VhostUser("p1", "p1.sock");
+  unknown_type.set_type("vhost-kernel");  // no such plugin here
+  google::protobuf::Empty empty;
+  Port foreign_spec = VhostUser("p1", "p1.sock");
+  foreign_spec.mutable_spec()->PackFrom(empty);  // the spec of no plugin
+  Port foreign_untyped = foreign_spec;
+  foreign_untyped.clear_type();
+  Port garbage = VhostUser("p1", "p1.sock");
+  garbage.mutable_spec()->set_value("\xff\xff\xff");
+  Port newer = VhostUser("p1", "p1.sock");
+  newer.mutable_spec()->mutable_value()->append("\xa8\x1f\x01");  // field 501 = 1: not in VhostUserSpec
+  Port no_url = VhostUser("p1", "p1.sock");
+  no_url.mutable_spec()->set_type_url("");
+  for (const Case& c : std::vector<Case>{
+           {unknown_type, "port.type: unknown port type \"vhost-kernel\" (this vhostd serves vhost-user)"},
+           {foreign_spec, "port.spec: is a google.protobuf.Empty; port type vhost-user takes a "
+                          "vhostd.plugins.vhost_user.v1.VhostUserSpec"},
+           {foreign_untyped, "port.spec: google.protobuf.Empty is the spec of no loaded plugin"},
+           {garbage, "port.spec: not a valid vhostd.plugins.vhost_user.v1.VhostUserSpec"},
+           {newer, "port.spec: has fields that vhostd.plugins.vhost_user.v1.VhostUserSpec does not define"},
+           {no_url, "port.spec: type_url \"\" names no message"},
+       }) {
+    absl::StatusOr<Port> created = manager_->CreatePort(c.port);
+    ASSERT_FALSE(created.ok()) << c.port.ShortDebugString();
+    EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument) << created.status();
+    EXPECT_THAT(Message(created.status()), StartsWith(c.prefix));
+  }
   EXPECT_FALSE(Exists(state_path_));
   EXPECT_THAT(PortNames(), IsEmpty());
   EXPECT_THAT(log_->open_attempts, IsEmpty());
+}
+
+TEST_F(PortManagerTest, ClientInputInErrorsIsBounded) {
+  Port port = VhostUser("p1", "p1.sock");
+  port.set_type(std::string(5000, 'x'));
+  absl::StatusOr<Port> created = manager_->CreatePort(port);
+  ASSERT_FALSE(created.ok());
+  EXPECT_LT(created.status().message().size(), 400u) << created.status();
 }
 
 TEST_F(PortManagerTest, PluginValidationErrorsNameTheField) {
@@ -267,19 +338,20 @@ TEST_F(PortManagerTest, PluginValidationErrorsNameTheField) {
     Port port;
     std::string prefix;
   };
-  Port both_buffers = VhostUser("vm1", "vm.sock");
-  both_buffers.mutable_vhost_user()->set_linear_buffer(true);
-  both_buffers.mutable_vhost_user()->set_ext_buffer(true);
-  Port bad_mode = VhostUser("vm1", "vm.sock");
-  bad_mode.mutable_vhost_user()->set_mode(static_cast<VhostUserSpec::Mode>(7));
+  const Port both_buffers = Edited(VhostUser("vm1", "vm.sock"), [](VhostUserSpec& spec) {
+    spec.set_linear_buffer(true);
+    spec.set_ext_buffer(true);
+  });
+  const Port bad_mode = Edited(VhostUser("vm1", "vm.sock"),
+                               [](VhostUserSpec& spec) { spec.set_mode(static_cast<VhostUserSpec::Mode>(7)); });
   for (const Case& c : std::vector<Case>{
-           {VhostUser("vm1", "vm.sock", 0), "port.vhost_user.queues: "},
-           {VhostUser("vm1", "vm.sock", 17), "port.vhost_user.queues: "},
-           {VhostUser("vm1", ""), "port.vhost_user.socket_path: "},
-           {VhostUser("vm1", "a,b.sock"), "port.vhost_user.socket_path: "},
-           {VhostUser("vm1", "../escape.sock"), "port.vhost_user.socket_path: "},
-           {both_buffers, "port.vhost_user.ext_buffer: "},
-           {bad_mode, "port.vhost_user.mode: "},
+           {VhostUser("vm1", "vm.sock", 0), "port.spec.queues: "},
+           {VhostUser("vm1", "vm.sock", 17), "port.spec.queues: "},
+           {VhostUser("vm1", ""), "port.spec.socket_path: "},
+           {VhostUser("vm1", "a,b.sock"), "port.spec.socket_path: "},
+           {VhostUser("vm1", "../escape.sock"), "port.spec.socket_path: "},
+           {both_buffers, "port.spec.ext_buffer: "},
+           {bad_mode, "port.spec.mode: "},
        }) {
     absl::StatusOr<Port> created = manager_->CreatePort(c.port);
     ASSERT_FALSE(created.ok()) << c.port.ShortDebugString();
@@ -310,7 +382,7 @@ TEST_F(PortManagerTest, RejectedRequestsLeaveExistingStateAlone) {
   no_spec.set_name("vm2");
   Port kernel;
   kernel.set_name("tap1");
-  kernel.mutable_vhost_kernel();
+  kernel.set_type("vhost-kernel");
   EXPECT_FALSE(manager_->CreatePort(VhostUser("Bad", "x.sock")).ok());
   EXPECT_FALSE(manager_->CreatePort(no_spec).ok());
   EXPECT_FALSE(manager_->CreatePort(kernel).ok());
@@ -339,10 +411,10 @@ TEST_F(PortManagerTest, CreateReturnsNormalizedSpecWithStatusAndPersistsIt) {
   absl::StatusOr<Port> created = manager_->CreatePort(request);
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_EQ(created->name(), "vm1");
-  EXPECT_EQ(created->vhost_user().socket_path(), "/fake/sockets/vm1.sock");
-  EXPECT_EQ(created->vhost_user().mode(), VhostUserSpec::MODE_SERVER);
-  EXPECT_TRUE(created->vhost_user().has_queues());
-  EXPECT_EQ(created->vhost_user().queues(), 1u);
+  EXPECT_EQ(SpecOf(*created).socket_path(), "/fake/sockets/vm1.sock");
+  EXPECT_EQ(SpecOf(*created).mode(), VhostUserSpec::MODE_SERVER);
+  EXPECT_TRUE(SpecOf(*created).has_queues());
+  EXPECT_EQ(SpecOf(*created).queues(), 1u);
   EXPECT_EQ(created->status().state(), PortStatus::UP);
   EXPECT_EQ(created->status().message(), "");
   EXPECT_EQ(created->status().dataplane_port_id(), 10);
@@ -351,9 +423,10 @@ TEST_F(PortManagerTest, CreateReturnsNormalizedSpecWithStatusAndPersistsIt) {
 
   const vhostd::state::DesiredState saved = SavedState();
   ASSERT_EQ(saved.ports_size(), 1);
-  EXPECT_FALSE(saved.ports(0).has_status()) << "status must not be persisted";
-  EXPECT_TRUE(MessageDifferencer::Equals(saved.ports(0), WithoutStatus(*created)))
-      << saved.ports(0).ShortDebugString();
+  EXPECT_FALSE(saved.ports(0).fields().count("status")) << "status must not be persisted";
+  absl::StatusOr<Port> stored = ParseStoredPort(saved.ports(0));
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*stored, WithoutStatus(*created))) << stored->ShortDebugString();
   EXPECT_FALSE(Exists(state_path_ + ".tmp"));
 
   absl::StatusOr<Port> got = manager_->GetPort("vm1");
@@ -369,8 +442,8 @@ TEST_F(PortManagerTest, CreateIsIdempotent) {
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_TRUE(MessageDifferencer::Equals(*first, *second));
   // The same spec spelled out in canonical form is the same request too.
-  Port spelled = VhostUser("vm1", "/fake/sockets/vm1.sock", 1);
-  spelled.mutable_vhost_user()->set_mode(VhostUserSpec::MODE_SERVER);
+  const Port spelled = Edited(VhostUser("vm1", "/fake/sockets/vm1.sock", 1),
+                              [](VhostUserSpec& spec) { spec.set_mode(VhostUserSpec::MODE_SERVER); });
   absl::StatusOr<Port> third = manager_->CreatePort(spelled);
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_TRUE(MessageDifferencer::Equals(*first, *third));
@@ -389,7 +462,7 @@ TEST_F(PortManagerTest, DifferentSpecUnderSameNameIsAlreadyExists) {
     EXPECT_THAT(Message(created.status()), StartsWith("port.name: "));
   }
   EXPECT_THAT(log_->open_attempts, ElementsAre("vm1"));
-  EXPECT_EQ(manager_->GetPort("vm1")->vhost_user().queues(), 1u);
+  EXPECT_EQ(SpecOf(*manager_->GetPort("vm1")).queues(), 1u);
 }
 
 TEST_F(PortManagerTest, TwoPortsCannotClaimTheSameExclusiveResource) {
@@ -479,7 +552,7 @@ TEST_F(PortManagerTest, DeleteClosesThePortAndPersists) {
   EXPECT_CODE(StatusOf(manager_->GetPort("vm1")), absl::StatusCode::kNotFound);
   const vhostd::state::DesiredState saved = SavedState();
   ASSERT_EQ(saved.ports_size(), 1);
-  EXPECT_EQ(saved.ports(0).name(), "vm2");
+  EXPECT_EQ(StoredString(saved.ports(0), "name"), "vm2");
   // Deleting again: NOT_FOUND, or OK with allow_missing.
   EXPECT_CODE(manager_->DeletePort("vm1", false), absl::StatusCode::kNotFound);
   EXPECT_TRUE(manager_->DeletePort("vm1", true).ok());
@@ -903,7 +976,7 @@ TEST_F(PortManagerTest, PortThatFailsToOpenOnRestoreIsShownInError) {
   EXPECT_THAT(vm2->status().message(), HasSubstr("fake: cannot open vm2"));
   EXPECT_THAT(vm2->status().message(), HasSubstr(state_path_));
   EXPECT_EQ(vm2->status().dataplane_port_id(), -1);
-  EXPECT_EQ(vm2->vhost_user().socket_path(), "/fake/sockets/vm2.sock") << "spec is kept";
+  EXPECT_EQ(SpecOf(*vm2).socket_path(), "/fake/sockets/vm2.sock") << "spec is kept";
   EXPECT_EQ(manager_->GetPort("vm1")->status().state(), PortStatus::UP);
   // Stats of a port without backend: just the name.
   absl::StatusOr<vhostd::v1::PortStats> stats = manager_->GetPortStats("vm2");
@@ -934,13 +1007,49 @@ TEST_F(PortManagerTest, RestoreShowsPortsOfUnservedTypesInError) {
   absl::StatusOr<Port> tap = manager_->GetPort("tap1");
   ASSERT_TRUE(tap.ok());
   EXPECT_EQ(tap->status().state(), PortStatus::ERROR);
-  EXPECT_THAT(tap->status().message(), HasSubstr("vhost-kernel"));
+  EXPECT_THAT(tap->status().message(), HasSubstr("plugin vhost-kernel not loaded"));
+  EXPECT_EQ(tap->type(), "vhost-kernel");
   absl::StatusOr<Port> vm1 = manager_->GetPort("vm1");
   ASSERT_TRUE(vm1.ok());
   EXPECT_EQ(vm1->status().state(), PortStatus::ERROR);
-  EXPECT_THAT(vm1->status().message(), HasSubstr("port.vhost_user.queues"));
-  EXPECT_EQ(manager_->GetPort("vm2")->status().state(), PortStatus::UP);
+  EXPECT_THAT(vm1->status().message(), HasSubstr("port.spec.queues"));
+  absl::StatusOr<Port> vm2 = manager_->GetPort("vm2");
+  EXPECT_EQ(vm2->status().state(), PortStatus::UP);
+  EXPECT_EQ(vm2->type(), "vhost-user") << "migrated from format 1";
+  EXPECT_EQ(SpecOf(*vm2).socket_path(), "/fake/sockets/vm2.sock");
   EXPECT_THAT(log_->open_attempts, ElementsAre("vm2"));
+  // The reconciler leaves the unserved port alone (no plugin to retry with).
+  manager_->Reconcile();
+  EXPECT_THAT(manager_->GetPort("tap1")->status().message(), HasSubstr("plugin vhost-kernel not loaded"));
+}
+
+TEST_F(PortManagerTest, PortsOfAPluginNotLoadedStayInTheStateFileUnchanged) {
+  WriteFile(state_path_, R"({"format_version": 2, "ports": [
+      {"name": "up1", "type": "uplink", "spec": {"@type": "type.googleapis.com/vhostd.plugins.uplink.v1.UplinkSpec",
+                                                 "interface": "eth0", "queues": 2}},
+      {"name": "vm1", "type": "vhost-user", "spec": {
+          "@type": "type.googleapis.com/vhostd.plugins.vhost_user.v1.VhostUserSpec", "socket_path": "vm1.sock"}}],
+      "cross_connects": [{"name": "x1", "port_a": "up1", "port_b": "vm1"}]})");
+  ASSERT_TRUE(manager_->Restore().ok());
+  absl::StatusOr<Port> up = manager_->GetPort("up1");
+  ASSERT_TRUE(up.ok()) << up.status();
+  EXPECT_EQ(up->status().state(), PortStatus::ERROR);
+  EXPECT_THAT(up->status().message(), HasSubstr("plugin uplink not loaded"));
+  EXPECT_EQ(manager_->GetPort("vm1")->status().state(), PortStatus::UP);
+  // Everything else is served: a new port, and the desired state keeps the unknown one.
+  CreateOk(VhostUser("vm2", "vm2.sock"));
+  const vhostd::state::DesiredState saved = SavedState();
+  ASSERT_EQ(saved.ports_size(), 3);
+  EXPECT_EQ(StoredString(saved.ports(0), "name"), "up1");
+  EXPECT_EQ(StoredSpecType(saved.ports(0)), "vhostd.plugins.uplink.v1.UplinkSpec");
+  EXPECT_EQ(StoredString(saved.ports(0).fields().at("spec").struct_value(), "interface"), "eth0");
+  EXPECT_EQ(saved.cross_connects_size(), 1);
+  // A port of that type can't be created here, and its name stays taken.
+  EXPECT_CODE(StatusOf(manager_->CreatePort(VhostUser("up1", "up1.sock"))), absl::StatusCode::kAlreadyExists);
+  // It can be deleted (once its cross-connect is).
+  ASSERT_TRUE(manager_->DeleteCrossConnect("x1", false).ok());
+  ASSERT_TRUE(manager_->DeletePort("up1", false).ok());
+  EXPECT_EQ(SavedState().ports_size(), 2);
 }
 
 TEST_F(PortManagerTest, InconsistentStateFileIsDataLossAndOpensNothing) {
@@ -1056,6 +1165,33 @@ TEST_F(PortManagerTest, GetPortStatsSumsQueueCounters) {
   EXPECT_EQ(snapshot[0].type, "vhost-user");
   EXPECT_TRUE(MessageDifferencer::Equals(snapshot[0].stats, *stats));
   EXPECT_EQ(snapshot[0].status.state(), PortStatus::UP);
+}
+
+TEST_F(PortManagerTest, ListPluginsDescribesEachPluginsMessages) {
+  const vhostd::v1::ListPluginsResponse plugins = manager_->ListPlugins();
+  ASSERT_EQ(plugins.plugins_size(), 1);
+  const vhostd::v1::Plugin& plugin = plugins.plugins(0);
+  EXPECT_EQ(plugin.spec_type(), "vhostd.plugins.vhost_user.v1.VhostUserSpec");
+  EXPECT_EQ(plugin.status_type(), "vhostd.plugins.vhost_user.v1.VhostUserStatus");
+  // A client builds the messages from the descriptors alone.
+  google::protobuf::DescriptorPool pool;
+  for (const google::protobuf::FileDescriptorProto& file : plugin.descriptors().file()) {
+    ASSERT_NE(pool.BuildFile(file), nullptr) << file.name();
+  }
+  const google::protobuf::Descriptor* spec = pool.FindMessageTypeByName(plugin.spec_type());
+  ASSERT_NE(spec, nullptr);
+  EXPECT_NE(spec->FindFieldByName("socket_path"), nullptr);
+  EXPECT_NE(pool.FindMessageTypeByName(plugin.status_type()), nullptr);
+}
+
+TEST_F(PortManagerTest, StatusCarriesThePluginsOwnStatusMessage) {
+  absl::StatusOr<Port> created = manager_->CreatePort(VhostUser("vm1", "vm1.sock"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  vhostd::plugins::vhost_user::v1::VhostUserStatus status;
+  ASSERT_TRUE(created->status().type_status().UnpackTo(&status)) << created->status().ShortDebugString();
+  EXPECT_EQ(status.frontend_connections(), 1u);
+  EXPECT_EQ(created->status().backend(), "fake");
+  EXPECT_EQ(created->status().active_queues(), 1u);
 }
 
 TEST_F(PortManagerTest, ListPluginsReportsAvailability) {

@@ -64,15 +64,16 @@ bool PortManager::Reopen(PortEntry& entry) {
   ++entry.open_attempts;
   // Validated again: a port restored in ERROR may have failed validation (a plugin
   // that was unavailable then).
-  vhostd::v1::Port spec = entry.spec;
-  absl::Status valid = ValidatePortSpec(spec);
-  absl::StatusOr<std::unique_ptr<PortBackend>> backend = valid.ok() ? OpenPort(spec) : valid;
+  absl::StatusOr<ValidPort> valid = ValidatePortSpec(entry.spec);
+  absl::StatusOr<std::unique_ptr<PortBackend>> backend = valid.ok() ? OpenPort(*valid) : valid.status();
   if (!backend.ok()) {
     entry.error = absl::StrCat(backend.status().message(), " (", entry.open_attempts, " attempts; next in ",
                                absl::FormatDuration(entry.retry_backoff), ")");
     return false;
   }
-  entry.spec = std::move(spec);
+  entry.spec = std::move(valid->port);
+  entry.plugin = valid->plugin;
+  entry.typed_spec = std::move(valid->spec);
   entry.backend = std::move(*backend);
   entry.error.clear();
   entry.retry_backoff = absl::Seconds(1);
@@ -84,7 +85,8 @@ bool PortManager::Reopen(PortEntry& entry) {
 // appeared later) come back by themselves, with exponential backoff.
 void PortManager::RetryFailedPorts(absl::Time now) {
   for (auto& [name, entry] : ports_) {
-    if (entry.backend || now < entry.next_retry) continue;
+    // A port without plugin waits for a daemon that has it (plugins load only at start).
+    if (entry.backend || !entry.plugin || now < entry.next_retry) continue;
     if (Reopen(entry)) continue;  // the plan inputs now differ: Reconcile replans
     entry.next_retry = now + entry.retry_backoff;
     entry.retry_backoff = std::min(entry.retry_backoff * 2, kMaxRetryBackoff);

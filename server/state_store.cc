@@ -10,11 +10,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/stored_port.h"
 
 namespace vhostd {
 namespace {
 
-constexpr uint32_t kFormatVersion = 1;
+// 2: ports carry a type and an Any spec. 1: a closed oneof of three types (read and
+// migrated; written no more).
+constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kOldestReadableVersion = 1;
 
 absl::Status Errno(const std::string& what) { return absl::InternalError(absl::StrCat(what, ": ", strerror(errno))); }
 
@@ -57,9 +61,14 @@ absl::StatusOr<vhostd::state::DesiredState> StateStore::Load() const {
     return absl::DataLossError(absl::StrCat("state file ", path_, " is corrupt (", std::string(parsed.message()),
                                             "); it was left untouched: fix or move it away to start afresh"));
   }
-  if (state.format_version() != kFormatVersion) {
+  if (state.format_version() < kOldestReadableVersion || state.format_version() > kFormatVersion) {
     return absl::FailedPreconditionError(absl::StrCat("state file ", path_, " has format_version ",
-                                                      state.format_version(), "; this vhostd reads ", kFormatVersion));
+                                                      state.format_version(), "; this vhostd reads ",
+                                                      kOldestReadableVersion, "..", kFormatVersion));
+  }
+  if (state.format_version() == 1) {
+    for (google::protobuf::Struct& port : *state.mutable_ports()) MigrateStoredPortFromVersion1(port);
+    state.set_format_version(kFormatVersion);
   }
   return state;
 }

@@ -16,7 +16,8 @@ class StateStore {
   const std::string& path() const { return path_; }
 
   // Reads the file. A missing file is an empty state; an unreadable, torn or corrupt
-  // one is an error whose message names the file and what is wrong with it.
+  // one is an error whose message names the file and what is wrong with it. A file of
+  // an older format comes back in today's (see stored_port.h).
   absl::StatusOr<vhostd::state::DesiredState> Load() const;
   absl::Status Save(const vhostd::state::DesiredState& state) const;
 

@@ -14,6 +14,8 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "google/protobuf/util/json_util.h"
+#include "server/stored_port.h"
 #include "server/testing/files.h"
 
 namespace vhostd {
@@ -40,21 +42,23 @@ class StateStoreTest : public ::testing::Test {
 
   static DesiredState Sample() {
     DesiredState state;
-    vhostd::v1::Port* a = state.add_ports();
-    a->set_name("vm1");
-    a->mutable_vhost_user()->set_socket_path("/run/vhostd/vm1.sock");
-    a->mutable_vhost_user()->set_mode(vhostd::v1::VhostUserSpec::MODE_CLIENT);
-    a->mutable_vhost_user()->set_queues(4);
-    a->mutable_vhost_user()->set_tso(true);
-    vhostd::v1::Port* b = state.add_ports();
-    b->set_name("tap1");
-    b->mutable_vhost_kernel()->set_tap_name("tap-x");
-    b->mutable_vhost_kernel()->set_mtu(9000);
+    *state.add_ports() = PortJson(R"({"name": "vm1", "type": "vhost-user", "spec": {
+        "@type": "type.googleapis.com/vhostd.plugins.vhost_user.v1.VhostUserSpec",
+        "socket_path": "/run/vhostd/vm1.sock", "mode": "MODE_CLIENT", "queues": 4, "tso": true}})");
+    *state.add_ports() = PortJson(R"({"name": "tap1", "type": "vhost-kernel", "spec": {
+        "@type": "type.googleapis.com/vhostd.plugins.vhost_kernel.v1.VhostKernelSpec",
+        "tap_name": "tap-x", "mtu": 9000}})");
     vhostd::v1::CrossConnect* x = state.add_cross_connects();
     x->set_name("x1");
     x->set_port_a("vm1");
     x->set_port_b("tap1");
     return state;
+  }
+
+  static google::protobuf::Struct PortJson(const std::string& json) {
+    google::protobuf::Struct port;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &port).ok()) << json;
+    return port;
   }
 
   std::string dir_, path_;
@@ -67,35 +71,20 @@ TEST_F(StateStoreTest, RoundTrip) {
   absl::StatusOr<DesiredState> loaded = store.Load();
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   DesiredState expected = Sample();
-  expected.set_format_version(1);
+  expected.set_format_version(2);
   EXPECT_TRUE(MessageDifferencer::Equals(*loaded, expected)) << loaded->DebugString();
-}
-
-TEST_F(StateStoreTest, ExplicitOptionalZeroSurvives) {
-  // `queues` has presence: an explicit value must come back as set.
-  DesiredState state;
-  vhostd::v1::Port* p = state.add_ports();
-  p->set_name("vm1");
-  p->mutable_vdpa()->set_device("vdpa0");
-  p->mutable_vdpa()->set_queues(0);
-  StateStore store(path_);
-  ASSERT_TRUE(store.Save(state).ok());
-  absl::StatusOr<DesiredState> loaded = store.Load();
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  ASSERT_EQ(loaded->ports_size(), 1);
-  EXPECT_TRUE(loaded->ports(0).vdpa().has_queues());
 }
 
 TEST_F(StateStoreTest, SaveReplacesThePreviousState) {
   StateStore store(path_);
   ASSERT_TRUE(store.Save(Sample()).ok());
   DesiredState smaller;
-  smaller.add_ports()->set_name("only");
+  *smaller.add_ports() = PortJson(R"({"name": "only"})");
   ASSERT_TRUE(store.Save(smaller).ok());
   absl::StatusOr<DesiredState> loaded = store.Load();
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   ASSERT_EQ(loaded->ports_size(), 1);
-  EXPECT_EQ(loaded->ports(0).name(), "only");
+  EXPECT_EQ(StoredString(loaded->ports(0), "name"), "only");
   EXPECT_EQ(loaded->cross_connects_size(), 0);
 }
 
@@ -112,7 +101,7 @@ TEST_F(StateStoreTest, EmptyStateRoundTrips) {
   ASSERT_TRUE(store.Save(DesiredState()).ok());
   absl::StatusOr<DesiredState> loaded = store.Load();
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  EXPECT_EQ(loaded->format_version(), 1u);
+  EXPECT_EQ(loaded->format_version(), 2u);
   EXPECT_EQ(loaded->ports_size(), 0);
 }
 
@@ -155,14 +144,14 @@ TEST_F(StateStoreTest, GarbageIsDataLoss) {
 }
 
 TEST_F(StateStoreTest, UnknownFieldIsDataLoss) {
-  WriteFile(path_, R"({"format_version": 1, "ports": [{"name": "a", "colour": "blue"}]})");
+  WriteFile(path_, R"({"format_version": 2, "colour": "blue", "ports": [{"name": "a"}]})");
   absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
   ASSERT_FALSE(loaded.ok());
   EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << loaded.status();
 }
 
 TEST_F(StateStoreTest, WrongFormatVersionIsRefused) {
-  for (const std::string text : {R"({"format_version": 2})", R"({"format_version": 0})", "{}"}) {
+  for (const std::string text : {R"({"format_version": 3})", R"({"format_version": 0})", "{}"}) {
     WriteFile(path_, text);
     absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
     ASSERT_FALSE(loaded.ok()) << text;
@@ -179,7 +168,28 @@ TEST_F(StateStoreTest, HandWrittenVersion1Loads) {
   absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   ASSERT_EQ(loaded->ports_size(), 1);
-  EXPECT_EQ(loaded->ports(0).vhost_user().socket_path(), "a.sock");
+  // Migrated to today's form: a type and an Any spec with the same fields.
+  EXPECT_EQ(loaded->format_version(), 2u);
+  const google::protobuf::Struct& port = loaded->ports(0);
+  EXPECT_EQ(StoredString(port, "type"), "vhost-user");
+  EXPECT_FALSE(port.fields().count("vhost_user"));
+  EXPECT_EQ(StoredSpecType(port), "vhostd.plugins.vhost_user.v1.VhostUserSpec");
+  EXPECT_EQ(StoredString(port.fields().at("spec").struct_value(), "socket_path"), "a.sock");
+}
+
+TEST_F(StateStoreTest, Version1OfEveryTypeMigrates) {
+  WriteFile(path_, R"({"format_version": 1, "ports": [
+      {"name": "a", "vhost_user": {"socket_path": "a.sock"}},
+      {"name": "b", "vhost_kernel": {}},
+      {"name": "c", "vdpa": {"device": "vdpa0", "queues": 2}}]})");
+  absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->ports_size(), 3);
+  EXPECT_EQ(StoredString(loaded->ports(1), "type"), "vhost-kernel");
+  EXPECT_EQ(StoredSpecType(loaded->ports(1)), "vhostd.plugins.vhost_kernel.v1.VhostKernelSpec");
+  EXPECT_EQ(StoredString(loaded->ports(2), "type"), "vdpa");
+  EXPECT_EQ(StoredSpecType(loaded->ports(2)), "vhostd.plugins.vdpa.v1.VdpaSpec");
+  EXPECT_EQ(loaded->ports(2).fields().at("spec").struct_value().fields().at("queues").number_value(), 2);
 }
 
 TEST_F(StateStoreTest, SaveLeavesNoTempFileAndIsPrivate) {
@@ -222,7 +232,7 @@ TEST_F(StateStoreTest, FailedSaveLeavesOldFileIntact) {
   // temp file must go does.
   ASSERT_EQ(mkdir((path_ + ".tmp").c_str(), 0700), 0);
   DesiredState other;
-  other.add_ports()->set_name("other");
+  *other.add_ports() = PortJson(R"({"name": "other"})");
   absl::Status saved = store.Save(other);
   EXPECT_FALSE(saved.ok());
   EXPECT_THAT(std::string(saved.message()), HasSubstr(path_ + ".tmp"));

@@ -2,6 +2,7 @@
 // (set per target) make well-formed, duplicate and wrong-ABI variants from one source.
 #include "dataplane/plugin_abi.h"
 #include "dataplane/port_plugin.h"
+#include "google/protobuf/empty.pb.h"
 
 #ifndef TEST_PLUGIN_ABI
 #define TEST_PLUGIN_ABI VHOSTD_PLUGIN_ABI_VERSION
@@ -12,11 +13,12 @@
 
 namespace {
 
-class TestPlugin : public vhostd::PortPlugin {
- public:
-  absl::Status Normalize(vhostd::v1::Port&) const override { return absl::OkStatus(); }
-  absl::StatusOr<std::unique_ptr<vhostd::PortBackend>> Open(const vhostd::v1::Port&,
-                                                            const vhostd::PluginContext&) override {
+// Its spec is google.protobuf.Empty (no fields, no generated code of its own).
+class TestPlugin : public vhostd::TypedPortPlugin<google::protobuf::Empty> {
+ protected:
+  absl::Status NormalizeSpec(const std::string&, google::protobuf::Empty&) const override { return absl::OkStatus(); }
+  absl::StatusOr<std::unique_ptr<vhostd::PortBackend>> OpenSpec(const std::string&, const google::protobuf::Empty&,
+                                                                const vhostd::PluginContext&) override {
     return absl::UnimplementedError("test plugin opens no ports");
   }
 };

@@ -5,15 +5,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "plugins/vhost_kernel/netdev.h"
+#include "plugins/vhost_kernel/vhost_kernel.pb.h"
 
 namespace vhostd {
 namespace {
 
-using vhostd::v1::Port;
-using vhostd::v1::PortStatus;
-using vhostd::v1::VhostKernelSpec;
-
-constexpr char kField[] = "port.vhost_kernel";
+using vhostd::plugins::vhost_kernel::v1::VhostKernelSpec;
+using vhostd::plugins::vhost_kernel::v1::VhostKernelStatus;
 constexpr uint32_t kMinMtu = 68;
 constexpr uint32_t kMaxMtu = 9000;
 // virtio ring size of the vhost-net queues.
@@ -26,27 +24,24 @@ class VhostKernelBackend : public VdevBackend {
   VhostKernelBackend(std::unique_ptr<VdevPort> vdev, std::string backend, std::string ifname, std::string netns)
       : VdevBackend(std::move(vdev)), backend_(std::move(backend)), ifname_(std::move(ifname)), netns_(std::move(netns)) {}
 
-  void FillStatus(PortStatus* status) const override {
+  void FillStatus(PortState* port, google::protobuf::Message* type_status) const override {
     const InterfaceState state = ReadInterface(ifname_, netns_);
-    status->set_backend(backend_);
-    status->set_interface(ifname_);
-    status->set_netns(netns_);
-    status->set_mtu(state.mtu);
-    status->set_mac(state.mac);
+    port->backend = backend_;
+    port->mtu = state.mtu;
+    port->mac = state.mac;
     if (!state.exists) {
-      status->set_state(PortStatus::ERROR);
-      status->set_message(absl::StrCat("interface ", ifname_, " is gone", netns_.empty() ? "" : " (or its netns)"));
+      port->state = PortLinkState::kError;
+      port->message = absl::StrCat("interface ", ifname_, " is gone", netns_.empty() ? "" : " (or its netns)");
     } else {
-      status->set_state(state.up ? PortStatus::UP : PortStatus::DOWN);
+      port->state = state.up ? PortLinkState::kUp : PortLinkState::kDown;
       if (backend_ == "plain-tap") {
-        status->set_message("no /dev/vhost-net here: plain tap through /dev/net/tun, vhostd copies every packet");
+        port->message = "no /dev/vhost-net here: plain tap through /dev/net/tun, vhostd copies every packet";
       }
     }
-    for (uint16_t q = 0; q < queues(); ++q) {
-      vhostd::v1::QueueStatus* queue = status->add_queues();
-      queue->set_queue(q);
-      queue->set_rx_enabled(state.up);
-      queue->set_tx_enabled(state.up);
+    for (uint16_t q = 0; q < queues(); ++q) port->queues.push_back(QueueState{q, state.up, state.up});
+    if (VhostKernelStatus* status = TypedStatus<VhostKernelStatus>(type_status)) {
+      status->set_interface(ifname_);
+      status->set_netns(netns_);
     }
   }
 
@@ -56,7 +51,7 @@ class VhostKernelBackend : public VdevBackend {
   const std::string netns_;
 };
 
-class VhostKernelPlugin : public PortPlugin {
+class VhostKernelPlugin : public TypedPortPlugin<VhostKernelSpec> {
  public:
   explicit VhostKernelPlugin(VhostKernelPaths paths) : paths_(std::move(paths)) {}
 
@@ -65,67 +60,68 @@ class VhostKernelPlugin : public PortPlugin {
     return absl::OkStatus();
   }
 
-  absl::Status Normalize(Port& port) const override {
-    VhostKernelSpec& spec = *port.mutable_vhost_kernel();
+  const google::protobuf::Descriptor* status_type() const override { return VhostKernelStatus::descriptor(); }
+
+ protected:
+  absl::Status NormalizeSpec(const std::string& port_name, VhostKernelSpec& spec) const override {
     if (spec.tap_name().empty()) {
-      if (port.name().size() >= 16) {
+      if (port_name.size() >= 16) {
         return absl::InvalidArgumentError(
-            absl::StrCat(kField, ".tap_name: required when the port name is longer than 15 characters"));
+            absl::StrCat("tap_name: required when the port name is longer than 15 characters"));
       }
-      spec.set_tap_name(port.name());
+      spec.set_tap_name(port_name);
     }
     if (!ValidInterfaceName(spec.tap_name())) {
-      return absl::InvalidArgumentError(absl::StrCat(kField, ".tap_name: \"", spec.tap_name(),
+      return absl::InvalidArgumentError(absl::StrCat("tap_name: \"", spec.tap_name(),
                                                      "\" is not an interface name (1-15 characters, no '/', ':' or "
                                                      "spaces)"));
     }
     if (!spec.netns().empty() && (spec.netns()[0] != '/' || spec.netns().find(',') != std::string::npos)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(kField, ".netns: \"", spec.netns(), "\" must be an absolute path such as /var/run/netns/NAME"));
+          absl::StrCat("netns: \"", spec.netns(), "\" must be an absolute path such as /var/run/netns/NAME"));
     }
-    if (absl::Status s = NormalizeQueueCount(spec, absl::StrCat(kField, ".queues")); !s.ok()) return s;
+    if (absl::Status s = NormalizeQueueCount(spec); !s.ok()) return s;
     if (!spec.mac().empty()) {
       absl::StatusOr<MacAddress> mac = ParseUnicastMac(spec.mac());
-      if (!mac.ok()) return absl::InvalidArgumentError(absl::StrCat(kField, ".mac: ", mac.status().message()));
+      if (!mac.ok()) return absl::InvalidArgumentError(absl::StrCat("mac: ", mac.status().message()));
       spec.set_mac(FormatMac(*mac));
     }
     if (spec.mtu() != 0 && (spec.mtu() < kMinMtu || spec.mtu() > kMaxMtu)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(kField, ".mtu: ", spec.mtu(), " is out of range ", kMinMtu, "..", kMaxMtu));
+          absl::StrCat("mtu: ", spec.mtu(), " is out of range ", kMinMtu, "..", kMaxMtu));
     }
     return absl::OkStatus();
   }
 
-  std::string ExclusiveResource(const Port& port) const override {
-    return absl::StrCat("interface ", port.vhost_kernel().tap_name(), " in ",
-                        port.vhost_kernel().netns().empty() ? "the host namespace" : port.vhost_kernel().netns());
+  std::string SpecResource(const VhostKernelSpec& spec) const override {
+    return absl::StrCat("interface ", spec.tap_name(), " in ", spec.netns().empty() ? "the host namespace" : spec.netns());
   }
 
-  absl::StatusOr<std::unique_ptr<PortBackend>> Open(const Port& port, const PluginContext& /*context*/) override {
-    const VhostKernelSpec& spec = port.vhost_kernel();
+  absl::StatusOr<std::unique_ptr<PortBackend>> OpenSpec(const std::string& /*port_name*/, const VhostKernelSpec& spec,
+                                                        const PluginContext& /*context*/) override {
     const bool vhost_net = Exists(paths_.vhost_net);
     if (!vhost_net && !spec.allow_plain_tap()) {
       return absl::FailedPreconditionError(absl::StrCat(
-          paths_.vhost_net, " is missing (load the vhost_net module); set ", kField,
-          ".allow_plain_tap to serve the port as a plain tap instead"));
+          paths_.vhost_net, " is missing (load the vhost_net module); set allow_plain_tap to serve the port ",
+          "as a plain tap instead"));
     }
     if (!spec.netns().empty() && !Exists(spec.netns())) {
-      return absl::NotFoundError(absl::StrCat(kField, ".netns: ", spec.netns(), " does not exist"));
+      return absl::NotFoundError(absl::StrCat("netns: ", spec.netns(), " does not exist"));
     }
     const unsigned id = next_id_++;
     // In a netns the interface gets its name after the move; until then it carries a
     // host-side name that cannot clash with the host's interfaces.
     const std::string host_name = spec.netns().empty() ? spec.tap_name() : absl::StrCat("vhk", getpid() % 10000, "-", id);
     if (InterfaceExists(host_name)) {
-      return absl::FailedPreconditionError(absl::StrCat(kField, ".tap_name: interface ", host_name, " already exists"));
+      return absl::FailedPreconditionError(absl::StrCat("tap_name: interface ", host_name, " already exists"));
     }
     absl::StatusOr<std::unique_ptr<VdevPort>> vdev =
         vhost_net ? VdevPort::Create(absl::StrCat("net_virtio_user_vk", id),
                                      absl::StrCat("path=", paths_.vhost_net, ",iface=", host_name, ",queues=",
                                                   spec.queues(), ",queue_size=", kQueueSize),
-                                     static_cast<uint16_t>(spec.queues()), absl::StrCat(kField, ".queues"))
+                                     static_cast<uint16_t>(spec.queues()), "queues")
                   : VdevPort::Create(absl::StrCat("net_tap_vk", id), absl::StrCat("iface=", host_name),
-                                     static_cast<uint16_t>(spec.queues()), absl::StrCat(kField, ".queues"));
+                                     static_cast<uint16_t>(spec.queues()), "queues");
     if (!vdev.ok()) return vdev.status();
     // Closing the vdev (on any error below, or on delete) closes the tap's file
     // descriptors, and the kernel removes the interface wherever it is.
@@ -135,7 +131,7 @@ class VhostKernelPlugin : public PortPlugin {
     }
     if (!spec.netns().empty()) {
       if (absl::Status s = MoveToNamespace(host_name, spec.netns(), spec.tap_name()); !s.ok()) {
-        return absl::FailedPreconditionError(absl::StrCat(kField, ".netns: ", s.message()));
+        return absl::FailedPreconditionError(absl::StrCat("netns: ", s.message()));
       }
     }
     return std::unique_ptr<PortBackend>(new VhostKernelBackend(std::move(*vdev), vhost_net ? "vhost-net" : "plain-tap",

@@ -22,7 +22,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-constexpr char kField[] = "port.vhost_user.socket_path";
+constexpr char kField[] = "socket_path";
 
 // A fresh socket directory under /tmp (short, so sun_path limits are testable; Bazel's
 // TEST_TMPDIR can be longer than a socket path may be) plus an "outside" directory.

@@ -14,16 +14,14 @@
 #include "dataplane/offload.h"
 #include "dataplane/virtio_features.h"
 #include "plugins/vhost_user/socket_path.h"
+#include "plugins/vhost_user/vhost_user.pb.h"
 #include "plugins/vhost_user/vhost_lib.h"
 
 namespace vhostd {
 namespace {
 
-using vhostd::v1::Port;
-using vhostd::v1::PortStatus;
-using vhostd::v1::VhostUserSpec;
-
-constexpr char kField[] = "port.vhost_user";
+using vhostd::plugins::vhost_user::v1::VhostUserSpec;
+using vhostd::plugins::vhost_user::v1::VhostUserStatus;
 
 class VhostUserBackend;
 
@@ -105,30 +103,30 @@ class VhostUserBackend : public PortBackend {
     return PortIo{&Receive, &Transmit, const_cast<VhostUserBackend*>(this), &tx_offloads_};
   }
 
-  void FillStatus(PortStatus* status) const override {
+  void FillStatus(PortState* state, google::protobuf::Message* type_status) const override {
     absl::MutexLock lock(&mu_);
     const int vid = vid_.load(std::memory_order_acquire);
-    status->set_backend("vhost-user");
-    status->set_state(vid >= 0 ? PortStatus::UP : PortStatus::WAITING_FOR_PEER);
-    if (vid < 0) status->set_message(WaitingMessage());
+    state->backend = "vhost-user";
+    state->state = vid >= 0 ? PortLinkState::kUp : PortLinkState::kWaitingForPeer;
+    if (vid < 0) state->message = WaitingMessage();
     uint64_t features = 0;
+    bool dirty_logging = false;
     if (vid >= 0 && vhostd_vhost_negotiated_features(vid, &features) == 0) {
-      status->set_negotiated_features(features);
-      for (std::string& name : VirtioFeatureNames(features)) status->add_negotiated_feature_names(std::move(name));
-      status->set_dirty_logging((features >> VHOSTD_VHOST_F_LOG_ALL) & 1);
+      state->negotiated_features = features;
+      state->negotiated_feature_names = VirtioFeatureNames(features);
+      dirty_logging = (features >> VHOSTD_VHOST_F_LOG_ALL) & 1;
     }
     const uint32_t rx = vid >= 0 ? rx_mask_.load() : 0, tx = vid >= 0 ? tx_mask_.load() : 0;
     for (uint16_t q = 0; q < counted_queues(); ++q) {
-      vhostd::v1::QueueStatus* queue = status->add_queues();
-      queue->set_queue(q);
-      queue->set_rx_enabled((rx >> q) & 1);
-      queue->set_tx_enabled((tx >> q) & 1);
+      state->queues.push_back(QueueState{q, ((rx >> q) & 1) != 0, ((tx >> q) & 1) != 0});
     }
-    status->set_active_queues(queues());
-    status->set_frontend_connections(static_cast<uint32_t>(connections_.size()));
-    status->set_frontend_connects(connects_);
-    status->set_frontend_disconnects(disconnects_);
-    status->set_feature_changes(feature_changes_);
+    state->frontend_connects = connects_;
+    state->frontend_disconnects = disconnects_;
+    if (VhostUserStatus* status = TypedStatus<VhostUserStatus>(type_status)) {
+      status->set_frontend_connections(static_cast<uint32_t>(connections_.size()));
+      status->set_dirty_logging(dirty_logging);
+      status->set_feature_changes(feature_changes_);
+    }
   }
 
   // lib/vhost events (its event thread). They record state, tell the daemon, return.
@@ -308,7 +306,7 @@ void OnFeaturesChanged(int vid, uint64_t /*features*/) {
   Sockets::Get().WithBackend(vid, [](VhostUserBackend& b) { b.OnFeaturesChanged(); });
 }
 
-class VhostUserPlugin : public PortPlugin {
+class VhostUserPlugin : public TypedPortPlugin<VhostUserSpec> {
  public:
   explicit VhostUserPlugin(std::string socket_dir) : socket_dir_(std::move(socket_dir)) {
     const vhostd_vhost_events events = {&OnNewConnection, &OnDestroyConnection, &OnNewDevice,
@@ -316,37 +314,38 @@ class VhostUserPlugin : public PortPlugin {
     vhostd_vhost_set_events(&events);
   }
 
-  absl::Status Normalize(Port& port) const override {
-    VhostUserSpec& spec = *port.mutable_vhost_user();
-    absl::StatusOr<std::string> path =
-        ResolveSocketPath(spec.socket_path(), socket_dir_, absl::StrCat(kField, ".socket_path"));
+  const google::protobuf::Descriptor* status_type() const override { return VhostUserStatus::descriptor(); }
+
+ protected:
+  absl::Status NormalizeSpec(const std::string& /*port_name*/, VhostUserSpec& spec) const override {
+    absl::StatusOr<std::string> path = ResolveSocketPath(spec.socket_path(), socket_dir_, "socket_path");
     if (!path.ok()) return path.status();
     spec.set_socket_path(*path);
     if (!VhostUserSpec::Mode_IsValid(spec.mode())) {
-      return absl::InvalidArgumentError(absl::StrCat(kField, ".mode: unknown value ", spec.mode()));
+      return absl::InvalidArgumentError(absl::StrCat("mode: unknown value ", spec.mode()));
     }
     if (spec.mode() == VhostUserSpec::MODE_UNSPECIFIED) spec.set_mode(VhostUserSpec::MODE_SERVER);
     if (!spec.has_checksum()) spec.set_checksum(true);
     if (spec.no_reconnect() && spec.mode() != VhostUserSpec::MODE_CLIENT) {
-      return absl::InvalidArgumentError(absl::StrCat(kField, ".no_reconnect: only for mode client"));
+      return absl::InvalidArgumentError("no_reconnect: only for mode client");
     }
     if (spec.tso() && !spec.checksum()) {
-      return absl::InvalidArgumentError(absl::StrCat(kField, ".tso: needs checksum offload (checksum is off)"));
+      return absl::InvalidArgumentError("tso: needs checksum offload (checksum is off)");
     }
-    if (absl::Status s = NormalizeQueueCount(spec, absl::StrCat(kField, ".queues")); !s.ok()) return s;
+    if (absl::Status s = NormalizeQueueCount(spec); !s.ok()) return s;
     if (spec.linear_buffer() && spec.ext_buffer()) {
-      return absl::InvalidArgumentError(absl::StrCat(kField, ".ext_buffer: cannot be combined with linear_buffer"));
+      return absl::InvalidArgumentError("ext_buffer: cannot be combined with linear_buffer");
     }
     return absl::OkStatus();
   }
 
-  std::string ExclusiveResource(const Port& port) const override { return port.vhost_user().socket_path(); }
+  std::string SpecResource(const VhostUserSpec& spec) const override { return spec.socket_path(); }
 
-  absl::StatusOr<std::unique_ptr<PortBackend>> Open(const Port& port, const PluginContext& context) override {
-    const VhostUserSpec& spec = port.vhost_user();
+  absl::StatusOr<std::unique_ptr<PortBackend>> OpenSpec(const std::string& /*port_name*/, const VhostUserSpec& spec,
+                                                        const PluginContext& context) override {
     const bool client = spec.mode() == VhostUserSpec::MODE_CLIENT;
     if (!client) {
-      absl::Status cleared = ClearStaleSocket(spec.socket_path(), absl::StrCat(kField, ".socket_path"));
+      absl::Status cleared = ClearStaleSocket(spec.socket_path(), "socket_path");
       if (!cleared.ok()) return cleared;
     }
     auto backend = std::make_unique<VhostUserBackend>(spec.socket_path(), spec, context);
@@ -361,7 +360,7 @@ class VhostUserPlugin : public PortPlugin {
                                           !spec.disable_mrg_rxbuf(),
                                           spec.no_reconnect()};
     if (vhostd_vhost_start(spec.socket_path().c_str(), &options) != 0) {
-      return absl::FailedPreconditionError(absl::StrCat(kField, ".socket_path: lib/vhost could not ",
+      return absl::FailedPreconditionError(absl::StrCat("socket_path: lib/vhost could not ",
                                                         client ? "register " : "listen on ", spec.socket_path(),
                                                         " (see the daemon log)"));
     }

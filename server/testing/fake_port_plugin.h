@@ -1,6 +1,8 @@
 // A "vhost-user" PortPlugin for unit tests of the control plane: it normalizes specs
 // like the real plugin but touches no file system, and opens FakeBackends (own counters,
-// no DPDK). A shared FakePluginLog records what happened, for assertions.
+// no DPDK). A shared FakePluginLog records what happened, for assertions. It uses the
+// real plugin's messages (a test-only dependency), so that tests see real specs,
+// including state files of the old format.
 #ifndef VHOSTD_SERVER_TESTING_FAKE_PORT_PLUGIN_H_
 #define VHOSTD_SERVER_TESTING_FAKE_PORT_PLUGIN_H_
 
@@ -18,9 +20,13 @@
 #include "dataplane/plugin_abi.h"
 #include "dataplane/plugin_registry.h"
 #include "dataplane/port_plugin.h"
+#include "plugins/vhost_user/vhost_user.pb.h"
 
 namespace vhostd {
 namespace fakes {
+
+using vhostd::plugins::vhost_user::v1::VhostUserSpec;
+using vhostd::plugins::vhost_user::v1::VhostUserStatus;
 
 class FakeBackend;
 
@@ -51,15 +57,12 @@ class FakeBackend : public PortBackend {
   uint16_t counted_queues() const override { return std::max<uint16_t>(queues_, queues()); }
   QueueCounters* counters() override { return counters_.get(); }
   DriverStats ReadDriverStats() const override { return driver_stats; }
-  void FillStatus(vhostd::v1::PortStatus* status) const override {
-    status->set_state(vhostd::v1::PortStatus::UP);
-    status->set_mac("02:00:00:00:00:01");
-    for (uint16_t q = 0; q < queues_; ++q) {
-      vhostd::v1::QueueStatus* queue = status->add_queues();
-      queue->set_queue(q);
-      queue->set_rx_enabled(true);
-      queue->set_tx_enabled(true);
-    }
+  void FillStatus(PortState* state, google::protobuf::Message* type_status) const override {
+    state->state = PortLinkState::kUp;
+    state->mac = "02:00:00:00:00:01";
+    state->backend = "fake";
+    for (uint16_t q = 0; q < queues_; ++q) state->queues.push_back(QueueState{q, true, true});
+    if (VhostUserStatus* status = TypedStatus<VhostUserStatus>(type_status)) status->set_frontend_connections(1);
   }
 
   QueueCounters& counter(uint16_t queue) { return counters_[queue]; }
@@ -74,7 +77,7 @@ class FakeBackend : public PortBackend {
   std::shared_ptr<FakePluginLog> log_;
 };
 
-class FakePortPlugin : public PortPlugin {
+class FakePortPlugin : public TypedPortPlugin<VhostUserSpec> {
  public:
   static constexpr char kSocketDir[] = "/fake/sockets";
 
@@ -87,12 +90,21 @@ class FakePortPlugin : public PortPlugin {
   }
 
   absl::Status CheckAvailable() const override { return available; }
+  const google::protobuf::Descriptor* status_type() const override { return VhostUserStatus::descriptor(); }
 
+  const std::shared_ptr<FakePluginLog>& log() const { return log_; }
+
+  // Knobs.
+  absl::Status available = absl::OkStatus();
+  absl::Status open_error = absl::OkStatus();  // every Open fails with this when not OK
+  std::set<std::string> fail_open_for;         // Open fails for these port names
+  uint16_t next_port_id = 10;
+
+ protected:
   // Like the real plugin's Normalize, minus realpath(): a relative path is joined to
   // kSocketDir, an absolute one must lie inside it.
-  absl::Status Normalize(vhostd::v1::Port& port) const override {
-    vhostd::v1::VhostUserSpec& spec = *port.mutable_vhost_user();
-    const std::string field = "port.vhost_user.socket_path";
+  absl::Status NormalizeSpec(const std::string& /*port_name*/, VhostUserSpec& spec) const override {
+    const std::string field = "socket_path";
     if (spec.socket_path().empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
     if (spec.socket_path().find_first_of(",=\n") != std::string::npos) {
       return absl::InvalidArgumentError(absl::StrCat(field, ": must not contain ',', '=' or control characters"));
@@ -106,47 +118,34 @@ class FakePortPlugin : public PortPlugin {
       return absl::InvalidArgumentError(absl::StrCat(field, ": resolves outside the socket directory"));
     }
     spec.set_socket_path(path);
-    if (!vhostd::v1::VhostUserSpec::Mode_IsValid(spec.mode())) {
-      return absl::InvalidArgumentError(absl::StrCat("port.vhost_user.mode: unknown value ", spec.mode()));
+    if (!VhostUserSpec::Mode_IsValid(spec.mode())) {
+      return absl::InvalidArgumentError(absl::StrCat("mode: unknown value ", spec.mode()));
     }
-    if (spec.mode() == vhostd::v1::VhostUserSpec::MODE_UNSPECIFIED) {
-      spec.set_mode(vhostd::v1::VhostUserSpec::MODE_SERVER);
+    if (spec.mode() == VhostUserSpec::MODE_UNSPECIFIED) {
+      spec.set_mode(VhostUserSpec::MODE_SERVER);
     }
     if (!spec.has_queues()) spec.set_queues(1);
     if (spec.queues() < 1 || spec.queues() > kMaxQueues) {
       return absl::InvalidArgumentError(
-          absl::StrCat("port.vhost_user.queues: ", spec.queues(), " is out of range 1..", kMaxQueues));
+          absl::StrCat("queues: ", spec.queues(), " is out of range 1..", kMaxQueues));
     }
     if (spec.linear_buffer() && spec.ext_buffer()) {
-      return absl::InvalidArgumentError("port.vhost_user.ext_buffer: cannot be combined with linear_buffer");
+      return absl::InvalidArgumentError("ext_buffer: cannot be combined with linear_buffer");
     }
     return absl::OkStatus();
   }
 
-  std::string ExclusiveResource(const vhostd::v1::Port& port) const override {
-    return port.vhost_user().socket_path();
-  }
+  std::string SpecResource(const VhostUserSpec& spec) const override { return spec.socket_path(); }
 
-  absl::StatusOr<std::unique_ptr<PortBackend>> Open(const vhostd::v1::Port& port,
-                                                    const PluginContext& /*context*/) override {
-    log_->open_attempts.push_back(port.name());
+  absl::StatusOr<std::unique_ptr<PortBackend>> OpenSpec(const std::string& name, const VhostUserSpec& spec,
+                                                        const PluginContext& /*context*/) override {
+    log_->open_attempts.push_back(name);
     if (!open_error.ok()) return open_error;
-    if (fail_open_for.count(port.name())) {
-      return absl::InternalError(absl::StrCat("fake: cannot open ", port.name()));
-    }
+    if (fail_open_for.count(name)) return absl::InternalError(absl::StrCat("fake: cannot open ", name));
     const uint16_t port_id = next_port_id++;
-    log_->opened.push_back(port.name());
-    return std::unique_ptr<PortBackend>(
-        new FakeBackend(port.name(), port_id, static_cast<uint16_t>(port.vhost_user().queues()), log_));
+    log_->opened.push_back(name);
+    return std::unique_ptr<PortBackend>(new FakeBackend(name, port_id, static_cast<uint16_t>(spec.queues()), log_));
   }
-
-  const std::shared_ptr<FakePluginLog>& log() const { return log_; }
-
-  // Knobs.
-  absl::Status available = absl::OkStatus();
-  absl::Status open_error = absl::OkStatus();  // every Open fails with this when not OK
-  std::set<std::string> fail_open_for;         // Open fails for these port names
-  uint16_t next_port_id = 10;
 
  private:
   std::shared_ptr<FakePluginLog> log_;
