@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,6 +50,33 @@ absl::StatusOr<const vhostd_plugin_descriptor*> Descriptor(void* handle, const s
 
 std::string OrEmpty(const char* s) { return s != nullptr ? s : ""; }
 
+// Loading a plugin runs its static constructors, and some failures there end the
+// process instead of returning: protobuf aborts when a second shared object registers
+// a .proto file or message that is already registered (two copies of one plugin, or
+// two plugins built from one .proto). So each plugin is first loaded in a child
+// process, next to the ones already accepted; if that child dies, the daemon refuses
+// the file with a message naming it, and survives.
+absl::Status ProbeInChild(const std::vector<std::string>& accepted, const std::string& file) {
+  const pid_t child = fork();
+  if (child < 0) return absl::InternalError(absl::StrCat("plugin ", file, ": fork: ", strerror(errno)));
+  if (child == 0) {
+    for (const std::string& other : accepted) dlopen(other.c_str(), RTLD_NOW | RTLD_LOCAL);
+    dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);  // errors are the parent's to report
+    _exit(0);
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "plugin ", file, " kills the process when loaded (", strsignal(WTERMSIG(status)),
+        accepted.empty() ? "" : absl::StrCat(" next to the ", accepted.size(), " plugins before it"),
+        "): a plugin defining protobuf messages or .proto files that another one defines too, e.g. a copy of a "
+        "plugin? See the messages above"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status LoadPluginFile(const std::string& file, const vhostd_plugin_config& config, PluginRegistry* registry) {
@@ -81,8 +110,11 @@ absl::Status LoadPluginDir(const std::string& dir, const vhostd_plugin_config& c
   closedir(d);
   if (files.empty()) return absl::FailedPreconditionError(absl::StrCat("--plugin-dir: no *.so plugin in ", dir));
   std::sort(files.begin(), files.end());
+  std::vector<std::string> accepted;
   for (const std::string& file : files) {
+    if (absl::Status s = ProbeInChild(accepted, file); !s.ok()) return s;
     if (absl::Status s = LoadPluginFile(file, config, registry); !s.ok()) return s;
+    accepted.push_back(file);
   }
   return absl::OkStatus();
 }

@@ -17,7 +17,9 @@ namespace vhostd {
 absl::Status LoadPluginFile(const std::string& file, const vhostd_plugin_config& config, PluginRegistry* registry);
 
 // Loads every *.so in `dir` (in name order) into `registry`. A directory without any is
-// an error too: a daemon that can serve no port type is misinstalled.
+// an error too: a daemon that can serve no port type is misinstalled. Each file is
+// tried in a child process first (see plugin_loader.cc), so a plugin that would abort
+// the process while loading is refused instead.
 absl::Status LoadPluginDir(const std::string& dir, const vhostd_plugin_config& config, PluginRegistry* registry);
 
 // The default --plugin-dir: "plugins" next to the running binary (/proc/self/exe, so

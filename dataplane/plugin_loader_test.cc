@@ -99,6 +99,18 @@ TEST(PluginLoaderTest, RefusesTwoPluginsForOneTypeNamingBoth) {
                                                   dir.File("test_plugin.so"), " both serve port type test-type")));
 }
 
+TEST(PluginLoaderTest, RefusesAPluginWhoseMessagesAnotherOneDefinesAndSurvives) {
+  PluginRegistry registry;
+  PluginDir dir({"typed_a_plugin.so", "typed_b_plugin.so"});
+  const absl::Status s = LoadPluginDir(dir.path(), kConfig, &registry);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(s.message(), HasSubstr(dir.File("typed_b_plugin.so") + " kills the process when loaded"));
+  EXPECT_THAT(s.message(), HasSubstr("protobuf messages"));
+  ASSERT_EQ(registry.All().size(), 1u);  // the first one is loaded and works
+  EXPECT_EQ(registry.All()[0].info.port_type, "typed-a");
+  EXPECT_EQ(registry.TypeOfSpec("vhostd.testing.v1.TestSpec"), "typed-a");
+}
+
 TEST(PluginLoaderTest, OneBadFileStopsTheDirectory) {
   PluginRegistry registry;
   PluginDir dir({"test_plugin.so", "bad_abi_plugin.so"});
