@@ -4,15 +4,15 @@
 #include <rte_ethdev.h>
 
 #include "absl/strings/str_cat.h"
+#include "plugins/vdpa/vdpa.pb.h"
 
 namespace vhostd {
 namespace {
 
-using vhostd::v1::Port;
-using vhostd::v1::PortStatus;
-using vhostd::v1::VdpaSpec;
+using vhostd::plugins::vdpa::v1::VdpaSpec;
+using vhostd::plugins::vdpa::v1::VdpaStatus;
 
-constexpr char kField[] = "port.vdpa.device";
+constexpr char kField[] = "device";
 constexpr int kQueueSize = 256;
 
 class VdpaBackend : public VdevBackend {
@@ -20,46 +20,43 @@ class VdpaBackend : public VdevBackend {
   VdpaBackend(std::unique_ptr<VdevPort> vdev, std::string path) : VdevBackend(std::move(vdev)), path_(std::move(path)) {}
 
   // MAC, MTU and link come from the device's config space (virtio_user reads them).
-  void FillStatus(PortStatus* status) const override {
+  void FillStatus(PortState* state, google::protobuf::Message* type_status) const override {
     const bool up = vdev().LinkUp();
-    status->set_backend("vhost-vdpa");
-    status->set_device_path(path_);
-    status->set_state(up ? PortStatus::UP : PortStatus::DOWN);
-    if (!up) status->set_message("the device reports link down");
-    status->set_mac(vdev().MacAddress());
+    state->backend = "vhost-vdpa";
+    state->state = up ? PortLinkState::kUp : PortLinkState::kDown;
+    if (!up) state->message = "the device reports link down";
+    state->mac = vdev().MacAddress();
     uint16_t mtu = 0;
-    if (rte_eth_dev_get_mtu(port_id(), &mtu) == 0) status->set_mtu(mtu);
-    for (uint16_t q = 0; q < queues(); ++q) {
-      vhostd::v1::QueueStatus* queue = status->add_queues();
-      queue->set_queue(q);
-      queue->set_rx_enabled(up);
-      queue->set_tx_enabled(up);
-    }
+    if (rte_eth_dev_get_mtu(port_id(), &mtu) == 0) state->mtu = mtu;
+    for (uint16_t q = 0; q < queues(); ++q) state->queues.push_back(QueueState{q, up, up});
+    if (VdpaStatus* status = TypedStatus<VdpaStatus>(type_status)) status->set_device_path(path_);
   }
 
  private:
   const std::string path_;
 };
 
-class VdpaPlugin : public PortPlugin {
+class VdpaPlugin : public TypedPortPlugin<VdpaSpec> {
  public:
   explicit VdpaPlugin(VdpaLocations locations) : locations_(std::move(locations)) {}
 
-  absl::Status Normalize(Port& port) const override {
-    VdpaSpec& spec = *port.mutable_vdpa();
+  const google::protobuf::Descriptor* status_type() const override { return VdpaStatus::descriptor(); }
+
+ protected:
+  absl::Status NormalizeSpec(const std::string& /*port_name*/, VdpaSpec& spec) const override {
     if (spec.device().empty()) return absl::InvalidArgumentError(absl::StrCat(kField, ": required"));
     if (!IsVhostVdpaPath(spec.device(), locations_) && !IsVdpaName(spec.device())) {
       return absl::InvalidArgumentError(absl::StrCat(kField, ": \"", spec.device(), "\" is neither ",
                                                      locations_.dev, "/vhost-vdpa-N nor a vdpa device name"));
     }
-    if (absl::Status s = NormalizeQueueCount(spec, "port.vdpa.queues"); !s.ok()) return s;
+    if (absl::Status s = NormalizeQueueCount(spec); !s.ok()) return s;
     return absl::OkStatus();
   }
 
-  std::string ExclusiveResource(const Port& port) const override { return port.vdpa().device(); }
+  std::string SpecResource(const VdpaSpec& spec) const override { return spec.device(); }
 
-  absl::StatusOr<std::unique_ptr<PortBackend>> Open(const Port& port, const PluginContext& /*context*/) override {
-    const VdpaSpec& spec = port.vdpa();
+  absl::StatusOr<std::unique_ptr<PortBackend>> OpenSpec(const std::string& /*port_name*/, const VdpaSpec& spec,
+                                                        const PluginContext& /*context*/) override {
     absl::StatusOr<std::string> path = ResolveVhostVdpa(spec.device(), locations_, kField);
     if (!path.ok()) return path.status();
     if (absl::Status s = CheckNotBusy(*path, kField); !s.ok()) return s;
@@ -67,7 +64,7 @@ class VdpaPlugin : public PortPlugin {
     absl::StatusOr<std::unique_ptr<VdevPort>> vdev =
         VdevPort::Create(absl::StrCat("net_virtio_user_vdpa", next_id_++),
                          absl::StrCat("path=", *path, ",queues=", spec.queues(), ",queue_size=", kQueueSize),
-                         static_cast<uint16_t>(spec.queues()), absl::StrCat(kField, ".queues"));
+                         static_cast<uint16_t>(spec.queues()), "queues");
     if (!vdev.ok()) return vdev.status();
     return std::unique_ptr<PortBackend>(new VdpaBackend(std::move(*vdev), *path));
   }
