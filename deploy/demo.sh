@@ -34,8 +34,8 @@ for _ in $(seq 100); do [ -S "$WORK/vhostd.sock" ] && break; sleep 0.1; done
 "${VHOSTCTL[@]}" plugin list
 
 step "vhostctl port create / xconnect create"
-"${VHOSTCTL[@]}" port create vm-a --type vhost-user --socket vm-a.sock >/dev/null
-"${VHOSTCTL[@]}" port create vm-b --type vhost-user --socket vm-b.sock --queues 1 >/dev/null
+"${VHOSTCTL[@]}" port create vm-a --type vhost-user --socket-path vm-a.sock >/dev/null
+"${VHOSTCTL[@]}" port create vm-b --type vhost-user --socket-path vm-b.sock --queues 1 >/dev/null
 "${VHOSTCTL[@]}" xconnect create a-to-b --ports vm-a,vm-b
 "${VHOSTCTL[@]}" port list
 

@@ -24,7 +24,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testlib"))
 from testpmd import Testpmd, short_tmpdir, virtio_user_vdev  # noqa: E402
-from vhostd_proc import Vhostd, import_api  # noqa: E402
+from vhostd_proc import Vhostd, import_api, type_status_of, vdpa_port, vhost_kernel_port, vhost_user_port  # noqa: E402
 
 import grpc  # noqa: E402
 
@@ -115,9 +115,9 @@ class VhostKernelPorts(unittest.TestCase):
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def create_kernel_port(self, name, tap, netns=None, **extra):
-        spec = api.VhostKernelSpec(tap_name=tap, netns="/var/run/netns/" + netns if netns else "",
-                                   allow_plain_tap=not HAS_VHOST_NET, **extra)
-        return self.stub.CreatePort(api.CreatePortRequest(port=api.Port(name=name, vhost_kernel=spec)))
+        port = vhost_kernel_port(name, tap_name=tap, netns="/var/run/netns/" + netns if netns else "",
+                                 allow_plain_tap=not HAS_VHOST_NET, **extra)
+        return self.stub.CreatePort(api.CreatePortRequest(port=port))
 
     def peer(self, tap_b):
         """testpmd: virtio-user on vhostd's u0 socket, io-forwarding to a net_tap moved into ns B."""
@@ -136,10 +136,9 @@ class VhostKernelPorts(unittest.TestCase):
         tap_a = "vk" + self.tag
         port = self.create_kernel_port("k0", tap_a, netns=netns_a, mac="02:00:00:77:00:01")
         self.assertEqual(port.status.backend, EXPECTED_BACKEND)
-        self.assertEqual(port.status.interface, tap_a)
+        self.assertEqual(type_status_of(port).interface, tap_a)
         self.assertEqual(port.status.mac, "02:00:00:77:00:01")
-        self.stub.CreatePort(api.CreatePortRequest(port=api.Port(
-            name="u0", vhost_user=api.VhostUserSpec(socket_path="u0.sock"))))
+        self.stub.CreatePort(api.CreatePortRequest(port=vhost_user_port("u0", socket_path="u0.sock")))
         self.daemon.vhostctl("xconnect", "create", "ku", "--ports", "k0,u0")
         if netns_a is None:
             # The host side of the test: an address only on the test's own tap.
@@ -175,7 +174,7 @@ class VhostKernelPorts(unittest.TestCase):
     def test_pod_namespace_ping_and_tcp(self):
         tap = self.run_topology(self.ns_a)
         self.assertNotEqual(sh("ip", "link", "show", tap, check=False).returncode, 0, "tap left in host ns")
-        status = self.stub.GetPort(api.GetPortRequest(name="k0")).status
+        status = type_status_of(self.stub.GetPort(api.GetPortRequest(name="k0")))
         self.assertEqual(status.netns, "/var/run/netns/" + self.ns_a)
         with self.peer("vkb" + self.tag):
             out = self.ping(self.ns_a)
@@ -192,17 +191,16 @@ class VhostKernelPorts(unittest.TestCase):
     def test_bad_specs(self):
         def refused(code, field, **spec):
             with self.assertRaises(grpc.RpcError) as raised:
-                self.stub.CreatePort(api.CreatePortRequest(port=api.Port(
-                    name=spec.pop("name", "bad"), vhost_kernel=api.VhostKernelSpec(**spec))))
+                self.stub.CreatePort(api.CreatePortRequest(port=vhost_kernel_port(spec.pop("name", "bad"), **spec)))
             self.assertEqual(raised.exception.code(), code, raised.exception.details())
             self.assertIn(field, raised.exception.details())
 
         plain = {"allow_plain_tap": not HAS_VHOST_NET}
-        refused(grpc.StatusCode.NOT_FOUND, "netns", netns="/var/run/netns/none-such", **plain)
-        refused(grpc.StatusCode.INVALID_ARGUMENT, "port.vhost_kernel.mac", mac="01:00:5e:00:00:01", **plain)
-        refused(grpc.StatusCode.INVALID_ARGUMENT, "port.vhost_kernel.mtu", mtu=20, **plain)
-        refused(grpc.StatusCode.INVALID_ARGUMENT, "port.vhost_kernel.tap_name", tap_name="a/b", **plain)
-        refused(grpc.StatusCode.INVALID_ARGUMENT, "port.vhost_kernel.tap_name", name="a-very-long-port-name", **plain)
+        refused(grpc.StatusCode.NOT_FOUND, "port.spec.netns", netns="/var/run/netns/none-such", **plain)
+        refused(grpc.StatusCode.INVALID_ARGUMENT, "port.spec.mac", mac="01:00:5e:00:00:01", **plain)
+        refused(grpc.StatusCode.INVALID_ARGUMENT, "port.spec.mtu", mtu=20, **plain)
+        refused(grpc.StatusCode.INVALID_ARGUMENT, "port.spec.tap_name", tap_name="a/b", **plain)
+        refused(grpc.StatusCode.INVALID_ARGUMENT, "port.spec.tap_name", name="a-very-long-port-name", **plain)
         if not HAS_VHOST_NET:
             refused(grpc.StatusCode.FAILED_PRECONDITION, "allow_plain_tap")
         self.create_kernel_port("k0", "vkx" + self.tag)
@@ -234,12 +232,11 @@ class VdpaPorts(unittest.TestCase):
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def test_loopback_through_vdpa_sim(self):
-        port = self.stub.CreatePort(api.CreatePortRequest(port=api.Port(name="d0", vdpa=api.VdpaSpec(device="vdpa0"))))
+        port = self.stub.CreatePort(api.CreatePortRequest(port=vdpa_port("d0", device="vdpa0")))
         self.assertEqual(port.status.backend, "vhost-vdpa")
         self.assertEqual(port.status.mac, self.MAC)
-        self.assertTrue(port.status.device_path.startswith("/dev/vhost-vdpa-"))
-        self.stub.CreatePort(api.CreatePortRequest(port=api.Port(
-            name="u0", vhost_user=api.VhostUserSpec(socket_path="u0.sock"))))
+        self.assertTrue(type_status_of(port).device_path.startswith("/dev/vhost-vdpa-"))
+        self.stub.CreatePort(api.CreatePortRequest(port=vhost_user_port("u0", socket_path="u0.sock")))
         self.daemon.vhostctl("xconnect", "create", "du", "--ports", "d0,u0")
         # vdpa_sim_net loops back frames addressed to its own MAC: testpmd sends a burst
         # to it through vhostd (u0 -> d0), the device returns it (d0 -> u0).
@@ -262,7 +259,7 @@ class VdpaPorts(unittest.TestCase):
     def test_bad_devices(self):
         def refused(code, text, device):
             with self.assertRaises(grpc.RpcError) as raised:
-                self.stub.CreatePort(api.CreatePortRequest(port=api.Port(name="bad", vdpa=api.VdpaSpec(device=device))))
+                self.stub.CreatePort(api.CreatePortRequest(port=vdpa_port("bad", device=device)))
             self.assertEqual(raised.exception.code(), code, raised.exception.details())
             self.assertIn(text, raised.exception.details())
 

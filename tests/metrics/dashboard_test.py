@@ -7,7 +7,7 @@ exports (its # HELP lines) and only labels those metrics carry; and that a real
 Prometheus scraping that daemon returns data for every expression.
 
 Run: bazel test //tests/metrics:dashboard_test, or directly with /usr/bin/python3 after
-bazel build //server:vhostd //client:vhostctl //proto:vhostd_py.
+bazel build //server:vhostd //client:vhostctl //proto:vhostd_py //plugins:all_py.
 """
 
 import json
@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "testlib"))
 from prometheus_server import PrometheusServer, free_port, scrape  # noqa: E402
 from testpmd import short_tmpdir  # noqa: E402
-from vhostd_proc import Vhostd, VhostdError, import_api  # noqa: E402
+from vhostd_proc import Vhostd, VhostdError, import_api, vhost_user_port  # noqa: E402
 
 import grpc  # noqa: E402
 
@@ -238,8 +238,8 @@ class DashboardAgainstDaemon(unittest.TestCase):
         try:
             stub = cls.daemon.stub()
             for name in ("p0", "p1"):
-                stub.CreatePort(api.CreatePortRequest(port=api.Port(
-                    name=name, vhost_user=api.VhostUserSpec(socket_path=name + ".sock", queues=2))))
+                stub.CreatePort(api.CreatePortRequest(port=vhost_user_port(name, socket_path=name + ".sock",
+                                                                           queues=2)))
             stub.CreateCrossConnect(api.CreateCrossConnectRequest(
                 cross_connect=api.CrossConnect(name="x01", port_a="p0", port_b="p1")))
             try:  # one refused call, so the "gRPC errors/s" panel has a series

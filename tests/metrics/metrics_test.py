@@ -7,7 +7,7 @@ control thread, the metrics HTTP thread and Prometheus float on CPU 0); testpmd 
 on CPU 0 (its main lcore sleeps on CPU 1).
 
 Run: bazel test //tests/metrics:metrics_test, or directly with /usr/bin/python3 after
-bazel build //server:vhostd //client:vhostctl //proto:vhostd_py.
+bazel build //server:vhostd //client:vhostctl //proto:vhostd_py //plugins:all_py.
 """
 
 import os
@@ -21,7 +21,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testlib"))
 from prometheus_server import PrometheusServer, free_port, promtool_check_metrics, scrape  # noqa: E402
 from testpmd import Testpmd, short_tmpdir, virtio_user_vdev  # noqa: E402
-from vhostd_proc import Vhostd, VhostdError, import_api  # noqa: E402
+from vhostd_proc import Vhostd, VhostdError, import_api, vhost_user_port  # noqa: E402
 
 import grpc  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
@@ -136,8 +136,8 @@ class DaemonWithMetrics:
 
     def create_pair(self, queues=QUEUES):
         for name in ("p0", "p1"):
-            spec = api.VhostUserSpec(socket_path=name + ".sock", queues=queues)
-            self.stub.CreatePort(api.CreatePortRequest(port=api.Port(name=name, vhost_user=spec)))
+            port = vhost_user_port(name, socket_path=name + ".sock", queues=queues)
+            self.stub.CreatePort(api.CreatePortRequest(port=port))
         self.stub.CreateCrossConnect(api.CreateCrossConnectRequest(
             cross_connect=api.CrossConnect(name="x01", port_a="p0", port_b="p1")))
 
@@ -293,9 +293,8 @@ class ScrapeContent(unittest.TestCase):
         escaped = [line for line in e.text.splitlines() if not line.startswith("#") and "\\" in line]
         self.assertEqual(escaped, [])
         for name in ('a"b', "a\\b", "a\nb"):
-            spec = api.VhostUserSpec(socket_path="q.sock")
             with self.assertRaises(grpc.RpcError) as raised:
-                self.d.stub.CreatePort(api.CreatePortRequest(port=api.Port(name=name, vhost_user=spec)))
+                self.d.stub.CreatePort(api.CreatePortRequest(port=vhost_user_port(name, socket_path="q.sock")))
             self.assertEqual(raised.exception.code(), grpc.StatusCode.INVALID_ARGUMENT, repr(name))
             self.assertIn("port.name", raised.exception.details())
 

@@ -2,7 +2,7 @@
 """Scrape latency of vhostd's /metrics with many ports: by default 1,000 vhost-user ports
 of 4 queue pairs each and 500 cross-connects on one polling core.
 
-    bazel build //server:vhostd //client:vhostctl //proto:vhostd_py
+    bazel build //server:vhostd //client:vhostctl //proto:vhostd_py //plugins:all_py
     tests/perf/metrics_scrape_bench.py [--ports 1000] [--queues 4] [--scrapes 20] [--max-median-ms 50]
 
 Creates the ports through the Python gRPC client on one channel (timed), then the
@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "testlib"))
 from prometheus_server import free_port  # noqa: E402
 from testpmd import short_tmpdir  # noqa: E402
-from vhostd_proc import Vhostd, VhostdError, import_api  # noqa: E402
+from vhostd_proc import Vhostd, VhostdError, import_api, vhost_user_port  # noqa: E402
 
 import grpc  # noqa: E402
 
@@ -153,10 +153,10 @@ def main():
         refused = None
         start = time.perf_counter()
         for i in range(args.ports):
-            spec = api.VhostUserSpec(socket_path="p%d.sock" % i, queues=args.queues)
+            port = vhost_user_port("p%d" % i, socket_path="p%d.sock" % i, queues=args.queues)
             t0 = time.perf_counter()
             try:
-                stub.CreatePort(api.CreatePortRequest(port=api.Port(name="p%d" % i, vhost_user=spec)))
+                stub.CreatePort(api.CreatePortRequest(port=port))
             except grpc.RpcError as e:
                 refused = (i, e.code().name, e.details())
                 break

@@ -129,12 +129,12 @@ ctl() {
 # The socket file can exist a moment before the server accepts; port creation is
 # idempotent (same spec under the same name returns the existing port), so retry it.
 for (( try = 1; ; try++ )); do
-    ctl port create p0 --type vhost-user --socket "$SOCK0" && break
+    ctl port create p0 --type vhost-user --socket-path "$SOCK0" && break
     daemon_alive || fail "vhostd died while creating port p0"
     (( try < 10 )) || fail "port create p0 failed $try times"
     sleep 0.5
 done
-ctl port create p1 --type vhost-user --socket "$SOCK1" || fail "port create p1 failed"
+ctl port create p1 --type vhost-user --socket-path "$SOCK1" || fail "port create p1 failed"
 ctl xconnect create x --ports p0,p1 || fail "xconnect create x failed"
 log "ports p0 ($SOCK0), p1 ($SOCK1) and cross-connect x created; vhostd polls on CPU $BACKEND_CPU"
 

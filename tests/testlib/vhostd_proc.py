@@ -2,12 +2,22 @@
 
     with Vhostd(workdir, cores="1") as d:
         stub = d.stub()                       # vhostd.v1.Vhostd stub (python3-grpcio)
-        d.vhostctl("port", "create", "p0", "--type", "vhost-user", "--socket", "p0.sock")
+        d.vhostctl("port", "create", "p0", "--type", "vhost-user", "--socket-path", "p0.sock")
+        port = stub.CreatePort(api.CreatePortRequest(port=vhost_user_port("p1", socket_path="p1.sock")))
+        spec_of(port).socket_path             # the plugin's spec message, unpacked
+        type_status_of(port).frontend_connections
+
+Ports carry their type's spec and status as google.protobuf.Any, in messages each
+plugin owns (plugins/<type>/*.proto). The helpers here pack and unpack them with the
+plugins' generated modules (//plugins:all_py, imported as plugins.<type>.<file>_pb2):
+every module found is loaded, so a new plugin's messages need no change here.
 
 Binaries and generated Python modules are found through Bazel's runfiles (TEST_SRCDIR)
 or, outside Bazel, under bazel-bin/ of the repository.
 """
 
+import glob
+import importlib
 import os
 import signal
 import subprocess
@@ -17,24 +27,35 @@ import time
 import grpc
 
 
-def _repo_file(path):
-    """Absolute path of a build output or source file, inside or outside `bazel test`."""
+def _search_bases():
+    """Where build outputs live: the test's runfiles, then bazel-bin/ and the checkout."""
+    bases = []
     srcdir = os.environ.get("TEST_SRCDIR")
     if srcdir:
-        candidate = os.path.join(srcdir, os.environ.get("TEST_WORKSPACE", "vhostd"), path)
-        if os.path.exists(candidate):
-            return candidate
+        bases.append(os.path.join(srcdir, os.environ.get("TEST_WORKSPACE", "vhostd")))
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.dirname(os.path.dirname(here))
-    for base in (os.path.join(root, "bazel-bin"), root):
+    return bases + [os.path.join(root, "bazel-bin"), root]
+
+
+def _repo_file(path):
+    """Absolute path of a build output or source file, inside or outside `bazel test`."""
+    for base in _search_bases():
         candidate = os.path.join(base, path)
         if os.path.exists(candidate):
             return candidate
     raise FileNotFoundError(path + " (build it with bazel first)")
 
 
+_API = None
+
+
 def import_api():
-    """Imports and returns the generated vhostd.v1 modules as a namespace."""
+    """The generated vhostd.v1 modules and every plugin's messages (VhostUserSpec, ...)
+    as one namespace."""
+    global _API
+    if _API is not None:
+        return _API
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(_repo_file("proto/vhostd/v1/vhostd_pb2.py")))))
     from vhostd.v1 import cross_connect_pb2, port_pb2, system_pb2, vhostd_pb2, vhostd_pb2_grpc
 
@@ -46,7 +67,102 @@ def import_api():
         for name in dir(module):
             if not name.startswith("_"):
                 setattr(api, name, getattr(module, name))
+    for full_name, cls in plugin_messages().items():
+        short = full_name.rsplit(".", 1)[-1]
+        if hasattr(api, short):  # a plugin may not shadow the API or another plugin
+            raise ImportError("plugin message %s clashes with api.%s" % (full_name, short))
+        setattr(api, short, cls)
+    _API = api
     return api
+
+
+# --- the plugins' own messages (typed specs and statuses) -------------------------------
+
+PLUGIN_MODULES = os.path.join("plugins", "*", "*_pb2.py")
+_PLUGIN_MESSAGES = None
+
+
+def _plugin_root():
+    """The directory holding plugins/<type>/<file>_pb2.py (//plugins:all_py)."""
+    for base in _search_bases():
+        if glob.glob(os.path.join(base, PLUGIN_MODULES)):
+            return base
+    raise FileNotFoundError(PLUGIN_MODULES + " (add //plugins:all_py to the test's data, or bazel build it)")
+
+
+def plugin_messages():
+    """{full message name: class} for every message of every plugin module found."""
+    global _PLUGIN_MESSAGES
+    if _PLUGIN_MESSAGES is not None:
+        return _PLUGIN_MESSAGES
+    root = _plugin_root()
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    messages = {}
+    for path in sorted(glob.glob(os.path.join(root, PLUGIN_MODULES))):
+        relative = os.path.relpath(path, root)[:-len(".py")]
+        module = importlib.import_module(relative.replace(os.sep, "."))
+        for message in module.DESCRIPTOR.message_types_by_name.values():
+            messages[message.full_name] = getattr(module, message.name)
+    _PLUGIN_MESSAGES = messages
+    return messages
+
+
+def plugin_message(full_name):
+    """The generated class of a plugin message, by full name or Any type URL."""
+    name = full_name.rsplit("/", 1)[-1]
+    try:
+        return plugin_messages()[name]
+    except KeyError:
+        raise KeyError("no plugin module defines %s (known: %s)" % (name, ", ".join(sorted(plugin_messages()))))
+
+
+def typed_port(name, type=None, spec=None):
+    """A Port of TYPE whose spec is the message SPEC, packed into the Any. Either may be
+    None: the daemon takes the type from the spec's message, or the type's defaults."""
+    port = import_api().Port(name=name)
+    if type is not None:
+        port.type = type
+    if spec is not None:
+        port.spec.Pack(spec)
+    return port
+
+
+def vhost_user_port(name, **fields):
+    """A vhost-user port; FIELDS are VhostUserSpec's (mode also as "MODE_CLIENT")."""
+    return typed_port(name, "vhost-user", plugin_message("vhostd.plugins.vhost_user.v1.VhostUserSpec")(**fields))
+
+
+def vhost_kernel_port(name, **fields):
+    """A vhost-kernel port; FIELDS are VhostKernelSpec's."""
+    return typed_port(name, "vhost-kernel",
+                      plugin_message("vhostd.plugins.vhost_kernel.v1.VhostKernelSpec")(**fields))
+
+
+def vdpa_port(name, **fields):
+    """A vdpa port; FIELDS are VdpaSpec's."""
+    return typed_port(name, "vdpa", plugin_message("vhostd.plugins.vdpa.v1.VdpaSpec")(**fields))
+
+
+def _unpack(any_message):
+    if not any_message.type_url:
+        return None
+    message = plugin_message(any_message.type_url)()
+    if not any_message.Unpack(message):
+        raise ValueError("cannot unpack %s" % any_message.type_url)
+    return message
+
+
+def spec_of(port):
+    """The port's spec as its plugin's message (None if the port has none)."""
+    return _unpack(port.spec)
+
+
+def type_status_of(port_or_status):
+    """What only the port's type reports (VhostUserStatus, ...), from a Port or a
+    PortStatus; None when the daemon sent none."""
+    status = getattr(port_or_status, "status", port_or_status)
+    return _unpack(status.type_status)
 
 
 class VhostdError(Exception):
@@ -56,18 +172,20 @@ class VhostdError(Exception):
 class Vhostd:
     """One vhostd process with its own sockets, state file and DPDK file prefix."""
 
-    def __init__(self, workdir, cores="1", extra_flags=(), file_prefix=None, log_name="vhostd.log"):
+    def __init__(self, workdir, cores="1", extra_flags=(), file_prefix=None, log_name="vhostd.log",
+                 plugin_dir=None):
         self.workdir = workdir
         self.grpc_socket = os.path.join(workdir, "api.sock")
         self.socket_dir = os.path.join(workdir, "sockets")
         self.state_file = os.path.join(workdir, "state.json")
         self.log_path = os.path.join(workdir, log_name)
         self.file_prefix = file_prefix or "vhd%d" % os.getpid()
+        self.plugin_dir = plugin_dir or _repo_file("server/plugins")
         os.makedirs(self.socket_dir, exist_ok=True)
         self.argv = [
             _repo_file("server/vhostd"),
             # Explicit, so a caller that swaps argv[0] for another binary keeps these.
-            "--plugin-dir=" + _repo_file("server/plugins"),
+            "--plugin-dir=" + self.plugin_dir,
             "--grpc-socket=" + self.grpc_socket,
             "--socket-dir=" + self.socket_dir,
             "--state-file=" + self.state_file,
@@ -76,6 +194,11 @@ class Vhostd:
         ] + list(extra_flags)
         self.proc = None
         self._channel = None
+
+    def set_plugin_dir(self, path):
+        """The --plugin-dir of the next start() (e.g. a directory lacking one plugin)."""
+        self.plugin_dir = path
+        self.argv = [a if not a.startswith("--plugin-dir=") else "--plugin-dir=" + path for a in self.argv]
 
     def __enter__(self):
         self.start()

@@ -28,7 +28,8 @@ ROLES = ("a", "b")
 class VhostdBackend:
     """vhostd with ports vm-a, vm-b (vhost-user) and cross-connect vm-ab.
 
-    port_options: more VhostUserSpec fields (e.g. {"tso": True, "checksum": False}).
+    port_options: more VhostUserSpec fields (e.g. {"tso": True, "checksum": False}), the
+                  vhost-user plugin's spec (plugins/vhost_user/vhost_user.proto).
     role_options: per-port fields on top, by role: {"a": {"tso": True, "queues": 4}}
                   (queues there changes only the port; QEMU's NIC keeps `queues`).
     qemu_server: the ports are client-mode (vhostd dials QEMU's listening socket).
@@ -63,17 +64,18 @@ class VhostdBackend:
             self.daemon.argv[0] = os.path.abspath(self.binary)
         self.daemon.start()
         stub = self.daemon.stub()
-        mode = self.api.VhostUserSpec.MODE_CLIENT if self.qemu_server else self.api.VhostUserSpec.MODE_SERVER
+        mode = "MODE_CLIENT" if self.qemu_server else "MODE_SERVER"
         if not self.qemu_server:  # a client-mode port needs QEMU's socket: created in before_guest
             for i in range(2):
                 self._create_port(stub, i, mode)
             self._create_xconnect(stub)
 
     def _create_port(self, stub, index, mode):
+        from vhostd_proc import vhost_user_port
         fields = dict(queues=self.queues, **self.port_options)
         fields.update(self.role_options.get(ROLES[index], {}))
-        spec = self.api.VhostUserSpec(socket_path=self.sock(index), mode=mode, **fields)
-        stub.CreatePort(self.api.CreatePortRequest(port=self.api.Port(name="vm-" + ROLES[index], vhost_user=spec)))
+        port = vhost_user_port("vm-" + ROLES[index], socket_path=self.sock(index), mode=mode, **fields)
+        stub.CreatePort(self.api.CreatePortRequest(port=port))
 
     def _create_xconnect(self, stub):
         stub.CreateCrossConnect(self.api.CreateCrossConnectRequest(
@@ -92,7 +94,7 @@ class VhostdBackend:
             wait_for_sockets([self.sock(i) for i in range(2)], timeout=30)
             stub = self.daemon.stub()
             for i in range(2):
-                self._create_port(stub, i, self.api.VhostUserSpec.MODE_CLIENT)
+                self._create_port(stub, i, "MODE_CLIENT")
             self._create_xconnect(stub)
 
     def restart(self, sig=9, down_seconds=0.0):

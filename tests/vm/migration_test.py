@@ -5,7 +5,7 @@ Guest a streams to guest b over TCP; the host starts a destination QEMU for a wi
 -incoming and the same NIC on the SAME vhostd socket (vhostd takes a second connection
 there), migrates over QMP, quits the source. Checks: the stream's sha256, b's pings of a
 (the longest gap is the downtime seen by the peer), a pinging b from the destination,
-and vhostd's port status: frontend_connections 1 -> 2 -> 1, feature_changes > 0 (QEMU
+and vhostd's VhostUserStatus of the port: frontend_connections 1 -> 2 -> 1, feature_changes > 0 (QEMU
 switches dirty logging, VHOST_F_LOG_ALL, on and off).
 
 The guest's console: the source QEMU writes NAME.log in the run's log directory, the
@@ -138,7 +138,7 @@ class Migration:
                 raise RuntimeError("guest a never said 'migrate: ready'")
             time.sleep(0.1)
         st = port_status(run, "vm-a")
-        rep["connections_before"], rep["feature_changes_before"] = st.frontend_connections, st.feature_changes
+        rep["connections_before"], rep["feature_changes_before"] = st.user.frontend_connections, st.user.feature_changes
 
         # The destination: the same run-guest.sh command (same name, so the same guest
         # script in fw_cfg) in its own log directory, its own QMP socket, -incoming.
@@ -156,8 +156,8 @@ class Migration:
         dst.start()
         self.dst = dst
         dq = Qmp(self.dst_qmp)
-        st = wait_status(run, "vm-a", lambda s: s.frontend_connections == 2, 30, "a second connection")
-        rep["connections_during"] = st.frontend_connections
+        st = wait_status(run, "vm-a", lambda s: s.user.frontend_connections == 2, 30, "a second connection")
+        rep["connections_during"] = st.user.frontend_connections
         dq.close()
 
         sq = Qmp(self.src_qmp)
@@ -169,7 +169,7 @@ class Migration:
             info = sq.cmd("query-migrate")
             status = info.get("status")
             try:
-                saw_logging |= port_status(run, "vm-a").dirty_logging
+                saw_logging |= port_status(run, "vm-a").user.dirty_logging
             except Exception:
                 pass
             if status == "completed":
@@ -192,13 +192,14 @@ class Migration:
             pass
         sq.close()
         src.wait(20)
-        st = wait_status(run, "vm-a", lambda s: s.frontend_connections == 1 and s.state == run.backend.api.PortStatus.UP,
+        st = wait_status(run, "vm-a",
+                         lambda s: s.user.frontend_connections == 1 and s.state == run.backend.api.PortStatus.UP,
                          30, "one connection, UP")
-        rep["connections_after"], rep["feature_changes_after"] = st.frontend_connections, st.feature_changes
+        rep["connections_after"], rep["feature_changes_after"] = st.user.frontend_connections, st.user.feature_changes
         rep["state_after"] = state_name(run, st)
         rep["connects"], rep["disconnects"] = st.frontend_connects, st.frontend_disconnects
-        if st.feature_changes <= rep["feature_changes_before"]:
-            self.errors.append("vm-a: feature_changes stayed at %d during the migration" % st.feature_changes)
+        if st.user.feature_changes <= rep["feature_changes_before"]:
+            self.errors.append("vm-a: feature_changes stayed at %d during the migration" % st.user.feature_changes)
         if not rep["stream_running_at_completion"]:
             self.errors.append("guest a's stream ended before the migration completed: nothing was migrated mid-stream")
         return ("migrated in %s ms (QEMU total-time), downtime %s ms, %s MiB RAM; vm-a connections %d -> %d -> %d, "

@@ -84,7 +84,7 @@ class PodSide:
 
 
 def run(size_mb, binary, log_dir):
-    from vhostd_proc import Vhostd, import_api
+    from vhostd_proc import Vhostd, import_api, vhost_kernel_port, vhost_user_port
     api = import_api()
     work = tempfile.mkdtemp(prefix="vmpod.", dir="/tmp")
     log_dir = log_dir or os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR") or os.path.join(work, "logs")
@@ -104,14 +104,13 @@ def run(size_mb, binary, log_dir):
         daemon.start()
         stub = daemon.stub()
         sock = os.path.join(daemon.socket_dir, "vm.sock")
-        stub.CreatePort(api.CreatePortRequest(port=api.Port(
-            name="vm", vhost_user=api.VhostUserSpec(socket_path=sock))))
+        stub.CreatePort(api.CreatePortRequest(port=vhost_user_port("vm", socket_path=sock)))
         vhost_net = os.path.exists("/dev/vhost-net")
         if not vhost_net:
             print("no /dev/vhost-net on this host: the pod's tap is served by the plain-tap fallback "
                   "(vhost-net itself is covered by tests/lab)", file=sys.stderr)
-        pod = stub.CreatePort(api.CreatePortRequest(port=api.Port(name="pod", vhost_kernel=api.VhostKernelSpec(
-            tap_name="eth1", netns="/var/run/netns/" + netns, mac=POD_MAC, allow_plain_tap=not vhost_net))))
+        pod = stub.CreatePort(api.CreatePortRequest(port=vhost_kernel_port(
+            "pod", tap_name="eth1", netns="/var/run/netns/" + netns, mac=POD_MAC, allow_plain_tap=not vhost_net)))
         backend = pod.status.backend
         stub.CreateCrossConnect(api.CreateCrossConnectRequest(
             cross_connect=api.CrossConnect(name="vm-pod", port_a="vm", port_b="pod")))

@@ -45,8 +45,23 @@ def combined_scenario(name, workdir):
 
 
 def port_status(run, name):
+    """The port's status, with its vhost-user status (VhostUserStatus) as `.user`: all
+    zero for a port without a backend (ERROR), which reports none."""
+    from vhostd_proc import type_status_of
     api = run.backend.api
-    return run.backend.daemon.stub().GetPort(api.GetPortRequest(name=name)).status
+    status = run.backend.daemon.stub().GetPort(api.GetPortRequest(name=name)).status
+    user = type_status_of(status)
+    return PortView(status, user if user is not None else api.VhostUserStatus())
+
+
+class PortView:
+    """A PortStatus and its type's status: attributes of the former, plus `user`."""
+
+    def __init__(self, status, user):
+        self.status, self.user = status, user
+
+    def __getattr__(self, name):
+        return getattr(self.status, name)
 
 
 def state_name(run, status):
@@ -62,7 +77,7 @@ def wait_status(run, name, pred, timeout, what):
         if time.monotonic() > deadline:
             raise AssertionError("port %s: %s not reached within %d s (state %s, connections %d, "
                                  "connects %d, disconnects %d, message '%s')" % (
-                                     name, what, timeout, state_name(run, st), st.frontend_connections,
+                                     name, what, timeout, state_name(run, st), st.user.frontend_connections,
                                      st.frontend_connects, st.frontend_disconnects, st.message))
         time.sleep(0.2)
 
@@ -129,6 +144,7 @@ class ListeningQemu:
 
 
 def no_reconnect_check(run):
+    from vhostd_proc import vhost_user_port
     b, api = run.backend, run.backend.api
     stub = b.daemon.stub()
     log_dir = os.path.dirname(b.daemon.log_path)
@@ -137,27 +153,27 @@ def no_reconnect_check(run):
     try:
         for n, s in socks.items():
             qemus[n] = ListeningQemu(s, os.path.join(log_dir, "qemu-%s.log" % n)).start()
-            spec = api.VhostUserSpec(socket_path=s, mode=api.VhostUserSpec.MODE_CLIENT, no_reconnect=(n == "nr-on"))
-            stub.CreatePort(api.CreatePortRequest(port=api.Port(name=n, vhost_user=spec)))
+            port = vhost_user_port(n, socket_path=s, mode="MODE_CLIENT", no_reconnect=(n == "nr-on"))
+            stub.CreatePort(api.CreatePortRequest(port=port))
         for n in socks:
-            wait_status(run, n, lambda s: s.frontend_connections == 1, 20, "connected")
+            wait_status(run, n, lambda s: s.user.frontend_connections == 1, 20, "connected")
         for q in qemus.values():
             q.kill()
         t_kill = time.monotonic()
         for n in socks:
-            wait_status(run, n, lambda s: s.frontend_connections == 0, 20, "disconnected")
+            wait_status(run, n, lambda s: s.user.frontend_connections == 0, 20, "disconnected")
         st = wait_status(run, "nr-on", lambda s: "no_reconnect" in s.message, 10, "a no_reconnect message")
         for n, s in socks.items():
             qemus[n] = ListeningQemu(s, os.path.join(log_dir, "qemu-%s.log" % n)).start()
-        wait_status(run, "nr-off", lambda s: s.frontend_connections == 1, 20, "reconnected")
+        wait_status(run, "nr-off", lambda s: s.user.frontend_connections == 1, 20, "reconnected")
         reconnect_s = time.monotonic() - t_kill
         # The no_reconnect port: not connected, for 5 s more.
         until = time.monotonic() + 5
         while time.monotonic() < until:
             st = port_status(run, "nr-on")
-            if st.frontend_connections != 0 or st.state != api.PortStatus.WAITING_FOR_PEER:
+            if st.user.frontend_connections != 0 or st.state != api.PortStatus.WAITING_FOR_PEER:
                 raise AssertionError("no_reconnect port reconnected: state %s, connections %d" % (
-                    state_name(run, st), st.frontend_connections))
+                    state_name(run, st), st.user.frontend_connections))
             time.sleep(0.25)
         return ("normal client port reconnected %.1f s after its QEMU was SIGKILLed; the no_reconnect port "
                 "stayed %s for %.1f s: '%s'" % (reconnect_s, state_name(run, st), time.monotonic() - t_kill,
