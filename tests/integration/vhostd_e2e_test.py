@@ -50,7 +50,8 @@ def port_stats(stub, name):
 class VhostdEndToEnd(unittest.TestCase):
     def setUp(self):
         self.workdir = short_tmpdir("vhe")
-        self.daemon = Vhostd(self.workdir, cores="1")
+        # No metrics endpoint: its fixed default port may be taken by another vhostd.
+        self.daemon = Vhostd(self.workdir, cores="1", extra_flags=["--metrics-address="])
         self.default_plugin_dir = self.daemon.plugin_dir
         self.daemon.start()
         self.stub = self.daemon.stub()
@@ -200,6 +201,11 @@ class VhostdEndToEnd(unittest.TestCase):
             self.assertEqual(result.returncode, 1, argv)
             self.assertIn("INVALID_ARGUMENT", result.stderr, argv)
             self.assertIn(field, result.stderr, argv)
+        self.assert_refused(vdpa_port("k", device="vdpa0"), grpc.StatusCode.NOT_FOUND, "port.spec.device")
+        self.assert_nothing_changed(initial, ["escape"])
+
+    def test_bad_types_and_specs_change_nothing(self):
+        initial = self.state_text()
         invalid = grpc.StatusCode.INVALID_ARGUMENT
         # Neither a type nor a spec: nothing says which plugin.
         self.assert_refused(api.Port(name="nospec"), invalid, "port.type")
@@ -223,12 +229,15 @@ class VhostdEndToEnd(unittest.TestCase):
                                                                             "vhost_user.v1.VhostUserSpec"),
                                           value=b"\xff\xff\xff"))
         self.assert_refused(garbage, invalid, "port.spec")
-        self.assert_refused(vdpa_port("k", device="vdpa0"), grpc.StatusCode.NOT_FOUND, "port.spec.device")
-        # Nothing was created: no socket file, no port, no state change.
-        self.assertEqual(sorted(os.listdir(self.daemon.socket_dir)), ["escape"])
-        self.assertEqual(len(self.stub.ListPorts(api.ListPortsRequest()).ports), 0)
-        self.assertEqual(self.state_text(), initial)
+        self.assert_nothing_changed(initial, [])
 
+    def assert_nothing_changed(self, state, socket_dir_entries):
+        """No socket file, no port, no state change."""
+        self.assertEqual(sorted(os.listdir(self.daemon.socket_dir)), socket_dir_entries)
+        self.assertEqual(len(self.stub.ListPorts(api.ListPortsRequest()).ports), 0)
+        self.assertEqual(self.state_text(), state)
+
+    def test_create_is_idempotent_and_delete_checks_cross_connects(self):
         # Idempotent create; a different spec under the same name is ALREADY_EXISTS.
         spec = vhost_user_port("a", socket_path="a.sock")
         first = self.stub.CreatePort(api.CreatePortRequest(port=spec))
