@@ -12,19 +12,22 @@ void AddEntry(ForwardingUnit& unit, const PortRef& rx, uint16_t rx_queue, const 
   unit.labels.push_back(PollLabel{rx.name, rx_queue, tx.name, tx_queue});
 }
 
+// One direction, rx -> tx: unit i holds the receive queues that write tx queue i.
+void DirectionUnits(const PortRef& rx, const PortRef& tx, std::vector<ForwardingUnit>& units) {
+  const size_t first = units.size();
+  units.resize(first + std::min(rx.queues, tx.queues));
+  for (uint16_t q = 0; q < rx.queues; ++q) AddEntry(units[first + q % tx.queues], rx, q, tx);
+}
+
 }  // namespace
 
 std::vector<ForwardingUnit> CrossConnectUnits(const PortRef& a, const PortRef& b) {
-  const uint16_t groups = std::min(a.queues, b.queues);
   // A side with no queue (a frontend that enabled none yet) can neither send nor
   // receive: nothing to forward either way.
-  if (groups == 0) return {};
-  std::vector<ForwardingUnit> units(groups);
-  for (uint16_t q = 0; q < std::max(a.queues, b.queues); ++q) {
-    ForwardingUnit& unit = units[q % groups];
-    if (q < a.queues) AddEntry(unit, a, q, b);
-    if (q < b.queues) AddEntry(unit, b, q, a);
-  }
+  if (a.queues == 0 || b.queues == 0) return {};
+  std::vector<ForwardingUnit> units;
+  DirectionUnits(a, b, units);
+  DirectionUnits(b, a, units);
   return units;
 }
 

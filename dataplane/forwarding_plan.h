@@ -33,8 +33,9 @@ struct PollLabel {
   uint16_t tx_queue;
 };
 
-// Entries that must run on the same core because they share a transmit queue (ethdev
-// and vhost transmit queues are single-writer).
+// Entries that must run on the same core because they write the same transmit queue:
+// vhostd gives every transmit queue a single writer (ethdev queues require it; for
+// vhost-user queues see docs/ARCHITECTURE.md, "Which queues cores may share").
 struct ForwardingUnit {
   std::vector<PollEntry> entries;
   std::vector<PollLabel> labels;
@@ -48,9 +49,11 @@ struct PortRef {
 };
 
 // Units for a cross-connect of `a` and `b`: receive queue i of one port sends to queue
-// i mod n of the other. Queues whose index is equal modulo min(na, nb) share transmit
-// queues, so they form one unit; the result has min(na, nb) units (none if a side has
-// no queue).
+// i mod n of the other. Each direction has its own units, since the two write
+// different ports: for rx port r and tx port t, the receive queues equal modulo
+// t.queues write one transmit queue and form one unit, so a direction has
+// min(r.queues, t.queues) units. The result is a->b's units, then b->a's (none if a side
+// has no queue).
 std::vector<ForwardingUnit> CrossConnectUnits(const PortRef& a, const PortRef& b);
 
 struct CoreProgram {

@@ -55,14 +55,20 @@ void CheckCrossConnect(uint16_t na, uint16_t nb) {
   TestPort b("port-b", 7, nb);
   const std::vector<ForwardingUnit> units = CrossConnectUnits(a.ref, b.ref);
 
-  ASSERT_THAT(units, SizeIs(std::min(na, nb)));
+  ASSERT_THAT(units, SizeIs(2 * std::min(na, nb)));
 
   std::map<QueueKey, int> rx_seen;           // (port, rxq) -> times polled
   std::map<QueueKey, size_t> tx_writer;      // (port, txq) -> unit that writes it
   for (size_t u = 0; u < units.size(); ++u) {
     const ForwardingUnit& unit = units[u];
-    EXPECT_THAT(unit.entries, testing::Not(IsEmpty())) << "unit " << u;
+    ASSERT_THAT(unit.entries, testing::Not(IsEmpty())) << "unit " << u;
     ExpectLabelsMatch(unit.entries, unit.labels, a, b);
+    // A unit is exactly the entries that write one transmit queue: one direction only,
+    // so the two directions of a link can run on different cores.
+    for (const PollEntry& e : unit.entries) {
+      EXPECT_EQ(Id(e.tx_port), Id(unit.entries[0].tx_port)) << "unit " << u << " mixes directions";
+      EXPECT_EQ(e.tx_queue, unit.entries[0].tx_queue) << "unit " << u << " writes two transmit queues";
+    }
     for (const PollEntry& e : unit.entries) {
       const bool from_a = Id(e.rx_port) == a.id;
       ASSERT_TRUE(from_a || Id(e.rx_port) == b.id) << "unknown rx port " << Id(e.rx_port);
@@ -92,16 +98,24 @@ void CheckCrossConnect(uint16_t na, uint16_t nb) {
   EXPECT_EQ(tx_writer.size(), 2u * std::min(na, nb));
 }
 
-TEST(CrossConnectUnitsTest, OneQueueEach) {
+// The set of (rx port, rx queue, tx port, tx queue) of a unit's entries.
+std::set<std::tuple<int, int, int, int>> EntrySet(const ForwardingUnit& unit) {
+  std::set<std::tuple<int, int, int, int>> set;
+  for (const PollEntry& e : unit.entries) set.insert({Id(e.rx_port), e.rx_queue, Id(e.tx_port), e.tx_queue});
+  return set;
+}
+
+TEST(CrossConnectUnitsTest, OneQueueEachGivesOneUnitPerDirection) {
   CheckCrossConnect(1, 1);
   TestPort a("a", 0, 1), b("b", 1, 1);
   const auto units = CrossConnectUnits(a.ref, b.ref);
-  ASSERT_THAT(units, SizeIs(1));
-  ASSERT_THAT(units[0].entries, SizeIs(2));
-  EXPECT_EQ(Id(units[0].entries[0].rx_port), 0);
+  ASSERT_THAT(units, SizeIs(2));
+  ASSERT_THAT(units[0].entries, SizeIs(1));
+  ASSERT_THAT(units[1].entries, SizeIs(1));
+  EXPECT_EQ(Id(units[0].entries[0].rx_port), 0) << "a->b first";
   EXPECT_EQ(Id(units[0].entries[0].tx_port), 1);
-  EXPECT_EQ(Id(units[0].entries[1].rx_port), 1);
-  EXPECT_EQ(Id(units[0].entries[1].tx_port), 0);
+  EXPECT_EQ(Id(units[1].entries[0].rx_port), 1);
+  EXPECT_EQ(Id(units[1].entries[0].tx_port), 0);
 }
 
 // A vhost-user frontend that has not enabled any queue yet reports zero.
@@ -111,17 +125,15 @@ TEST(CrossConnectUnitsTest, ASideWithoutQueuesForwardsNothing) {
   EXPECT_THAT(CrossConnectUnits(b.ref, a.ref), IsEmpty());
 }
 
-TEST(CrossConnectUnitsTest, EqualQueueCountsGiveOneUnitPerQueue) {
+TEST(CrossConnectUnitsTest, EqualQueueCountsGiveOneUnitPerReceiveQueue) {
   CheckCrossConnect(4, 4);
   TestPort a("a", 0, 4), b("b", 1, 4);
   const auto units = CrossConnectUnits(a.ref, b.ref);
-  ASSERT_THAT(units, SizeIs(4));
-  for (uint16_t q = 0; q < 4; ++q) {
-    ASSERT_THAT(units[q].entries, SizeIs(2)) << "unit " << q;
-    for (const PollEntry& e : units[q].entries) {
-      EXPECT_EQ(e.rx_queue, q);
-      EXPECT_EQ(e.tx_queue, q);
-    }
+  ASSERT_THAT(units, SizeIs(8));
+  for (uint16_t u = 0; u < 8; ++u) {
+    const int rx = u < 4 ? 0 : 1;
+    const int q = u % 4;
+    EXPECT_EQ(EntrySet(units[u]), (std::set<std::tuple<int, int, int, int>>{{rx, q, 1 - rx, q}})) << "unit " << u;
   }
 }
 
@@ -129,19 +141,23 @@ TEST(CrossConnectUnitsTest, MoreQueuesOnA) {
   CheckCrossConnect(4, 2);
   TestPort a("a", 0, 4), b("b", 1, 2);
   const auto units = CrossConnectUnits(a.ref, b.ref);
-  ASSERT_THAT(units, SizeIs(2));
-  // a's queues 0 and 2 both send to b's queue 0, so they share a unit with b's rxq 0.
-  std::set<std::tuple<int, int, int, int>> unit0;
-  for (const PollEntry& e : units[0].entries) unit0.insert({Id(e.rx_port), e.rx_queue, Id(e.tx_port), e.tx_queue});
-  EXPECT_EQ(unit0, (std::set<std::tuple<int, int, int, int>>{{0, 0, 1, 0}, {1, 0, 0, 0}, {0, 2, 1, 0}}));
+  ASSERT_THAT(units, SizeIs(4));
+  // a's queues 0 and 2 both send to b's queue 0, so they share a unit; b's receive
+  // queues each write their own queue of a.
+  using Set = std::set<std::tuple<int, int, int, int>>;
+  EXPECT_EQ(EntrySet(units[0]), (Set{{0, 0, 1, 0}, {0, 2, 1, 0}}));
+  EXPECT_EQ(EntrySet(units[1]), (Set{{0, 1, 1, 1}, {0, 3, 1, 1}}));
+  EXPECT_EQ(EntrySet(units[2]), (Set{{1, 0, 0, 0}}));
+  EXPECT_EQ(EntrySet(units[3]), (Set{{1, 1, 0, 1}}));
 }
 
 TEST(CrossConnectUnitsTest, MoreQueuesOnB) {
   CheckCrossConnect(1, 3);
   TestPort a("a", 0, 1), b("b", 1, 3);
   const auto units = CrossConnectUnits(a.ref, b.ref);
-  ASSERT_THAT(units, SizeIs(1));
-  EXPECT_THAT(units[0].entries, SizeIs(4));
+  ASSERT_THAT(units, SizeIs(2));
+  EXPECT_THAT(units[0].entries, SizeIs(1)) << "a's one queue to b's queue 0";
+  EXPECT_THAT(units[1].entries, SizeIs(3)) << "all of b's queues write a's one queue";
 }
 
 TEST(CrossConnectUnitsTest, AllCombinationsUpToEightQueues) {
@@ -262,6 +278,17 @@ TEST(AssignToCoresTest, MoreCoresThanUnits) {
   EXPECT_EQ(CoreOfUnits(units, programs), (std::vector<size_t>{0, 1}));
   EXPECT_THAT(programs[2].entries, IsEmpty());
   EXPECT_THAT(programs[3].entries, IsEmpty());
+}
+
+// Scheduling is per receive queue: with two cores, the two directions of a one-queue
+// link run on different cores.
+TEST(AssignToCoresTest, TheTwoDirectionsOfALinkRunOnDifferentCores) {
+  TestPort a("a", 0, 1), b("b", 1, 1);
+  const auto programs = AssignToCores(CrossConnectUnits(a.ref, b.ref), 2);
+  ASSERT_THAT(programs, SizeIs(2));
+  ASSERT_THAT(programs[0].entries, SizeIs(1));
+  ASSERT_THAT(programs[1].entries, SizeIs(1));
+  EXPECT_NE(Id(programs[0].entries[0].rx_port), Id(programs[1].entries[0].rx_port));
 }
 
 // End to end: after spreading, no transmit queue is written from two cores.
