@@ -65,6 +65,9 @@ PortManager::~PortManager() {
   absl::MutexLock lock(&mu_);
   // Cores must let go of every port before the ports close.
   if (absl::Status s = engine_->Apply({}); !s.ok()) VHOSTD_LOG_ERROR("stopping forwarding: ", s.ToString());
+  // A clean stop leaves one snapshot and an empty journal (the state as one readable
+  // file); if this fails the journal still holds everything.
+  if (absl::Status s = store_->Save(CurrentState()); !s.ok()) VHOSTD_LOG_ERROR("saving state at exit: ", s.ToString());
   ports_.clear();
 }
 
@@ -82,6 +85,13 @@ absl::Status PortManager::Restore() {
     ports_[name] = std::move(entry);
   }
   for (const CrossConnect& xconnect : state->cross_connects()) xconnects_[xconnect.name()] = xconnect;
+  if (store_->loaded_format_version() != 0 && store_->loaded_format_version() < kStateFormatVersion) {
+    // Migrated on load: written back at once in today's format (the journal appends to it).
+    if (absl::Status s = store_->Save(CurrentState()); !s.ok()) {
+      return absl::UnavailableError(absl::StrCat("rewriting ", store_->path(), " in today's format: ", s.message()));
+    }
+    VHOSTD_LOG_INFO("state file ", store_->path(), " rewritten in format ", kStateFormatVersion);
+  }
   VHOSTD_LOG_INFO("restored ", ports_.size(), " ports and ", xconnects_.size(), " cross-connects from ",
                   store_->path());
   Reprogram().IgnoreError();  // logged; the desired state stands, and ports a core may poll stay pinned
@@ -216,7 +226,9 @@ absl::StatusOr<Port> PortManager::CreatePort(Port request) {
   if (!stored.ok()) return stored.status();
   absl::StatusOr<std::unique_ptr<PortBackend>> backend = OpenPort(*valid);
   if (!backend.ok()) return backend.status();
-  if (absl::Status saved = Persist(&*stored); !saved.ok()) {
+  vhostd::state::JournalRecord change;
+  *change.mutable_put_port() = *stored;
+  if (absl::Status saved = Persist(change); !saved.ok()) {
     return absl::UnavailableError(absl::StrCat("port not created: saving state failed: ", saved.message()));
   }
   PortEntry& entry = ports_[port.name()];
@@ -264,7 +276,9 @@ absl::Status PortManager::DeletePort(const std::string& name, bool allow_missing
     return absl::FailedPreconditionError(absl::StrCat(
         "port ", name, " may still be polled: a polling core did not acknowledge its new program; retry later"));
   }
-  if (absl::Status saved = Persist(nullptr, name); !saved.ok()) {
+  vhostd::state::JournalRecord change;
+  change.set_delete_port(name);
+  if (absl::Status saved = Persist(change); !saved.ok()) {
     return absl::UnavailableError(absl::StrCat("port not deleted: saving state failed: ", saved.message()));
   }
   ports_.erase(it);  // no core polls it: it is in no cross-connect
@@ -312,7 +326,9 @@ absl::StatusOr<CrossConnect> PortManager::CreateCrossConnect(CrossConnect xconne
   }
   xconnects_[xconnect.name()] = xconnect;
   const auto undo = [&] { xconnects_.erase(xconnect.name()); };
-  if (absl::Status s = CommitCrossConnectChange("cross-connect not created", undo); !s.ok()) return s;
+  vhostd::state::JournalRecord change;
+  *change.mutable_put_cross_connect() = xconnect;
+  if (absl::Status s = CommitCrossConnectChange(change, "cross-connect not created", undo); !s.ok()) return s;
   VHOSTD_LOG_INFO("created cross-connect ", xconnect.name(), ": ", xconnect.port_a(), " <-> ", xconnect.port_b());
   return xconnect;
 }
@@ -328,7 +344,9 @@ absl::Status PortManager::DeleteCrossConnect(const std::string& name, bool allow
   const CrossConnect removed = it->second;
   xconnects_.erase(it);
   const auto undo = [&] { xconnects_[name] = removed; };
-  if (absl::Status s = CommitCrossConnectChange("cross-connect not deleted", undo); !s.ok()) return s;
+  vhostd::state::JournalRecord change;
+  change.set_delete_cross_connect(name);
+  if (absl::Status s = CommitCrossConnectChange(change, "cross-connect not deleted", undo); !s.ok()) return s;
   VHOSTD_LOG_INFO("deleted cross-connect ", name);
   return absl::OkStatus();
 }
@@ -468,23 +486,26 @@ const CrossConnect* PortManager::CrossConnectOf(const std::string& port) const {
   return nullptr;
 }
 
-absl::Status PortManager::Persist(const google::protobuf::Struct* extra_port, const std::string& without_port) {
+vhostd::state::DesiredState PortManager::CurrentState() const {
   vhostd::state::DesiredState state;
-  for (const auto& [name, entry] : ports_) {
-    if (name != without_port) *state.add_ports() = entry.stored;
-  }
-  if (extra_port) *state.add_ports() = *extra_port;
+  for (const auto& [name, entry] : ports_) *state.add_ports() = entry.stored;
   for (const auto& [name, xconnect] : xconnects_) *state.add_cross_connects() = xconnect;
-  return store_->Save(state);
+  return state;
+}
+
+absl::Status PortManager::Persist(const vhostd::state::JournalRecord& change) {
+  // Called with mu_ held (the store's callback runs inside this call).
+  return store_->Append(change, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return CurrentState(); });
 }
 
 // The data plane first: a cross-connect change is reported and saved only once every
 // core took it, so neither the caller nor the state file is told of forwarding the
 // cores refused.
-absl::Status PortManager::CommitCrossConnectChange(const std::string& failure, const std::function<void()>& undo) {
+absl::Status PortManager::CommitCrossConnectChange(const vhostd::state::JournalRecord& change,
+                                                   const std::string& failure, const std::function<void()>& undo) {
   absl::Status status = Reprogram();
   if (status.ok()) {
-    status = Persist();
+    status = Persist(change);
     if (status.ok()) return absl::OkStatus();
     status = absl::UnavailableError(absl::StrCat(failure, ": saving state failed: ", status.message()));
   } else {

@@ -124,10 +124,10 @@ class PortManager : public PortEvents {
   vhostd::v1::Port Describe(const PortEntry& entry, const QueueCores& cores) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   vhostd::v1::PortStats Stats(const PortEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const vhostd::v1::CrossConnect* CrossConnectOf(const std::string& port) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Writes the desired state as it would be after a change: `extra_port` (a stored
-  // port) added or `without_port` left out.
-  absl::Status Persist(const google::protobuf::Struct* extra_port = nullptr, const std::string& without_port = "")
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes one change of the desired state durable (the state journal).
+  absl::Status Persist(const vhostd::state::JournalRecord& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The desired state as held in memory (what a snapshot of it holds).
+  vhostd::state::DesiredState CurrentState() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Recomputes what every polling core forwards and installs it; the engine's error if
   // a core did not take its new program (then it may still run the old one).
   absl::Status Reprogram() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -136,7 +136,8 @@ class PortManager : public PortEvents {
   // persists it. If either fails, `undo` reverts the change in memory, the previous
   // plan is applied again, and the error (UNAVAILABLE, prefixed with `failure`) is
   // returned.
-  absl::Status CommitCrossConnectChange(const std::string& failure, const std::function<void()>& undo)
+  absl::Status CommitCrossConnectChange(const vhostd::state::JournalRecord& change, const std::string& failure,
+                                        const std::function<void()>& undo)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   PlanInputs CurrentPlanInputs() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Opens `entry` again (its spec is already normalized); true on success.

@@ -54,7 +54,8 @@ using testing_files::Exists;
 using testing_files::ReadFile;
 using testing_files::WriteFile;
 
-// The file's content and inode: Save replaces the file by rename, so any write shows.
+// The state file's content and inode (a snapshot replaces the file by rename, so any
+// write shows), with the journal's content.
 struct FileSnapshot {
   bool exists = false;
   std::string content;
@@ -67,10 +68,18 @@ struct FileSnapshot {
 FileSnapshot Snapshot(const std::string& path) {
   FileSnapshot s;
   struct stat st;
-  if (stat(path.c_str(), &st) != 0) return s;
-  s.exists = true;
-  s.inode = st.st_ino;
-  s.content = ReadFile(path);
+  if (stat(path.c_str(), &st) == 0) {
+    s.exists = true;
+    s.inode = st.st_ino;
+    s.content = ReadFile(path);
+  }
+  // While BreakPersistence() holds the journal's place, the journal is set aside.
+  std::string journal = path + ".journal";
+  if (stat(journal.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) journal += ".aside";
+  if (stat(journal.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    s.exists = true;
+    s.content += "\n--journal--\n" + ReadFile(journal);
+  }
   return s;
 }
 
@@ -230,8 +239,19 @@ class PortManagerTest : public ::testing::Test {
   }
 
   // Makes the next StateStore::Save fail (its temp file path is taken by a directory).
-  void BreakPersistence() { ASSERT_EQ(mkdir((state_path_ + ".tmp").c_str(), 0700), 0); }
-  void FixPersistence() { ASSERT_EQ(rmdir((state_path_ + ".tmp").c_str()), 0); }
+  // A directory where the journal (and a snapshot's temp file) must go: appends fail.
+  void BreakPersistence() {
+    const std::string journal = state_path_ + ".journal";
+    if (Exists(journal)) ASSERT_EQ(rename(journal.c_str(), (journal + ".aside").c_str()), 0);
+    ASSERT_EQ(mkdir(journal.c_str(), 0700), 0);
+    ASSERT_EQ(mkdir((state_path_ + ".tmp").c_str(), 0700), 0);
+  }
+  void FixPersistence() {
+    const std::string journal = state_path_ + ".journal";
+    ASSERT_EQ(rmdir(journal.c_str()), 0);
+    if (Exists(journal + ".aside")) ASSERT_EQ(rename((journal + ".aside").c_str(), journal.c_str()), 0);
+    ASSERT_EQ(rmdir((state_path_ + ".tmp").c_str()), 0);
+  }
 
   std::string dir_, state_path_;
   std::shared_ptr<FakePluginLog> log_;
@@ -251,7 +271,7 @@ TEST_F(PortManagerTest, BadNameIsInvalidArgumentAndChangesNothing) {
     EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(Message(created.status()), StartsWith("port.name: "));
   }
-  EXPECT_FALSE(Exists(state_path_));
+  EXPECT_FALSE(Snapshot(state_path_).exists);
   EXPECT_THAT(PortNames(), IsEmpty());
   EXPECT_THAT(log_->open_attempts, IsEmpty());
 }
@@ -263,7 +283,7 @@ TEST_F(PortManagerTest, MissingTypeAndSpecIsInvalidArgumentNamingTheType) {
   ASSERT_FALSE(created.ok());
   EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Message(created.status()), StartsWith("port.type: required (one of vhost-user)"));
-  EXPECT_FALSE(Exists(state_path_));
+  EXPECT_FALSE(Snapshot(state_path_).exists);
   EXPECT_THAT(PortNames(), IsEmpty());
   EXPECT_THAT(log_->open_attempts, IsEmpty());
 }
@@ -320,7 +340,7 @@ TEST_F(PortManagerTest, BadTypesAndSpecsAreInvalidArgumentNamingTheField) {
     EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument) << created.status();
     EXPECT_THAT(Message(created.status()), StartsWith(c.prefix));
   }
-  EXPECT_FALSE(Exists(state_path_));
+  EXPECT_FALSE(Snapshot(state_path_).exists);
   EXPECT_THAT(PortNames(), IsEmpty());
   EXPECT_THAT(log_->open_attempts, IsEmpty());
 }
@@ -358,7 +378,7 @@ TEST_F(PortManagerTest, PluginValidationErrorsNameTheField) {
     EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(Message(created.status()), StartsWith(c.prefix));
   }
-  EXPECT_FALSE(Exists(state_path_));
+  EXPECT_FALSE(Snapshot(state_path_).exists);
   EXPECT_THAT(PortNames(), IsEmpty());
   EXPECT_THAT(log_->open_attempts, IsEmpty());
 }
@@ -370,7 +390,7 @@ TEST_F(PortManagerTest, UnavailableTypeIsFailedPrecondition) {
   EXPECT_EQ(created.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(Message(created.status()), HasSubstr("no /dev/something"));
   EXPECT_THAT(log_->open_attempts, IsEmpty());
-  EXPECT_FALSE(Exists(state_path_));
+  EXPECT_FALSE(Snapshot(state_path_).exists);
 }
 
 TEST_F(PortManagerTest, RejectedRequestsLeaveExistingStateAlone) {
@@ -487,7 +507,7 @@ TEST_F(PortManagerTest, OpenFailureIsReturnedAndNothingIsKept) {
   ASSERT_FALSE(created.ok());
   EXPECT_EQ(created.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(Message(created.status()), HasSubstr("fake: out of ports"));
-  EXPECT_FALSE(Exists(state_path_));
+  EXPECT_FALSE(Snapshot(state_path_).exists);
   EXPECT_THAT(PortNames(), IsEmpty());
   EXPECT_CODE(StatusOf(manager_->GetPort("vm1")), absl::StatusCode::kNotFound);
   EXPECT_CODE(StatusOf(manager_->GetPortStats("vm1")), absl::StatusCode::kNotFound);
@@ -538,7 +558,7 @@ TEST_F(PortManagerTest, DeleteMissingPort) {
   EXPECT_THAT(Message(deleted), HasSubstr("ghost"));
   EXPECT_TRUE(manager_->DeletePort("ghost", true).ok());
   EXPECT_CODE(manager_->DeletePort("Bad_Name", true), absl::StatusCode::kInvalidArgument);
-  EXPECT_FALSE(Exists(state_path_));
+  EXPECT_FALSE(Snapshot(state_path_).exists);
 }
 
 TEST_F(PortManagerTest, DeleteClosesThePortAndPersists) {
@@ -917,7 +937,7 @@ TEST_F(PortManagerTest, RestoreWithoutStateFileStartsEmpty) {
   EXPECT_THAT(PortNames(), IsEmpty());
   EXPECT_THAT(XConnectNames(), IsEmpty());
   EXPECT_THAT(log_->open_attempts, IsEmpty());
-  EXPECT_FALSE(Exists(state_path_));
+  EXPECT_FALSE(Snapshot(state_path_).exists);
   for (const auto& programs : engine_->applied) EXPECT_EQ(EntryCount(programs), 0u);
 }
 
@@ -928,9 +948,8 @@ TEST_F(PortManagerTest, RestoreRecreatesPortsAndCrossConnects) {
   CrossOk(XConnect("x1", "vm1", "vm2"));
   std::map<std::string, Port> specs;
   for (const std::string name : {"vm1", "vm2", "vm3"}) specs[name] = WithoutStatus(*manager_->GetPort(name));
+  Restart();  // a clean stop: one snapshot, an empty journal
   const FileSnapshot saved = Snapshot(state_path_);
-
-  Restart();
   EXPECT_THAT(PortNames(), IsEmpty()) << "nothing before Restore";
   ASSERT_TRUE(manager_->Restore().ok());
   EXPECT_THAT(PortNames(), ElementsAre("vm1", "vm2", "vm3"));
@@ -963,9 +982,8 @@ TEST_F(PortManagerTest, PortThatFailsToOpenOnRestoreIsShownInError) {
   CreateOk(VhostUser("vm1", "vm1.sock"));
   CreateOk(VhostUser("vm2", "vm2.sock"));
   CrossOk(XConnect("x1", "vm1", "vm2"));
+  Restart();  // a clean stop: one snapshot, an empty journal
   const FileSnapshot saved = Snapshot(state_path_);
-
-  Restart();
   plugin_->fail_open_for = {"vm2"};
   ASSERT_TRUE(manager_->Restore().ok());
   EXPECT_THAT(PortNames(), ElementsAre("vm1", "vm2"));
@@ -1018,6 +1036,9 @@ TEST_F(PortManagerTest, RestoreShowsPortsOfUnservedTypesInError) {
   EXPECT_EQ(vm2->type(), "vhost-user") << "migrated from format 1";
   EXPECT_EQ(SpecOf(*vm2).socket_path(), "/fake/sockets/vm2.sock");
   EXPECT_THAT(log_->open_attempts, ElementsAre("vm2"));
+  // Migrated, and written back at once in today's format, the unserved port included.
+  EXPECT_THAT(ReadFile(state_path_), HasSubstr("\"format_version\": 2"));
+  EXPECT_THAT(ReadFile(state_path_), HasSubstr("vhostd.plugins.vhost_kernel.v1.VhostKernelSpec"));
   // The reconciler leaves the unserved port alone (no plugin to retry with).
   manager_->Reconcile();
   EXPECT_THAT(manager_->GetPort("tap1")->status().message(), HasSubstr("plugin vhost-kernel not loaded"));
@@ -1214,7 +1235,7 @@ TEST_F(PortManagerTest, DestructorStopsForwardingBeforeClosingPorts) {
   CreateOk(VhostUser("vm1", "vm1.sock", 2));
   CreateOk(VhostUser("vm2", "vm2.sock", 2));
   CrossOk(XConnect("x1", "vm1", "vm2"));
-  const FileSnapshot saved = Snapshot(state_path_);
+  const vhostd::state::DesiredState saved = SavedState();
   size_t live_at_stop = 0;
   engine_->on_apply = [&](const std::vector<CoreProgram>&) { live_at_stop = log_->live.size(); };
   const size_t applies = engine_->applied.size();
@@ -1224,7 +1245,8 @@ TEST_F(PortManagerTest, DestructorStopsForwardingBeforeClosingPorts) {
   EXPECT_EQ(live_at_stop, 2u) << "cores must stop polling while the ports are still open";
   EXPECT_THAT(log_->live, IsEmpty());
   EXPECT_EQ(log_->destroyed, 2);
-  EXPECT_TRUE(Snapshot(state_path_) == saved) << "shutdown keeps the desired state";
+  EXPECT_TRUE(MessageDifferencer::Equals(SavedState(), saved)) << "shutdown keeps the desired state";
+  EXPECT_EQ(ReadFile(state_path_ + ".journal"), "") << "folded into one snapshot";
 }
 
 // --- the reconciler ---

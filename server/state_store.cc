@@ -4,8 +4,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -15,10 +17,12 @@
 namespace vhostd {
 namespace {
 
-// 2: ports carry a type and an Any spec. 1: a closed oneof of three types (read and
-// migrated; written no more).
-constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kFormatVersion = kStateFormatVersion;
 constexpr uint32_t kOldestReadableVersion = 1;
+constexpr uint64_t kMinRecordsBeforeCompaction = 256;
+
+using vhostd::state::DesiredState;
+using vhostd::state::JournalRecord;
 
 absl::Status Errno(const std::string& what) { return absl::InternalError(absl::StrCat(what, ": ", strerror(errno))); }
 
@@ -33,6 +37,9 @@ absl::Status WriteAll(int fd, const std::string& data) {
   return absl::OkStatus();
 }
 
+std::string NameOf(const google::protobuf::Struct& port) { return StoredString(port, "name"); }
+std::string NameOf(const vhostd::v1::CrossConnect& xconnect) { return xconnect.name(); }
+
 absl::Status FsyncDirectoryOf(const std::string& path) {
   const size_t slash = path.find_last_of('/');
   const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
@@ -43,29 +50,34 @@ absl::Status FsyncDirectoryOf(const std::string& path) {
   return rc == 0 ? absl::OkStatus() : Errno(absl::StrCat("fsync ", dir));
 }
 
-}  // namespace
-
-absl::StatusOr<vhostd::state::DesiredState> StateStore::Load() const {
-  vhostd::state::DesiredState state;
-  std::ifstream in(path_);
+// The whole file; ENOENT gives "" and `exists` false.
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path, bool* exists) {
+  std::ifstream in(path);
+  *exists = static_cast<bool>(in);
   if (!in) {
-    if (errno == ENOENT) return state;
-    return absl::FailedPreconditionError(absl::StrCat("state file ", path_, " cannot be read: ", strerror(errno)));
+    if (errno == ENOENT) return std::string();
+    return absl::FailedPreconditionError(absl::StrCat("state file ", path, " cannot be read: ", strerror(errno)));
   }
   std::stringstream text;
   text << in.rdbuf();
+  return text.str();
+}
+
+absl::StatusOr<DesiredState> ParseSnapshot(const std::string& path, const std::string& text, uint32_t* version) {
+  DesiredState state;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  auto parsed = google::protobuf::util::JsonStringToMessage(text.str(), &state, options);
+  auto parsed = google::protobuf::util::JsonStringToMessage(text, &state, options);
   if (!parsed.ok()) {
-    return absl::DataLossError(absl::StrCat("state file ", path_, " is corrupt (", std::string(parsed.message()),
+    return absl::DataLossError(absl::StrCat("state file ", path, " is corrupt (", std::string(parsed.message()),
                                             "); it was left untouched: fix or move it away to start afresh"));
   }
   if (state.format_version() < kOldestReadableVersion || state.format_version() > kFormatVersion) {
-    return absl::FailedPreconditionError(absl::StrCat("state file ", path_, " has format_version ",
+    return absl::FailedPreconditionError(absl::StrCat("state file ", path, " has format_version ",
                                                       state.format_version(), "; this vhostd reads ",
                                                       kOldestReadableVersion, "..", kFormatVersion));
   }
+  *version = state.format_version();
   if (state.format_version() == 1) {
     for (google::protobuf::Struct& port : *state.mutable_ports()) MigrateStoredPortFromVersion1(port);
     state.set_format_version(kFormatVersion);
@@ -73,8 +85,126 @@ absl::StatusOr<vhostd::state::DesiredState> StateStore::Load() const {
   return state;
 }
 
-absl::Status StateStore::Save(const vhostd::state::DesiredState& state) const {
-  vhostd::state::DesiredState copy = state;
+// Replays the complete lines of `journal` onto `state`; `*valid_size` is the length
+// of those lines (a last line without newline is a torn append, left out).
+absl::Status ReplayJournal(const std::string& path, const std::string& journal, DesiredState& state,
+                           uint64_t* valid_size, uint64_t* records) {
+  size_t start = 0;
+  for (int line = 1;; ++line) {
+    const size_t end = journal.find('\n', start);
+    if (end == std::string::npos) break;
+    JournalRecord record;
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = false;
+    auto parsed = google::protobuf::util::JsonStringToMessage(journal.substr(start, end - start), &record, options);
+    if (!parsed.ok() || record.change_case() == JournalRecord::CHANGE_NOT_SET) {
+      return absl::DataLossError(absl::StrCat("state journal ", path, " line ", line, " is corrupt (",
+                                              parsed.ok() ? "no change" : std::string(parsed.message()),
+                                              "); it was left untouched: fix or move it away"));
+    }
+    StateStore::ApplyChange(record, state);
+    ++*records;
+    start = end + 1;
+  }
+  *valid_size = start;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<DesiredState> StateStore::Load() {
+  bool exists = false;
+  absl::StatusOr<std::string> text = ReadWholeFile(path_, &exists);
+  if (!text.ok()) return text.status();
+  uint32_t version = 0;
+  absl::StatusOr<DesiredState> state = exists ? ParseSnapshot(path_, *text, &version) : DesiredState();
+  if (!state.ok()) return state.status();
+  loaded_format_version_ = version;
+  state->set_format_version(kFormatVersion);  // what it is now, snapshot or not
+  SetCompactionPoint(*state);
+  absl::StatusOr<std::string> journal = ReadWholeFile(journal_path(), &exists);
+  if (!journal.ok()) return journal.status();
+  journal_size_ = journal_records_ = 0;
+  if (absl::Status s = ReplayJournal(journal_path(), *journal, *state, &journal_size_, &journal_records_); !s.ok()) {
+    return s;
+  }
+  return state;
+}
+
+void StateStore::ApplyChange(const JournalRecord& change, DesiredState& state) {
+  auto replace = [](auto* list, const std::string& name, const auto* value) {
+    auto it = std::find_if(list->begin(), list->end(), [&](const auto& item) { return NameOf(item) == name; });
+    if (it != list->end()) list->erase(it);
+    if (value != nullptr) *list->Add() = *value;
+  };
+  switch (change.change_case()) {
+    case JournalRecord::kPutPort:
+      replace(state.mutable_ports(), StoredString(change.put_port(), "name"), &change.put_port());
+      break;
+    case JournalRecord::kDeletePort:
+      replace(state.mutable_ports(), change.delete_port(), static_cast<const google::protobuf::Struct*>(nullptr));
+      break;
+    case JournalRecord::kPutCrossConnect:
+      replace(state.mutable_cross_connects(), change.put_cross_connect().name(), &change.put_cross_connect());
+      break;
+    case JournalRecord::kDeleteCrossConnect:
+      replace(state.mutable_cross_connects(), change.delete_cross_connect(),
+              static_cast<const vhostd::v1::CrossConnect*>(nullptr));
+      break;
+    case JournalRecord::CHANGE_NOT_SET:
+      break;
+  }
+}
+
+absl::Status StateStore::Append(const JournalRecord& change, const std::function<DesiredState()>& state_before) {
+  std::string line;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  if (auto s = google::protobuf::util::MessageToJsonString(change, &line, options); !s.ok()) {
+    return absl::InternalError(std::string(s.message()));
+  }
+  line += '\n';
+  if (absl::Status s = AppendLine(line); !s.ok()) return s;
+  if (++journal_records_ >= compact_after_) {
+    DesiredState state = state_before();
+    ApplyChange(change, state);
+    // The change is durable already; a failed compaction is retried with the next one.
+    Save(state).IgnoreError();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StateStore::AppendLine(const std::string& line) {
+  const std::string journal = journal_path();
+  const bool created = access(journal.c_str(), F_OK) != 0;
+  int fd = open(journal.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno(absl::StrCat("open ", journal));
+  // Writes go at the end of the complete records: a torn tail left by a crash, or by a
+  // failed append, is overwritten.
+  absl::Status status;
+  if (ftruncate(fd, static_cast<off_t>(journal_size_)) != 0 || lseek(fd, 0, SEEK_END) < 0) {
+    status = Errno(absl::StrCat("truncate ", journal));
+  }
+  if (status.ok()) status = WriteAll(fd, line);
+  if (status.ok() && fdatasync(fd) != 0) status = Errno(absl::StrCat("fdatasync ", journal));
+  if (!status.ok() && ftruncate(fd, static_cast<off_t>(journal_size_)) != 0) {
+    // Left torn: the next append or load drops the tail.
+  }
+  close(fd);
+  if (!status.ok()) return status;
+  journal_size_ += line.size();
+  // A new file's directory entry must be durable too, or the record could vanish.
+  if (created) FsyncDirectoryOf(journal).IgnoreError();
+  return absl::OkStatus();
+}
+
+void StateStore::SetCompactionPoint(const DesiredState& snapshot) {
+  compact_after_ = std::max<uint64_t>(kMinRecordsBeforeCompaction,
+                                      static_cast<uint64_t>(snapshot.ports_size() + snapshot.cross_connects_size()));
+}
+
+absl::Status StateStore::Save(const DesiredState& state) {
+  DesiredState copy = state;
   copy.set_format_version(kFormatVersion);
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
@@ -98,8 +228,11 @@ absl::Status StateStore::Save(const vhostd::state::DesiredState& state) const {
   }
   // The rename is the commit point: the new state is what a restart reads. A failed
   // directory fsync can't be undone and must not make the caller roll back a change
-  // that is already visible, so it is not reported as a failure.
-  FsyncDirectoryOf(path_).IgnoreError();
+  // that is already visible, so it is not reported as a failure; the journal is then
+  // kept (replaying it onto the new snapshot changes nothing).
+  if (!FsyncDirectoryOf(path_).ok()) return absl::OkStatus();
+  SetCompactionPoint(copy);
+  if (truncate(journal_path().c_str(), 0) == 0 || errno == ENOENT) journal_size_ = journal_records_ = 0;
   return absl::OkStatus();
 }
 

@@ -250,5 +250,133 @@ TEST_F(StateStoreTest, LeftoverTempFileFromACrashIsOverwritten) {
   EXPECT_TRUE(store.Load().ok());
 }
 
+// --- the journal ---
+
+vhostd::state::JournalRecord PutPort(const std::string& name, const std::string& socket) {
+  vhostd::state::JournalRecord change;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  absl::StrCat(R"({"name": ")", name, R"(", "type": "vhost-user", "spec": {"socket_path": ")", socket,
+                               R"("}})"),
+                  change.mutable_put_port())
+                  .ok());
+  return change;
+}
+
+vhostd::state::JournalRecord DeletePort(const std::string& name) {
+  vhostd::state::JournalRecord change;
+  change.set_delete_port(name);
+  return change;
+}
+
+std::vector<std::string> Names(const DesiredState& state) {
+  std::vector<std::string> names;
+  for (const auto& port : state.ports()) {
+    names.push_back(StoredString(port, "name") + "=" +
+                    StoredString(port.fields().at("spec").struct_value(), "socket_path"));
+  }
+  return names;
+}
+
+DesiredState Unused() {
+  ADD_FAILURE() << "compaction was not expected";
+  return DesiredState();
+}
+
+TEST_F(StateStoreTest, AppendedChangesComeBackOnLoadWithoutRewritingTheSnapshot) {
+  StateStore store(path_);
+  ASSERT_TRUE(store.Save(Sample()).ok());
+  const std::string snapshot = ReadFile(path_);
+  ASSERT_TRUE(store.Append(PutPort("vm2", "a.sock"), Unused).ok());
+  ASSERT_TRUE(store.Append(PutPort("vm2", "b.sock"), Unused).ok());  // replaces
+  ASSERT_TRUE(store.Append(DeletePort("tap1"), Unused).ok());
+  vhostd::state::JournalRecord x;
+  x.set_delete_cross_connect("x1");
+  ASSERT_TRUE(store.Append(x, Unused).ok());
+  EXPECT_EQ(ReadFile(path_), snapshot);
+  absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_THAT(Names(*loaded), ::testing::ElementsAre("vm1=/run/vhostd/vm1.sock", "vm2=b.sock"));
+  EXPECT_EQ(loaded->cross_connects_size(), 0);
+}
+
+TEST_F(StateStoreTest, ATornLastRecordIsDroppedAndOverwritten) {
+  StateStore store(path_);
+  ASSERT_TRUE(store.Append(PutPort("vm1", "a.sock"), Unused).ok());
+  const std::string complete = ReadFile(store.journal_path());
+  WriteFile(store.journal_path(), complete + R"({"put_port": {"name": "vm2", "ty)");  // a crash mid-append
+  StateStore reopened(path_);
+  absl::StatusOr<DesiredState> loaded = reopened.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_THAT(Names(*loaded), ::testing::ElementsAre("vm1=a.sock"));
+  ASSERT_TRUE(reopened.Append(PutPort("vm3", "c.sock"), Unused).ok());
+  loaded = StateStore(path_).Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_THAT(Names(*loaded), ::testing::ElementsAre("vm1=a.sock", "vm3=c.sock"));
+}
+
+TEST_F(StateStoreTest, ACorruptJournalLineIsDataLossNamingTheLine) {
+  StateStore store(path_);
+  ASSERT_TRUE(store.Append(PutPort("vm1", "a.sock"), Unused).ok());
+  const std::string text = ReadFile(store.journal_path()) + "garbage\n" + R"({"delete_port": "vm1"})" + "\n";
+  WriteFile(store.journal_path(), text);
+  absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(loaded.status().message()), HasSubstr(store.journal_path() + " line 2"));
+  EXPECT_EQ(ReadFile(store.journal_path()), text) << "left untouched";
+}
+
+TEST_F(StateStoreTest, AFailedAppendChangesNoFile) {
+  StateStore store(path_);
+  ASSERT_TRUE(store.Save(Sample()).ok());
+  ASSERT_TRUE(store.Append(PutPort("vm2", "a.sock"), Unused).ok());
+  const std::string journal = ReadFile(store.journal_path());
+  ASSERT_EQ(rename(store.journal_path().c_str(), (dir_ + "/aside").c_str()), 0);
+  ASSERT_EQ(mkdir(store.journal_path().c_str(), 0700), 0);
+  EXPECT_FALSE(store.Append(PutPort("vm3", "b.sock"), Unused).ok());
+  ASSERT_EQ(rmdir(store.journal_path().c_str()), 0);
+  ASSERT_EQ(rename((dir_ + "/aside").c_str(), store.journal_path().c_str()), 0);
+  EXPECT_EQ(ReadFile(store.journal_path()), journal);
+  ASSERT_TRUE(store.Append(PutPort("vm4", "c.sock"), Unused).ok());
+  absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_THAT(Names(*loaded),
+              ::testing::ElementsAre("vm1=/run/vhostd/vm1.sock", "tap1=", "vm2=a.sock", "vm4=c.sock"));
+}
+
+TEST_F(StateStoreTest, TheJournalIsFoldedIntoASnapshotAfterEnoughRecords) {
+  StateStore store(path_);
+  DesiredState memory;  // what the caller holds
+  int compactions = 0;
+  for (int i = 0; i < 600; ++i) {
+    const vhostd::state::JournalRecord change = PutPort(absl::StrCat("p", i), "s.sock");
+    ASSERT_TRUE(store.Append(change, [&] { ++compactions; return memory; }).ok());
+    StateStore::ApplyChange(change, memory);
+  }
+  EXPECT_GE(compactions, 1);
+  EXPECT_LE(compactions, 3);  // at 256 records, then once per as many records as the snapshot holds
+  absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->ports_size(), 600);
+  EXPECT_LT(ReadFile(store.journal_path()).size(), ReadFile(path_).size()) << "the journal was emptied";
+}
+
+TEST_F(StateStoreTest, ReplayOntoASnapshotThatHasTheChangesAlreadyIsHarmless) {
+  // A crash after a new snapshot's rename but before the journal was emptied.
+  StateStore store(path_);
+  DesiredState memory;
+  for (const vhostd::state::JournalRecord& change :
+       {PutPort("a", "1.sock"), PutPort("b", "2.sock"), DeletePort("a"), PutPort("a", "3.sock")}) {
+    ASSERT_TRUE(store.Append(change, Unused).ok());
+    StateStore::ApplyChange(change, memory);
+  }
+  const std::string journal = ReadFile(store.journal_path());
+  ASSERT_TRUE(store.Save(memory).ok());
+  WriteFile(store.journal_path(), journal);
+  absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_THAT(Names(*loaded), ::testing::ElementsAre("b=2.sock", "a=3.sock"));
+}
+
 }  // namespace
 }  // namespace vhostd

@@ -166,11 +166,23 @@ class VhostdEndToEnd(unittest.TestCase):
                 self.assertTrue(all(q.rx_enabled and q.tx_enabled for q in port.status.queues))
 
     def state_text(self):
+        """The state file (the snapshot a clean stop leaves), or None."""
         try:
             with open(self.daemon.state_file) as f:
                 return f.read()
         except FileNotFoundError:
             return None
+
+    def durable_state(self):
+        """The snapshot and the journal of changes since: all that a restart reads."""
+        parts = []
+        for path in (self.daemon.state_file, self.daemon.state_file + ".journal"):
+            try:
+                with open(path) as f:
+                    parts.append(f.read())
+            except FileNotFoundError:
+                parts.append(None)
+        return parts
 
     def assert_refused(self, port, code, field):
         """CreatePort(PORT) fails with CODE and a message starting with FIELD."""
@@ -181,7 +193,7 @@ class VhostdEndToEnd(unittest.TestCase):
         return raised.exception.details()
 
     def test_bad_requests_change_nothing(self):
-        initial = self.state_text()
+        initial = self.durable_state()
         # The API socket is group-accessible only.
         self.assertEqual(os.stat(self.daemon.grpc_socket).st_mode & 0o777, 0o660)
         os.symlink("/tmp", os.path.join(self.daemon.socket_dir, "escape"))
@@ -205,7 +217,7 @@ class VhostdEndToEnd(unittest.TestCase):
         self.assert_nothing_changed(initial, ["escape"])
 
     def test_bad_types_and_specs_change_nothing(self):
-        initial = self.state_text()
+        initial = self.durable_state()
         invalid = grpc.StatusCode.INVALID_ARGUMENT
         # Neither a type nor a spec: nothing says which plugin.
         self.assert_refused(api.Port(name="nospec"), invalid, "port.type")
@@ -235,7 +247,7 @@ class VhostdEndToEnd(unittest.TestCase):
         """No socket file, no port, no state change."""
         self.assertEqual(sorted(os.listdir(self.daemon.socket_dir)), socket_dir_entries)
         self.assertEqual(len(self.stub.ListPorts(api.ListPortsRequest()).ports), 0)
-        self.assertEqual(self.state_text(), state)
+        self.assertEqual(self.durable_state(), state)
 
     def test_create_is_idempotent_and_delete_checks_cross_connects(self):
         # Idempotent create; a different spec under the same name is ALREADY_EXISTS.
@@ -302,7 +314,7 @@ class VhostdEndToEnd(unittest.TestCase):
         self.stub.CreateCrossConnect(api.CreateCrossConnectRequest(
             cross_connect=api.CrossConnect(name="x01", port_a="u0", port_b="u1")))
         before = {p.name: (p.type, spec_of(p)) for p in self.stub.ListPorts(api.ListPortsRequest()).ports}
-        self.assertIn("vhostd.plugins.vhost_kernel.v1.VhostKernelSpec", self.state_text())
+        self.assertIn("vhostd.plugins.vhost_kernel.v1.VhostKernelSpec", str(self.durable_state()))
 
         # Restart without the vhost-kernel plugin.
         self.restart(self.plugin_dir_without("vhost-kernel"))
