@@ -33,6 +33,15 @@ class ForwardingEngine {
   virtual uint64_t tsc_hz() const = 0;
 };
 
+// Where the cores poll each receive queue now (core i is CoreInfo i, as in Apply).
+inline CurrentAssignment AssignmentOf(const std::vector<CoreInfo>& cores) {
+  CurrentAssignment assignment;
+  for (size_t core = 0; core < cores.size(); ++core) {
+    for (const PollLabel& label : cores[core].queues) assignment[{label.rx_port, label.rx_queue}] = {core};
+  }
+  return assignment;
+}
+
 }  // namespace vhostd
 
 #endif  // VHOSTD_DATAPLANE_FORWARDING_ENGINE_H_

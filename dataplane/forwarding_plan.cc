@@ -31,15 +31,54 @@ std::vector<ForwardingUnit> CrossConnectUnits(const PortRef& a, const PortRef& b
   return units;
 }
 
-std::vector<CoreProgram> AssignToCores(const std::vector<ForwardingUnit>& units, size_t cores) {
+CurrentAssignment AssignmentOf(const std::vector<CoreProgram>& programs) {
+  CurrentAssignment assignment;
+  for (size_t core = 0; core < programs.size(); ++core) {
+    for (const PollLabel& label : programs[core].labels) assignment[{label.rx_port, label.rx_queue}] = {core};
+  }
+  return assignment;
+}
+
+namespace {
+
+// The core that polls most of `unit`'s receive queues now (lowest index on ties), if
+// any of them is polled by one of the `cores` cores.
+std::optional<size_t> HomeCore(const ForwardingUnit& unit, size_t cores, const CurrentAssignment& current) {
+  std::vector<size_t> polled(cores, 0);
+  for (const PollLabel& label : unit.labels) {
+    auto it = current.find({label.rx_port, label.rx_queue});
+    if (it != current.end() && it->second.core < cores) ++polled[it->second.core];
+  }
+  auto most = std::max_element(polled.begin(), polled.end());
+  if (most == polled.end() || *most == 0) return std::nullopt;
+  return static_cast<size_t>(most - polled.begin());
+}
+
+void Place(const ForwardingUnit& unit, CoreProgram& program) {
+  program.entries.insert(program.entries.end(), unit.entries.begin(), unit.entries.end());
+  program.labels.insert(program.labels.end(), unit.labels.begin(), unit.labels.end());
+}
+
+}  // namespace
+
+std::vector<CoreProgram> AssignToCores(const std::vector<ForwardingUnit>& units, size_t cores,
+                                       const CurrentAssignment& current) {
   std::vector<CoreProgram> programs(cores);
   if (cores == 0) return programs;
+  // Units that run now stay first, so new ones see the load that remains.
+  std::vector<const ForwardingUnit*> fresh;
   for (const ForwardingUnit& unit : units) {
+    if (std::optional<size_t> home = HomeCore(unit, cores, current)) {
+      Place(unit, programs[*home]);
+    } else {
+      fresh.push_back(&unit);
+    }
+  }
+  for (const ForwardingUnit* unit : fresh) {
     auto least = std::min_element(programs.begin(), programs.end(), [](const CoreProgram& x, const CoreProgram& y) {
       return x.entries.size() < y.entries.size();
     });
-    least->entries.insert(least->entries.end(), unit.entries.begin(), unit.entries.end());
-    least->labels.insert(least->labels.end(), unit.labels.begin(), unit.labels.end());
+    Place(*unit, *least);
   }
   return programs;
 }

@@ -4,7 +4,10 @@
 #define VHOSTD_DATAPLANE_FORWARDING_PLAN_H_
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dataplane/port_io.h"
@@ -61,9 +64,30 @@ struct CoreProgram {
   std::vector<PollLabel> labels;
 };
 
-// Spreads units over `cores` cores: each unit, in order, goes to the core with the
-// fewest entries so far (lowest index on ties). Deterministic for equal input.
-std::vector<CoreProgram> AssignToCores(const std::vector<ForwardingUnit>& units, size_t cores);
+// A receive queue by name: (port, queue). Names, not PortIo, so that an assignment
+// read back from the engine's labels matches the next plan's units.
+using RxQueueKey = std::pair<std::string, uint16_t>;
+
+// Where a receive queue is polled now: the index of its core.
+struct CurrentQueue {
+  size_t core = 0;
+};
+using CurrentAssignment = std::map<RxQueueKey, CurrentQueue>;
+
+// The assignment that `programs` (one per core) make.
+CurrentAssignment AssignmentOf(const std::vector<CoreProgram>& programs);
+
+// Spreads units over `cores` cores, keeping what runs now where it runs (stable
+// assignment: an unrelated change moves no queue, so no core loses a warm queue and
+// no counter changes hands):
+// - a unit with a receive queue in `current` on a core below `cores` stays on the core
+//   that polls most of its queues (lowest index on ties); it moves only queues that
+//   joined it, as when a port's queue count changed;
+// - every other unit, in order, goes to the core with the fewest entries so far
+//   (lowest index on ties).
+// Queues in `current` that no unit has are dropped. Deterministic for equal input.
+std::vector<CoreProgram> AssignToCores(const std::vector<ForwardingUnit>& units, size_t cores,
+                                       const CurrentAssignment& current = {});
 
 }  // namespace vhostd
 

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include <random>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -309,6 +311,137 @@ TEST(AssignToCoresTest, NoTransmitQueueSharedAcrossCores) {
       }
     }
     EXPECT_EQ(entries, 4u + 2u + 1u + 3u);
+  }
+}
+
+// --- stable assignment ---
+
+// Ports by name, each with its own counters; cross-connects of them as unit lists.
+class Ports {
+ public:
+  TestPort& Add(const std::string& name, uint16_t queues) {
+    ports_.push_back(std::make_unique<TestPort>(name, static_cast<uint16_t>(ports_.size()), queues));
+    return *ports_.back();
+  }
+  // Units of the cross-connects (a, b) in `links`, in that order.
+  std::vector<ForwardingUnit> Units(const std::vector<std::pair<int, int>>& links) const {
+    std::vector<ForwardingUnit> units;
+    for (const auto& [a, b] : links) {
+      std::vector<ForwardingUnit> more = CrossConnectUnits(ports_[a]->ref, ports_[b]->ref);
+      units.insert(units.end(), more.begin(), more.end());
+    }
+    return units;
+  }
+
+ private:
+  std::vector<std::unique_ptr<TestPort>> ports_;
+};
+
+// Every queue of `before` that `after` still polls is on the same core.
+void ExpectNothingMoved(const CurrentAssignment& before, const CurrentAssignment& after) {
+  for (const auto& [queue, placed] : before) {
+    auto it = after.find(queue);
+    if (it == after.end()) continue;
+    EXPECT_EQ(it->second.core, placed.core) << queue.first << " queue " << queue.second << " moved";
+  }
+}
+
+size_t Moved(const CurrentAssignment& before, const CurrentAssignment& after) {
+  size_t moved = 0;
+  for (const auto& [queue, placed] : before) {
+    auto it = after.find(queue);
+    moved += it != after.end() && it->second.core != placed.core;
+  }
+  return moved;
+}
+
+TEST(StableAssignmentTest, AddingAnUnrelatedCrossConnectMovesNothing) {
+  Ports ports;
+  ports.Add("b1", 2), ports.Add("b2", 2), ports.Add("c1", 1), ports.Add("c2", 3), ports.Add("a1", 2), ports.Add("a2", 1);
+  const auto before = AssignToCores(ports.Units({{0, 1}, {2, 3}}), 2);
+  // The new cross-connect sorts first by name, so its units come first.
+  const auto units = ports.Units({{4, 5}, {0, 1}, {2, 3}});
+  const auto after = AssignToCores(units, 2, AssignmentOf(before));
+  ExpectNothingMoved(AssignmentOf(before), AssignmentOf(after));
+  EXPECT_EQ(AssignmentOf(after).size(), 2u + 2u + 1u + 3u + 2u + 1u);
+  // The test can fail: planning from scratch (as before stable assignment) moves queues.
+  EXPECT_GT(Moved(AssignmentOf(before), AssignmentOf(AssignToCores(units, 2))), 0u);
+}
+
+TEST(StableAssignmentTest, DeletingAnUnrelatedCrossConnectMovesNothing) {
+  Ports ports;
+  ports.Add("a1", 1), ports.Add("a2", 1), ports.Add("b1", 2), ports.Add("b2", 2), ports.Add("c1", 1), ports.Add("c2", 3);
+  const auto before = AssignToCores(ports.Units({{0, 1}, {2, 3}, {4, 5}}), 3);
+  const auto units = ports.Units({{2, 3}, {4, 5}});
+  const auto after = AssignToCores(units, 3, AssignmentOf(before));
+  ExpectNothingMoved(AssignmentOf(before), AssignmentOf(after));
+  const CurrentAssignment left = AssignmentOf(after);
+  EXPECT_EQ(left.count({"a1", 0}), 0u) << "the deleted cross-connect's queues are dropped";
+  EXPECT_EQ(left.size(), 2u + 2u + 1u + 3u);
+  EXPECT_GT(Moved(AssignmentOf(before), AssignmentOf(AssignToCores(units, 3))), 0u);
+}
+
+TEST(StableAssignmentTest, NewUnitsGoToTheCoreWithTheFewestEntries) {
+  Ports ports;
+  ports.Add("a", 2), ports.Add("b", 2), ports.Add("c", 1), ports.Add("d", 1);
+  // All four of a<->b's units on core 1 (as an earlier plan may have left them).
+  CurrentAssignment current;
+  for (const RxQueueKey& q : {RxQueueKey{"a", 0}, {"a", 1}, {"b", 0}, {"b", 1}}) current[q] = {1};
+  const auto programs = AssignToCores(ports.Units({{0, 1}, {2, 3}}), 2, current);
+  ASSERT_THAT(programs, SizeIs(2));
+  EXPECT_THAT(programs[1].entries, SizeIs(4)) << "a<->b stays";
+  EXPECT_THAT(programs[0].entries, SizeIs(2)) << "both of c<->d's units go to the emptier core";
+}
+
+TEST(StableAssignmentTest, QueuesOnACoreThatNoLongerExistsArePlacedAnew) {
+  Ports ports;
+  ports.Add("a", 1), ports.Add("b", 1);
+  CurrentAssignment current{{{"a", 0}, {3}}, {{"b", 0}, {3}}};
+  const auto programs = AssignToCores(ports.Units({{0, 1}}), 2, current);
+  ASSERT_THAT(programs, SizeIs(2));
+  EXPECT_THAT(programs[0].entries, SizeIs(1));
+  EXPECT_THAT(programs[1].entries, SizeIs(1));
+}
+
+// A port's queue count changed so that rx queues polled on two cores now write one tx
+// queue: the unit goes where most of them are, and only the others move.
+TEST(StableAssignmentTest, AMergedUnitGoesWhereMostOfItsQueuesAre) {
+  Ports ports;
+  ports.Add("p", 3), ports.Add("q", 1);
+  CurrentAssignment current{{{"p", 0}, {0}}, {{"p", 1}, {1}}, {{"p", 2}, {1}}, {{"q", 0}, {0}}};
+  const auto programs = AssignToCores(ports.Units({{0, 1}}), 2, current);
+  const CurrentAssignment after = AssignmentOf(programs);
+  EXPECT_EQ(after.at({"p", 0}).core, 1u);
+  EXPECT_EQ(after.at({"p", 1}).core, 1u);
+  EXPECT_EQ(after.at({"p", 2}).core, 1u);
+  EXPECT_EQ(after.at({"q", 0}).core, 0u);
+}
+
+// Random churn of cross-connects over 3 cores: no change moves a queue that was
+// polled before, and no transmit queue is ever written from two cores.
+TEST(StableAssignmentTest, RandomChurnMovesNoSurvivingQueue) {
+  std::mt19937 random(11);
+  Ports ports;
+  constexpr int kLinks = 8;
+  for (int i = 0; i < 2 * kLinks; ++i) ports.Add("p" + std::to_string(i), static_cast<uint16_t>(1 + random() % 4));
+  std::set<int> live;
+  std::vector<CoreProgram> programs(3);
+  for (int step = 0; step < 300; ++step) {
+    const int link = static_cast<int>(random() % kLinks);
+    if (!live.erase(link)) live.insert(link);
+    std::vector<std::pair<int, int>> links;
+    for (int l : live) links.push_back({2 * l, 2 * l + 1});
+    std::shuffle(links.begin(), links.end(), random);  // input order must not matter
+    const auto next = AssignToCores(ports.Units(links), 3, AssignmentOf(programs));
+    ExpectNothingMoved(AssignmentOf(programs), AssignmentOf(next));
+    std::map<QueueKey, size_t> writer;
+    for (size_t core = 0; core < next.size(); ++core) {
+      for (const PollEntry& e : next[core].entries) {
+        auto [it, inserted] = writer.emplace(QueueKey{Id(e.tx_port), e.tx_queue}, core);
+        EXPECT_EQ(it->second, core) << "step " << step;
+      }
+    }
+    programs = next;
   }
 }
 

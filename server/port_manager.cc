@@ -530,7 +530,9 @@ absl::Status PortManager::Reprogram() {
     units.insert(units.end(), more.begin(), more.end());
     polled.insert({a.spec.name(), b.spec.name()});
   }
-  if (absl::Status s = engine_->Apply(AssignToCores(units, engine_->core_count())); !s.ok()) {
+  // From where the cores poll now, so that a change moves only the queues it must.
+  const CurrentAssignment current = AssignmentOf(engine_->Cores());
+  if (absl::Status s = engine_->Apply(AssignToCores(units, engine_->core_count(), current)); !s.ok()) {
     VHOSTD_LOG_ERROR("reprogramming polling cores: ", s.ToString());
     possibly_polled_.insert(polled.begin(), polled.end());
     SetPlanStale(true);
