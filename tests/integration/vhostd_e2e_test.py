@@ -330,23 +330,24 @@ class VhostdEndToEnd(unittest.TestCase):
         self.assertTrue(os.path.exists(self.sock("u0.sock")))
         xconnects = self.stub.ListCrossConnects(api.ListCrossConnectsRequest()).cross_connects
         self.assertEqual([(x.name, x.port_a, x.port_b) for x in xconnects], [("x01", "u0", "u1")])
-        # New ports of a loaded type work (and rewrite the state file); the missing type is unknown.
+        # New ports of a loaded type work; the missing type is unknown.
         self.stub.CreatePort(api.CreatePortRequest(port=vhost_user_port("u2", socket_path="u2.sock")))
         self.assert_refused(vhost_kernel_port("k1", tap_name=tap + "b", allow_plain_tap=True),
-                            grpc.StatusCode.INVALID_ARGUMENT, "port.")
-        stored = {p["name"]: p for p in json.loads(self.state_text())["ports"]}
+                            grpc.StatusCode.INVALID_ARGUMENT, "port.type")
+        # The snapshot this daemon writes at its clean stop still holds k0, with its Any.
+        stored = self.stop_and_read_snapshot()
         self.assertEqual(sorted(stored), ["k0", "u0", "u1", "u2"])
         self.assertEqual(stored["k0"]["spec"]["@type"], "type.googleapis.com/vhostd.plugins.vhost_kernel.v1.VhostKernelSpec")
 
         # Restart with every plugin: k0 is back, with its spec, and its tap exists again.
-        self.restart(self.default_plugin_dir)
+        self.start_with(self.default_plugin_dir)
         ports = {p.name: p for p in self.stub.ListPorts(api.ListPortsRequest()).ports}
         self.assertEqual(sorted(ports), ["k0", "u0", "u1", "u2"])
         self.assertEqual((ports["k0"].type, spec_of(ports["k0"])), before["k0"])
         self.assertEqual(ports["k0"].status.state, api.PortStatus.UP, ports["k0"].status.message)
         self.assertEqual(type_status_of(ports["k0"]).interface, tap)
         self.assertEqual(sh("ip", "link", "show", tap).returncode, 0, "k0's tap did not come back")
-        self.assertEqual(sorted(p["name"] for p in json.loads(self.state_text())["ports"]), ["k0", "u0", "u1", "u2"])
+        self.assertEqual(sorted(self.stop_and_read_snapshot()), ["k0", "u0", "u1", "u2"])
 
     def test_format_1_state_file_is_migrated(self):
         tap = "vkm%d" % (os.getpid() % 100000)
@@ -370,24 +371,36 @@ class VhostdEndToEnd(unittest.TestCase):
             self.assertEqual(ports["u1"].status.state, api.PortStatus.WAITING_FOR_PEER, round_)
             xconnects = self.stub.ListCrossConnects(api.ListCrossConnectsRequest()).cross_connects
             self.assertEqual([(x.name, x.port_a, x.port_b) for x in xconnects], [("x", "u0", "k0")], round_)
-            # A change makes the daemon write the file in its own format; it reads that back.
+            # A change, then a clean stop: the daemon writes the file in its own format
+            # (the Any, not format 1's key per type), and reads that back.
             self.stub.DeleteCrossConnect(api.DeleteCrossConnectRequest(name="x"))
             self.stub.CreateCrossConnect(api.CreateCrossConnectRequest(
                 cross_connect=api.CrossConnect(name="x", port_a="u0", port_b="k0")))
-            stored = json.loads(self.state_text())
-            self.assertNotEqual(stored["format_version"], 1)
-            for port in stored["ports"]:  # the Any, not format 1's key per type
+            stored = self.stop_and_read_snapshot()
+            self.assertNotEqual(json.loads(self.state_text())["format_version"], 1)
+            for port in stored.values():
                 self.assertEqual(sorted(port), ["name", "spec", "type"], port)
                 self.assertTrue(port["spec"]["@type"].startswith("type.googleapis.com/vhostd.plugins."), port)
-            self.restart(self.default_plugin_dir)
+            self.start_with(self.default_plugin_dir)
 
     # --- helpers of the state tests ---------------------------------------------------
 
     def restart(self, plugin_dir):
         self.assertEqual(self.daemon.stop(), 0)
+        self.start_with(plugin_dir)
+
+    def start_with(self, plugin_dir):
         self.daemon.set_plugin_dir(plugin_dir)
         self.daemon.start()
         self.stub = self.daemon.stub()
+
+    def stop_and_read_snapshot(self):
+        """Stops the daemon cleanly, which folds its journal into the snapshot; returns
+        the snapshot's ports by name."""
+        self.assertEqual(self.daemon.stop(), 0)
+        journal = self.durable_state()[1]
+        self.assertFalse(journal, "a clean stop left a journal: %r" % journal)
+        return {p["name"]: p for p in json.loads(self.state_text())["ports"]}
 
     def plugin_dir_without(self, port_type):
         """A copy of the daemon's plugin directory without the plugin of PORT_TYPE (which
