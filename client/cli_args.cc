@@ -1,599 +1,699 @@
 #include "client/cli_args.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
+#include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "client/flag_values.h"
 
 namespace vhostctl {
 namespace {
 
+// Lines of the usage text and synopses wrap before this column.
+constexpr size_t kLineWidth = 80;
+
 // What follows "vhostctl " in the general usage line.
-constexpr char kGeneralSynopsis[] =
-    "[--server unix:PATH] [-o table|json] [--timeout SECONDS]\nCOMMAND ...";
+const std::vector<std::string>& GeneralSynopsis() {
+  static const auto* const items = new std::vector<std::string>{
+      "[--server unix:PATH]", "[-o table|json]", "[--timeout SECONDS]", "COMMAND ..."};
+  return *items;
+}
 
+// One flag: its name, the name of its value (null for a switch, which takes an
+// optional "=true|false"), and a line of help.
 struct FlagDef {
-  absl::string_view name;  // with its dashes: "--queues", "-o"
-  bool takes_value;
+  const char* name;
+  const char* value_name;
+  const char* help;
+  bool required = false;
 };
 
-// Flags accepted with every command.
+// Flags accepted with every command (and before it).
 const FlagDef kGlobalFlags[] = {
-    {"--server", true},
-    {"-o", true},
-    {"--timeout", true},
+    {"--server", "unix:PATH",
+     "the daemon's gRPC socket (default: $VHOSTD_SERVER if set, else "
+     "unix:/run/vhostd/vhostd.sock)"},
+    {"-o", "table|json", "output format (default: table)"},
+    {"--timeout", "SECONDS",
+     "deadline for the whole command, or for each refresh of a live view (default: 10)"},
 };
 
-// One "GROUP VERB" command, or a one-word command (empty verb).
+// One "GROUP VERB" command, or a one-word command (empty verb). The parser, the
+// synopses and the usage text are all made from these.
 struct CommandDef {
-  absl::string_view group;
-  absl::string_view verb;  // empty for a one-word command such as "top"
+  const char* group;
+  const char* verb;  // empty for a one-word command such as "top"
   CommandKind kind;
   bool takes_name;
+  const char* help;
   std::vector<FlagDef> flags;
-  // What follows "vhostctl "; a long one continues on further lines ('\n').
-  std::vector<absl::string_view> synopses;
+  const char* synopsis_tail = "";  // what the synopsis adds after the flags
 };
 
-// "port create" flags, per --type. --queues is shared by all types.
-const std::vector<absl::string_view> kVhostUserFlags = {
-    "--socket", "--mode", "--queues", "--tso", "--iommu-support", "--postcopy-support",
-    "--linear-buffer", "--ext-buffer", "--no-mrg-rxbuf", "--no-checksum"};
-const std::vector<absl::string_view> kVhostKernelFlags = {"--tap", "--netns", "--queues",
-                                                          "--mac", "--mtu", "--allow-plain-tap"};
-const std::vector<absl::string_view> kVdpaFlags = {"--device", "--queues"};
+const FlagDef kIntervalFlag = {"--interval", "SECONDS",
+                               "seconds between refreshes, 0.1 to 3600 (default: 1)"};
+const FlagDef kCountFlag = {"--count", "N", "stop after N refreshes (default: until Ctrl-C)"};
+const FlagDef kAllowMissingFlag = {"--allow-missing", nullptr, "succeed if there is none"};
 
 const std::vector<CommandDef>& Commands() {
   static const auto* const commands = new std::vector<CommandDef>{
-      {"port",
-       "create",
-       CommandKind::kPortCreate,
-       true,
-       {{"--type", true},
-        {"--socket", true},
-        {"--mode", true},
-        {"--queues", true},
-        {"--tso", false},
-        {"--iommu-support", false},
-        {"--postcopy-support", false},
-        {"--linear-buffer", false},
-        {"--ext-buffer", false},
-        {"--no-mrg-rxbuf", false},
-        {"--no-checksum", false},
-        {"--tap", true},
-        {"--netns", true},
-        {"--mac", true},
-        {"--mtu", true},
-        {"--allow-plain-tap", false},
-        {"--device", true}},
-       {"port create NAME --type vhost-user --socket PATH\n"
-        "[--mode server|client] [--queues N] [--tso]\n"
-        "[--iommu-support] [--postcopy-support]\n"
-        "[--linear-buffer] [--ext-buffer] [--no-mrg-rxbuf]\n"
-        "[--no-checksum]",
-        "port create NAME --type vhost-kernel [--tap IFNAME]\n"
-        "[--netns PATH] [--queues N] [--mac MAC] [--mtu N]\n"
-        "[--allow-plain-tap]",
-        "port create NAME --type vdpa --device PATH_OR_NAME [--queues N]"}},
-      {"port", "get", CommandKind::kPortGet, true, {}, {"port get NAME"}},
-      {"port",
-       "delete",
-       CommandKind::kPortDelete,
-       true,
-       {{"--allow-missing", false}},
-       {"port delete NAME [--allow-missing]"}},
-      {"port", "list", CommandKind::kPortList, false, {}, {"port list"}},
-      {"port",
-       "stats",
-       CommandKind::kPortStats,
-       true,
-       {{"--watch", false}, {"--interval", true}, {"--count", true}},
-       {"port stats NAME [--watch [--interval SECONDS] [--count N]]"}},
-      {"xconnect",
-       "create",
-       CommandKind::kXconnectCreate,
-       true,
-       {{"--ports", true}},
-       {"xconnect create NAME --ports A,B"}},
-      {"xconnect", "list", CommandKind::kXconnectList, false, {}, {"xconnect list"}},
-      {"xconnect",
-       "delete",
-       CommandKind::kXconnectDelete,
-       true,
-       {{"--allow-missing", false}},
-       {"xconnect delete NAME [--allow-missing]"}},
-      {"core", "list", CommandKind::kCoreList, false, {}, {"core list"}},
-      {"plugin", "list", CommandKind::kPluginList, false, {}, {"plugin list"}},
-      {"top",
-       "",
-       CommandKind::kTop,
-       false,
-       {{"--interval", true}, {"--count", true}, {"--limit", true}},
-       {"top [--interval SECONDS] [--count N] [--limit K]"}},
+      {"port", "create", CommandKind::kPortCreate, true,
+       "Create a port. Its type's flags come from the type's spec message (ListPlugins); "
+       "'vhostctl port create --type TYPE --help' lists them.",
+       {{"--type", "TYPE", "the port type, a plugin of the daemon ('vhostctl plugin list')", true},
+        {"--spec", "JSON",
+         "the type's spec message in protobuf JSON; the type's flags override its fields"}},
+       "[TYPE FLAGS...]"},
+      {"port", "get", CommandKind::kPortGet, true, "Show a port's spec and status.", {}},
+      {"port", "delete", CommandKind::kPortDelete, true, "Delete a port.", {kAllowMissingFlag}},
+      {"port", "list", CommandKind::kPortList, false, "List the ports.", {}},
+      {"port", "stats", CommandKind::kPortStats, true,
+       "Show a port's counters, per queue; with --watch, their rates, refreshed.",
+       {{"--watch", nullptr, "a live view of the port's per-queue rates"},
+        kIntervalFlag,
+        kCountFlag}},
+      {"xconnect", "create", CommandKind::kXconnectCreate, true,
+       "Cross-connect two ports: what one receives, the other sends.",
+       {{"--ports", "A,B", "the two ports", true}}},
+      {"xconnect", "list", CommandKind::kXconnectList, false, "List the cross-connects.", {}},
+      {"xconnect", "delete", CommandKind::kXconnectDelete, true, "Delete a cross-connect.",
+       {kAllowMissingFlag}},
+      {"core", "list", CommandKind::kCoreList, false, "List the polling cores and their queues.",
+       {}},
+      {"plugin", "list", CommandKind::kPluginList, false,
+       "List the port types: the daemon's plugins.", {}},
+      {"top", "", CommandKind::kTop, false, "A live view of the busiest cores and ports.",
+       {kIntervalFlag, kCountFlag, {"--limit", "K", "ports shown, busiest first (default: 10)"}}},
   };
   return *commands;
 }
 
-bool IsGroup(absl::string_view word) {
+std::vector<std::string> GroupNames() {
+  std::vector<std::string> groups;
   for (const CommandDef& def : Commands()) {
-    if (def.group == word) return true;
+    if (def.verb[0] != '\0' && std::find(groups.begin(), groups.end(), def.group) == groups.end()) {
+      groups.push_back(def.group);
+    }
   }
-  return false;
+  return groups;
 }
 
-const CommandDef* FindCommand(absl::string_view group, absl::string_view verb) {
+std::vector<std::string> GroupVerbs(absl::string_view group) {
+  std::vector<std::string> verbs;
   for (const CommandDef& def : Commands()) {
-    if (def.group == group && def.verb == verb) return &def;
+    if (def.group == group) verbs.push_back(def.verb);
   }
-  return nullptr;
+  return verbs;
 }
 
-const FlagDef* FindFlag(const std::vector<FlagDef>& flags, absl::string_view name) {
-  for (const FlagDef& flag : flags) {
-    if (flag.name == name) return &flag;
-  }
-  return nullptr;
-}
-
-const FlagDef* FindGlobalFlag(absl::string_view name) {
-  for (const FlagDef& flag : kGlobalFlags) {
-    if (flag.name == name) return &flag;
-  }
-  return nullptr;
-}
-
-// The first command that takes flag `name`, or null.
-const CommandDef* CommandWithFlag(absl::string_view name) {
-  for (const CommandDef& def : Commands()) {
-    if (FindFlag(def.flags, name) != nullptr) return &def;
-  }
-  return nullptr;
+// "port create", "top".
+std::string CommandName(const CommandDef& def) {
+  return absl::StrCat(def.group, def.verb[0] == '\0' ? "" : " ", def.verb);
 }
 
 // "port create NAME", "top": a command's words as its synopsis starts.
 std::string CommandWords(const CommandDef& def) {
-  return absl::StrCat(def.group, def.verb.empty() ? "" : " ", def.verb,
-                      def.takes_name ? " NAME" : "");
+  return absl::StrCat(CommandName(def), def.takes_name ? " NAME" : "");
 }
 
-// Appends `synopsis` after `prefix`, indenting its continuation lines under the
-// command words.
-void AppendSynopsis(absl::string_view prefix, absl::string_view synopsis, std::string* out) {
-  const std::string indent(prefix.size() + 4, ' ');
-  bool first = true;
-  for (absl::string_view line : absl::StrSplit(synopsis, '\n')) {
-    absl::StrAppend(out, first ? prefix : indent, line, "\n");
-    first = false;
+// "--interval SECONDS", "[--watch]": a flag as a synopsis shows it.
+std::string FlagSynopsis(const FlagDef& flag) {
+  std::string text = flag.value_name ? absl::StrCat(flag.name, " ", flag.value_name) : flag.name;
+  return flag.required ? text : absl::StrCat("[", text, "]");
+}
+
+std::string TypeFlagSynopsis(const TypeFlag& flag) {
+  std::string name = flag.names.front();
+  if (flag.is_switch && !flag.false_names.empty() &&
+      flag.false_names.front() == absl::StrCat("--no-", name.substr(2))) {
+    name = absl::StrCat("--[no-]", name.substr(2));
   }
+  return absl::StrCat("[", name, flag.is_switch ? "" : absl::StrCat(" ", flag.value_name),
+                      flag.repeated ? "..." : "", "]");
 }
 
-// "usage: vhostctl A\n       vhostctl B\n" for the given synopses.
-std::string UsageLines(const std::vector<absl::string_view>& synopses) {
+// Lays out `items` after `prefix` in lines of at most kLineWidth, continuation lines
+// indented `hang` columns more than `prefix` (under the command words of a synopsis). An item wider than a line gets a line of its own.
+void AppendWrapped(absl::string_view prefix, const std::vector<std::string>& items,
+                   std::string* out, size_t hang = 4) {
+  const std::string indent(prefix.size() + hang, ' ');
+  std::string line(prefix);
+  bool line_has_item = false;
+  for (const std::string& item : items) {
+    if (line_has_item && line.size() + 1 + item.size() > kLineWidth) {
+      absl::StrAppend(out, line, "\n");
+      line = indent;
+      line_has_item = false;
+    }
+    absl::StrAppend(&line, line_has_item ? " " : "", item);
+    line_has_item = true;
+  }
+  absl::StrAppend(out, line, "\n");
+}
+
+// The pieces of a command's synopsis: its words, then each flag. `type_flags`: those
+// of the port type being created (port create only), replacing "[TYPE FLAGS...]".
+std::vector<std::string> SynopsisItems(const CommandDef& def, const std::string& type,
+                                       const std::vector<TypeFlag>* type_flags) {
+  std::vector<std::string> items = {CommandWords(def)};
+  for (const FlagDef& flag : def.flags) {
+    if (type_flags != nullptr && absl::string_view(flag.name) == "--type") {
+      items.push_back(absl::StrCat("--type ", type));
+    } else {
+      items.push_back(FlagSynopsis(flag));
+    }
+  }
+  if (type_flags != nullptr) {
+    for (const TypeFlag& flag : *type_flags) items.push_back(TypeFlagSynopsis(flag));
+  } else if (def.synopsis_tail[0] != '\0') {
+    items.push_back(def.synopsis_tail);
+  }
+  return items;
+}
+
+std::string UsageLines(const std::vector<std::vector<std::string>>& synopses) {
   std::string out;
-  for (absl::string_view synopsis : synopses) {
-    AppendSynopsis(out.empty() ? "usage: vhostctl " : "       vhostctl ", synopsis, &out);
+  for (const std::vector<std::string>& items : synopses) {
+    AppendWrapped(out.empty() ? "usage: vhostctl " : "       vhostctl ", items, &out);
   }
   return out;
 }
 
-std::vector<absl::string_view> GroupSynopses(absl::string_view group) {
-  std::vector<absl::string_view> synopses;
+std::string GeneralUsage() { return UsageLines({GeneralSynopsis()}); }
+
+std::string GroupUsage(absl::string_view group) {
+  std::vector<std::vector<std::string>> synopses;
   for (const CommandDef& def : Commands()) {
-    if (def.group == group) synopses.insert(synopses.end(), def.synopses.begin(), def.synopses.end());
+    if (def.group == group) synopses.push_back(SynopsisItems(def, "", nullptr));
   }
-  return synopses;
+  return UsageLines(synopses);
 }
 
-// Parses a number of seconds, as --timeout and --interval take it: a finite decimal
-// number without surrounding spaces.
-std::optional<double> ParseSeconds(const std::string& text) {
-  double seconds = 0;
-  if (!absl::SimpleAtod(text, &seconds) || !std::isfinite(seconds) ||
-      absl::StripAsciiWhitespace(text) != text) {
-    return std::nullopt;
+// Splits "-o=json" into "-o", "json": CLI11 would take "=json" as the value of a short
+// flag. Stops at "--" (what follows is positional).
+std::vector<std::string> NormalizeShortFlags(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  bool positional_only = false;
+  for (const std::string& arg : args) {
+    positional_only = positional_only || arg == "--";
+    if (!positional_only && arg.size() > 2 && arg[0] == '-' && arg[1] != '-' && arg[2] == '=') {
+      out.push_back(arg.substr(0, 2));
+      out.push_back(arg.substr(3));
+    } else {
+      out.push_back(arg);
+    }
   }
-  return seconds;
+  return out;
 }
 
-// Parses a whole decimal number 0..UINT32_MAX (no sign, no spaces).
-std::optional<uint32_t> ParseUint32(absl::string_view text) {
-  if (text.empty() || text.size() > 10) return std::nullopt;
-  for (char c : text) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+bool HasHelpFlag(const std::vector<std::string>& args) {
+  for (const std::string& arg : args) {
+    if (arg == "--") return false;
+    if (arg == "-h" || arg == "--help") return true;
   }
-  uint64_t value = 0;
-  if (!absl::SimpleAtoi(text, &value) || value > std::numeric_limits<uint32_t>::max()) {
-    return std::nullopt;
-  }
-  return static_cast<uint32_t>(value);
+  return false;
 }
 
-std::string Quoted(absl::string_view text) { return absl::StrCat("'", text, "'"); }
+// "--name=": CLI11 would take the next argument as the value instead.
+std::optional<std::string> EmptyInlineValue(const std::vector<std::string>& args) {
+  for (const std::string& arg : args) {
+    if (arg == "--") break;
+    if (arg.size() > 1 && arg[0] == '-' && arg.find('=') == arg.size() - 1) {
+      return arg.substr(0, arg.size() - 1);
+    }
+  }
+  return std::nullopt;
+}
+
+bool IsFlagLike(absl::string_view arg) { return arg.size() > 1 && arg[0] == '-'; }
+
+// The flag's name in "--name=value".
+std::string FlagName(absl::string_view arg) {
+  return std::string(arg.substr(0, std::min(arg.find('='), arg.size())));
+}
+
+// The global flags as registered on one level of the command tree.
+struct GlobalOptions {
+  std::vector<CLI::Option*> options;  // parallel to kGlobalFlags
+};
+
+// One command of the tree and its flags.
+struct Leaf {
+  const CommandDef* def = nullptr;
+  CLI::App* app = nullptr;
+  CLI::Option* name_option = nullptr;
+  std::string name;
+  std::map<std::string, CLI::Option*> flags;  // by FlagDef::name
+  std::vector<CLI::Option*> type_options;     // port create: parallel to the type flags
+};
 
 class Parser {
  public:
-  explicit Parser(const std::vector<std::string>& args) : args_(args) {}
+  Parser(const std::vector<TypeFlag>* type_flags, bool help_mode)
+      : type_flags_(type_flags), help_mode_(help_mode) {
+    Build();
+  }
 
-  ParseResult Parse() {
+  ParseResult Parse(const std::vector<std::string>& original_args,
+                    const std::vector<std::string>& args) {
     ParseResult result;
-    for (const std::string& arg : args_) {
-      if (arg == "-h" || arg == "--help") return result;  // kHelp
-    }
-    for (size_t i = 0; i < args_.size() && !error_; ++i) {
-      const std::string& arg = args_[i];
-      if (arg.size() > 1 && arg[0] == '-') {
-        TakeFlag(arg, &i);
-      } else {
-        TakePositional(arg);
-        if (group_ == "help") return result;
-      }
+    result.command.port.args = original_args;
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    try {
+      root_.parse(reversed);
+    } catch (const CLI::ParseError& e) {
+      Fail(TranslateCliError(e));
     }
     if (!error_) Finish(&result.command);
-    if (error_) {
-      result.error = UsageError{*error_, Synopsis()};
-    }
+    if (error_) result.error = UsageError{*error_, Synopsis()};
     return result;
   }
 
  private:
+  // --- The command tree ------------------------------------------------------------
+
+  static void Configure(CLI::App* app) {
+    app->set_help_flag();  // -h/--help anywhere means help: ParseArgs looks for it first
+    app->allow_extras();   // unknown arguments are reported by Finish, in our words
+  }
+
+  GlobalOptions AddGlobals(CLI::App* app) {
+    GlobalOptions globals;
+    for (const FlagDef& flag : kGlobalFlags) {
+      globals.options.push_back(app->add_option(flag.name, flag.help)->take_all());
+    }
+    return globals;
+  }
+
+  static CLI::Option* AddFlag(CLI::App* app, const FlagDef& flag) {
+    if (flag.value_name == nullptr) return app->add_flag(flag.name, flag.help)->take_all();
+    return app->add_option(flag.name, flag.help)->take_all();
+  }
+
+  void Build() {
+    Configure(&root_);
+    // At most one command word per level: a port named "top" stays a name.
+    root_.require_subcommand(0, 1);
+    globals_.push_back(AddGlobals(&root_));
+    std::map<std::string, CLI::App*> groups;
+    for (const std::string& group : GroupNames()) {
+      CLI::App* app = root_.add_subcommand(group);
+      Configure(app);
+      app->require_subcommand(0, 1);
+      globals_.push_back(AddGlobals(app));
+      groups[group] = app;
+    }
+    for (const CommandDef& def : Commands()) {
+      auto leaf = std::make_unique<Leaf>();
+      leaf->def = &def;
+      CLI::App* parent = def.verb[0] == '\0' ? &root_ : groups.at(def.group);
+      leaf->app = parent->add_subcommand(def.verb[0] == '\0' ? def.group : def.verb);
+      Configure(leaf->app);
+      globals_.push_back(AddGlobals(leaf->app));
+      if (def.takes_name) leaf->name_option = leaf->app->add_option("NAME", leaf->name);
+      for (const FlagDef& flag : def.flags) leaf->flags[flag.name] = AddFlag(leaf->app, flag);
+      if (def.kind == CommandKind::kPortCreate && type_flags_ != nullptr) AddTypeFlags(leaf.get());
+      leaves_.push_back(std::move(leaf));
+    }
+    help_ = root_.add_subcommand("help");
+    Configure(help_);
+  }
+
+  void AddTypeFlags(Leaf* leaf) {
+    for (const TypeFlag& flag : *type_flags_) {
+      std::vector<std::string> names = flag.names;
+      for (const std::string& name : flag.false_names) names.push_back("!" + name);
+      const std::string spelling = absl::StrJoin(names, ",");
+      CLI::Option* option = flag.is_switch ? leaf->app->add_flag(spelling, flag.help)
+                                           : leaf->app->add_option(spelling, flag.help);
+      leaf->type_options.push_back(option->take_all());
+    }
+  }
+
+  // --- Errors ------------------------------------------------------------------------
+
   void Fail(std::string message) {
     if (!error_) error_ = std::move(message);
   }
 
+  // CLI11's errors, in the words of the rest of vhostctl's messages where we know them.
+  static std::string TranslateCliError(const CLI::ParseError& e) {
+    const std::string what = e.what();
+    if (dynamic_cast<const CLI::ArgumentMismatch*>(&e) != nullptr &&
+        absl::StrContains(what, "required") && absl::StrContains(what, "missing")) {
+      return absl::StrCat("flag ", what.substr(0, what.find(':')), " needs a value");
+    }
+    return what;
+  }
+
   // The synopsis matching how far parsing got: the command, its group, or the general one.
   std::string Synopsis() const {
-    if (command_ != nullptr) return UsageLines(command_->synopses);
-    if (IsGroup(group_)) return UsageLines(GroupSynopses(group_));
-    return UsageLines({kGeneralSynopsis});
-  }
-
-  std::string CommandName() const {
-    return absl::StrCat(command_->group, command_->verb.empty() ? "" : " ", command_->verb);
-  }
-
-  void TakeFlag(const std::string& arg, size_t* index) {
-    absl::string_view name = arg;
-    std::optional<std::string> inline_value;
-    if (size_t eq = name.find('='); eq != absl::string_view::npos) {
-      inline_value = std::string(name.substr(eq + 1));
-      name = name.substr(0, eq);
+    if (leaf_ != nullptr) {
+      return UsageLines({SynopsisItems(*leaf_->def, type_, type_flags_)});
     }
-    const FlagDef* def = FindGlobalFlag(name);
-    if (def == nullptr && command_ != nullptr) def = FindFlag(command_->flags, name);
-    if (def == nullptr) {
-      if (command_ != nullptr) {
-        Fail(absl::StrCat("unknown flag ", name, " for '", CommandName(), "'"));
-      } else if (const CommandDef* owner = CommandWithFlag(name); owner != nullptr) {
-        Fail(absl::StrCat("flag ", name, " must follow the command (e.g. '",
-                          CommandWords(*owner), " ", name, " ...')"));
-      } else {
-        Fail(absl::StrCat("unknown flag ", name));
+    if (group_ != nullptr) return GroupUsage(group_->get_name());
+    return GeneralUsage();
+  }
+
+  std::string LeafName() const { return CommandName(*leaf_->def); }
+
+  // A flag of some command given before the command words: say where it goes.
+  std::string MisplacedFlag(const std::string& flag) const {
+    for (const auto& leaf : leaves_) {
+      if (leaf->flags.count(flag) > 0) {
+        return absl::StrCat("flag ", flag, " must follow the command (e.g. '",
+                            CommandWords(*leaf->def), " ", flag, " ...')");
       }
-      return;
     }
-    std::string key(name);
-    if (flags_.count(key) > 0) {
-      Fail(absl::StrCat("flag ", name, " given more than once"));
-      return;
+    // Perhaps one of the port type's flags, which only the daemon knows.
+    if (leaf_ != nullptr && leaf_->def->kind == CommandKind::kPortCreate) {
+      return absl::StrCat("flag ", flag, " must follow the command (e.g. '",
+                          CommandWords(*leaf_->def), " ", flag, " ...')");
     }
-    if (!def->takes_value) {
-      if (inline_value) {
-        Fail(absl::StrCat("flag ", name, " takes no value (got ", Quoted(*inline_value), ")"));
+    return absl::StrCat("unknown flag ", flag);
+  }
+
+  // --- After parsing -----------------------------------------------------------------
+
+  void FindCommand() {
+    for (CLI::App* sub : root_.get_subcommands()) {
+      if (sub == help_) {
+        help_requested_ = true;
         return;
       }
-      flags_[key] = "";
-      return;
+      for (const auto& leaf : leaves_) {
+        if (leaf->app == sub) leaf_ = leaf.get();
+      }
+      if (leaf_ == nullptr) {
+        group_ = sub;
+        for (CLI::App* verb : sub->get_subcommands()) {
+          for (const auto& leaf : leaves_) {
+            if (leaf->app == verb) leaf_ = leaf.get();
+          }
+        }
+      }
     }
-    std::string value;
-    if (inline_value) {
-      value = *inline_value;
-    } else if (*index + 1 < args_.size()) {
-      value = args_[++*index];
-    } else {
-      Fail(absl::StrCat("flag ", name, " needs a value"));
-      return;
-    }
-    if (value.empty()) {
-      Fail(absl::StrCat("flag ", name, " needs a non-empty value"));
-      return;
-    }
-    flags_[key] = std::move(value);
   }
 
-  void TakePositional(const std::string& arg) {
-    if (group_.empty()) {
-      if (arg != "help" && !IsGroup(arg)) {
-        Fail(absl::StrCat("unknown command ", Quoted(arg)));
-        return;
+  // Arguments nobody took, outermost level first (which is also how they came).
+  void CheckLeftovers() {
+    for (const std::string& arg : root_.remaining(false)) {
+      if (IsFlagLike(arg)) return Fail(MisplacedFlag(FlagName(arg)));
+      return Fail(absl::StrCat("unknown command ", Quoted(arg)));
+    }
+    if (group_ != nullptr) {
+      std::vector<std::string> rest = group_->remaining(false);
+      if (leaf_ == nullptr) {
+        for (const std::string& arg : rest) {
+          if (IsFlagLike(arg)) continue;
+          return Fail(absl::StrCat("unknown ", group_->get_name(), " command ", Quoted(arg)));
+        }
+        return Fail(absl::StrCat("missing ", group_->get_name(), " command (",
+                                 absl::StrJoin(GroupVerbs(group_->get_name()), ", "), ")"));
       }
-      group_ = arg;
-      command_ = FindCommand(group_, "");  // a one-word command: complete already
-      return;
+      if (!rest.empty()) return LeafLeftover(rest.front());
     }
-    if (command_ == nullptr) {
-      command_ = FindCommand(group_, arg);
-      if (command_ == nullptr) Fail(absl::StrCat("unknown ", group_, " command ", Quoted(arg)));
-      return;
-    }
-    if (command_->takes_name && !name_) {
-      if (arg.empty()) {
-        Fail(absl::StrCat("'", CommandName(), "': NAME must not be empty"));
-        return;
-      }
-      name_ = arg;
-      return;
-    }
-    Fail(absl::StrCat("unexpected argument ", Quoted(arg), " for '", CommandName(), "'"));
+    if (leaf_ == nullptr) return Fail("missing command");
+    const bool lenient = leaf_->def->kind == CommandKind::kPortCreate && type_flags_ == nullptr;
+    if (lenient) return;  // the type's flags: parsed again once known
+    std::vector<std::string> rest = leaf_->app->remaining(false);
+    if (!rest.empty()) LeafLeftover(rest.front());
   }
 
-  bool Has(absl::string_view flag) const { return flags_.count(std::string(flag)) > 0; }
-  const std::string& Value(absl::string_view flag) const {
-    return flags_.at(std::string(flag));
+  void LeafLeftover(const std::string& arg) {
+    if (!IsFlagLike(arg)) {
+      return Fail(absl::StrCat("unexpected argument ", Quoted(arg), " for '", LeafName(), "'"));
+    }
+    if (leaf_->def->kind == CommandKind::kPortCreate) {
+      return Fail(absl::StrCat("unknown flag ", FlagName(arg), " for --type ", type_));
+    }
+    Fail(absl::StrCat("unknown flag ", FlagName(arg), " for '", LeafName(), "'"));
+  }
+
+  // The one value of a flag given at most once; nullopt when not given.
+  std::optional<std::string> Single(const std::string& flag,
+                                    const std::vector<std::string>& values) {
+    if (values.size() > 1) Fail(absl::StrCat("flag ", flag, " given more than once"));
+    if (values.empty()) return std::nullopt;
+    return values.front();
+  }
+
+  std::optional<std::string> LeafValue(const std::string& flag) {
+    return Single(flag, leaf_->flags.at(flag)->results());
+  }
+
+  // A switch: "--watch" (or "--watch=BOOL").
+  bool LeafSwitch(const std::string& flag) {
+    std::optional<std::string> value = LeafValue(flag);
+    if (!value) return false;
+    std::optional<bool> on = ParseBool(*value);
+    if (!on) {
+      Fail(absl::StrCat("invalid value ", Quoted(*value), " for ", flag,
+                        ": expected true or false"));
+      return false;
+    }
+    return *on;
   }
 
   void Finish(Command* command) {
-    if (group_.empty()) {
-      Fail("missing command");
+    FindCommand();
+    if (help_requested_) {
+      command->kind = CommandKind::kHelp;
       return;
     }
-    if (command_ == nullptr) {
-      Fail(absl::StrCat("missing ", group_, " command (",
-                        absl::StrJoin(GroupVerbs(group_), ", "), ")"));
-      return;
+    if (leaf_ != nullptr && leaf_->def->kind == CommandKind::kPortCreate) {
+      // Early: messages about the type's flags name it.
+      std::optional<std::string> type = LeafValue("--type");
+      if (type) type_ = *type;
+      command->port.type = type_;
     }
-    command->kind = command_->kind;
+    CheckLeftovers();
+    if (error_) return;
+    command->kind = leaf_->def->kind;
     ApplyGlobalFlags(command);
     if (error_) return;
-    if (command_->takes_name) {
-      if (!name_) {
-        Fail(absl::StrCat("'", CommandName(), "': missing NAME"));
-        return;
+    // Help needs neither the name nor the required flags.
+    if (help_mode_) return;
+    if (leaf_->def->takes_name) {
+      if (leaf_->name_option->count() == 0) {
+        return Fail(absl::StrCat("'", LeafName(), "': missing NAME"));
       }
-      command->name = *name_;
+      if (leaf_->name.empty()) {
+        return Fail(absl::StrCat("'", LeafName(), "': NAME must not be empty"));
+      }
+      command->name = leaf_->name;
     }
-    command->allow_missing = Has("--allow-missing");
-    switch (command_->kind) {
+    for (const FlagDef& flag : leaf_->def->flags) {
+      if (flag.required && leaf_->flags.at(flag.name)->count() == 0) {
+        return Fail(absl::StrCat("'", LeafName(), "': missing ", flag.name, " ", flag.value_name));
+      }
+    }
+    ApplyCommandFlags(command);
+  }
+
+  void ApplyCommandFlags(Command* command) {
+    switch (leaf_->def->kind) {
       case CommandKind::kPortCreate:
-        ApplyPortCreateFlags(&command->port);
-        break;
+        return ApplyPortCreateFlags(command);
+      case CommandKind::kPortDelete:
+      case CommandKind::kXconnectDelete:
+        command->allow_missing = LeafSwitch("--allow-missing");
+        return;
       case CommandKind::kXconnectCreate:
-        ApplyPortsFlag(command);
-        break;
+        return ApplyPortsFlag(command);
       case CommandKind::kPortStats:
-        command->watch = Has("--watch");
+        command->watch = LeafSwitch("--watch");
         if (!command->watch) {
-          for (absl::string_view flag : {"--interval", "--count"}) {
-            if (Has(flag)) {
-              Fail(absl::StrCat("flag ", flag, " needs --watch ('port stats NAME --watch ",
-                                flag, " ...')"));
-              return;
+          for (const char* flag : {"--interval", "--count"}) {
+            if (leaf_->flags.at(flag)->count() > 0) {
+              return Fail(absl::StrCat("flag ", flag,
+                                       " needs --watch ('port stats NAME --watch ", flag,
+                                       " ...')"));
             }
           }
         }
-        ApplyLiveFlags(command);
-        break;
+        return ApplyLiveFlags(command);
       case CommandKind::kTop:
-        ApplyLiveFlags(command);
-        break;
+        return ApplyLiveFlags(command);
       default:
-        break;
+        return;
     }
   }
 
-  static std::vector<absl::string_view> GroupVerbs(absl::string_view group) {
-    std::vector<absl::string_view> verbs;
-    for (const CommandDef& def : Commands()) {
-      if (def.group == group) verbs.push_back(def.verb);
+  // Every level's values of the global flag kGlobalFlags[index].
+  std::vector<std::string> GlobalValues(size_t index) const {
+    std::vector<std::string> values;
+    for (const GlobalOptions& level : globals_) {
+      for (const std::string& value : level.options[index]->results()) values.push_back(value);
     }
-    return verbs;
+    return values;
   }
 
   void ApplyGlobalFlags(Command* command) {
-    if (Has("--server")) command->server = Value("--server");
-    if (Has("-o")) {
-      const std::string& format = Value("-o");
-      if (format == "table") {
+    if (std::optional<std::string> server = Single("--server", GlobalValues(0))) {
+      command->server = *server;
+    }
+    if (std::optional<std::string> format = Single("-o", GlobalValues(1))) {
+      if (*format == "table") {
         command->output = OutputFormat::kTable;
-      } else if (format == "json") {
+      } else if (*format == "json") {
         command->output = OutputFormat::kJson;
       } else {
-        Fail(absl::StrCat("invalid value ", Quoted(format), " for -o: expected table or json"));
-        return;
+        return Fail(
+            absl::StrCat("invalid value ", Quoted(*format), " for -o: expected table or json"));
       }
     }
-    if (Has("--timeout")) {
-      const std::string& text = Value("--timeout");
-      std::optional<double> seconds = ParseSeconds(text);
+    if (std::optional<std::string> text = Single("--timeout", GlobalValues(2))) {
+      std::optional<double> seconds = ParseFiniteDouble(*text);
       if (!seconds || *seconds <= 0) {
-        Fail(absl::StrCat("invalid value ", Quoted(text),
-                          " for --timeout: expected a positive number of seconds"));
-        return;
+        return Fail(absl::StrCat("invalid value ", Quoted(*text),
+                                 " for --timeout: expected a positive number of seconds"));
       }
       command->timeout = absl::Seconds(*seconds);
     }
   }
 
-  // --interval, --count and --limit of the live views (each only where the command
-  // defines it, which TakeFlag has checked).
-  void ApplyLiveFlags(Command* command) {
-    if (Has("--interval")) {
-      const std::string& text = Value("--interval");
-      std::optional<double> seconds = ParseSeconds(text);
-      if (!seconds || *seconds < absl::ToDoubleSeconds(kMinInterval) ||
-          *seconds > absl::ToDoubleSeconds(kMaxInterval)) {
-        Fail(absl::StrCat("invalid value ", Quoted(text), " for --interval: expected ",
-                          absl::ToDoubleSeconds(kMinInterval), " to ",
-                          absl::ToDoubleSeconds(kMaxInterval), " seconds"));
-        return;
-      }
-      // At most 3600 s: the conversion cannot overflow. Round to whole microseconds so
-      // that "0.1" is exactly 100ms.
-      command->interval = absl::Microseconds(std::llround(*seconds * 1e6));
-    }
-    if (Has("--count")) {
-      command->count = PositiveNumberFlag("--count");
-      if (error_) return;
-    }
-    if (Has("--limit")) {
-      std::optional<uint32_t> limit = PositiveNumberFlag("--limit");
-      if (error_) return;
-      command->limit = *limit;
-    }
-  }
-
-  std::optional<uint32_t> NumberFlag(absl::string_view flag) {
-    const std::string& text = Value(flag);
-    std::optional<uint32_t> value = ParseUint32(text);
-    if (!value) {
-      Fail(absl::StrCat("invalid value ", Quoted(text), " for ", flag,
-                        ": expected a whole number 0..4294967295"));
-    }
-    return value;
-  }
-
-  std::optional<uint32_t> PositiveNumberFlag(absl::string_view flag) {
-    const std::string& text = Value(flag);
-    std::optional<uint32_t> value = ParseUint32(text);
+  std::optional<uint32_t> PositiveNumberFlag(const std::string& flag, const std::string& text) {
+    std::optional<uint64_t> value = ParseUint64(text, UINT32_MAX);
     if (!value || *value == 0) {
       Fail(absl::StrCat("invalid value ", Quoted(text), " for ", flag,
                         ": expected a whole number 1..4294967295"));
       return std::nullopt;
     }
-    return value;
+    return static_cast<uint32_t>(*value);
   }
 
-  void ApplyPortCreateFlags(PortSpecArgs* port) {
-    if (!Has("--type")) {
-      Fail("'port create': missing --type (vhost-user, vhost-kernel or vdpa)");
-      return;
-    }
-    const std::string& type = Value("--type");
-    const std::vector<absl::string_view>* allowed = nullptr;
-    if (type == "vhost-user") {
-      port->type = PortType::kVhostUser;
-      allowed = &kVhostUserFlags;
-    } else if (type == "vhost-kernel") {
-      port->type = PortType::kVhostKernel;
-      allowed = &kVhostKernelFlags;
-    } else if (type == "vdpa") {
-      port->type = PortType::kVdpa;
-      allowed = &kVdpaFlags;
-    } else {
-      Fail(absl::StrCat("invalid value ", Quoted(type),
-                        " for --type: expected vhost-user, vhost-kernel or vdpa"));
-      return;
-    }
-    for (const auto& [flag, value] : flags_) {
-      if (flag == "--type" || FindGlobalFlag(flag) != nullptr) continue;
-      bool ok = false;
-      for (absl::string_view name : *allowed) ok = ok || name == flag;
-      if (!ok) {
-        Fail(absl::StrCat("flag ", flag, " is not valid with --type ", type));
-        return;
+  // --interval, --count and --limit of the live views (where the command has them).
+  void ApplyLiveFlags(Command* command) {
+    if (std::optional<std::string> text = LeafValue("--interval")) {
+      std::optional<double> seconds = ParseFiniteDouble(*text);
+      if (!seconds || *seconds < absl::ToDoubleSeconds(kMinInterval) ||
+          *seconds > absl::ToDoubleSeconds(kMaxInterval)) {
+        return Fail(absl::StrCat("invalid value ", Quoted(*text), " for --interval: expected ",
+                                 absl::ToDoubleSeconds(kMinInterval), " to ",
+                                 absl::ToDoubleSeconds(kMaxInterval), " seconds"));
       }
+      // At most 3600 s: the conversion cannot overflow. Round to whole microseconds so
+      // that "0.1" is exactly 100ms.
+      command->interval = absl::Microseconds(std::llround(*seconds * 1e6));
     }
-
-    if (Has("--queues")) {
-      port->queues = NumberFlag("--queues");
-      if (error_) return;
+    if (std::optional<std::string> text = LeafValue("--count")) {
+      command->count = PositiveNumberFlag("--count", *text);
     }
-    switch (port->type) {
-      case PortType::kVhostUser:
-        if (!Has("--socket")) {
-          Fail("'port create --type vhost-user': missing --socket PATH");
-          return;
+    if (leaf_->flags.count("--limit") > 0) {
+      if (std::optional<std::string> text = LeafValue("--limit")) {
+        if (std::optional<uint32_t> limit = PositiveNumberFlag("--limit", *text)) {
+          command->limit = *limit;
         }
-        port->socket_path = Value("--socket");
-        if (Has("--mode")) {
-          const std::string& mode = Value("--mode");
-          if (mode == "server") {
-            port->mode = SocketMode::kServer;
-          } else if (mode == "client") {
-            port->mode = SocketMode::kClient;
-          } else {
-            Fail(absl::StrCat("invalid value ", Quoted(mode),
-                              " for --mode: expected server or client"));
-            return;
-          }
-        }
-        port->tso = Has("--tso");
-        port->iommu_support = Has("--iommu-support");
-        port->postcopy_support = Has("--postcopy-support");
-        port->linear_buffer = Has("--linear-buffer");
-        port->ext_buffer = Has("--ext-buffer");
-        port->no_mrg_rxbuf = Has("--no-mrg-rxbuf");
-        port->no_checksum = Has("--no-checksum");
-        break;
-      case PortType::kVhostKernel:
-        if (Has("--tap")) port->tap_name = Value("--tap");
-        if (Has("--netns")) port->netns = Value("--netns");
-        if (Has("--mac")) port->mac = Value("--mac");
-        if (Has("--mtu")) port->mtu = NumberFlag("--mtu");
-        port->allow_plain_tap = Has("--allow-plain-tap");
-        break;
-      case PortType::kVdpa:
-        if (!Has("--device")) {
-          Fail("'port create --type vdpa': missing --device PATH_OR_NAME");
-          return;
-        }
-        port->device = Value("--device");
-        break;
+      }
     }
   }
 
   void ApplyPortsFlag(Command* command) {
-    if (!Has("--ports")) {
-      Fail("'xconnect create': missing --ports A,B");
-      return;
-    }
-    const std::string& text = Value("--ports");
+    const std::string text = LeafValue("--ports").value_or("");
     std::vector<std::string> names = absl::StrSplit(text, ',');
     if (names.size() != 2 || names[0].empty() || names[1].empty()) {
-      Fail(absl::StrCat("invalid value ", Quoted(text),
-                        " for --ports: expected two port names separated by a comma (A,B)"));
-      return;
+      return Fail(absl::StrCat("invalid value ", Quoted(text),
+                               " for --ports: expected two port names separated by a comma (A,B)"));
     }
     command->port_a = names[0];
     command->port_b = names[1];
   }
 
-  const std::vector<std::string>& args_;
-  std::string group_;                        // first command word
-  const CommandDef* command_ = nullptr;      // set once the verb is known
-  std::optional<std::string> name_;          // the NAME argument
-  std::map<std::string, std::string> flags_;  // flag -> value ("" for switches)
+  void ApplyPortCreateFlags(Command* command) {
+    PortCreateArgs& port = command->port;
+    port.type = type_;
+    port.spec_json = LeafValue("--spec");
+    if (type_flags_ == nullptr) return;
+    port.type_flags_parsed = true;
+    for (size_t i = 0; i < type_flags_->size(); ++i) {
+      const std::vector<std::string>& values = leaf_->type_options[i]->results();
+      if (values.empty()) continue;
+      if (values.size() > 1 && !(*type_flags_)[i].repeated) {
+        return Fail(absl::StrCat("flag ", (*type_flags_)[i].names.front(), " given more than once"));
+      }
+      port.type_flags.push_back({i, values});
+    }
+  }
+
+  CLI::App root_{"vhostctl"};
+  CLI::App* help_ = nullptr;
+  std::vector<GlobalOptions> globals_;        // root, groups, commands
+  std::vector<std::unique_ptr<Leaf>> leaves_;  // parallel to Commands()
+  const std::vector<TypeFlag>* type_flags_;
+  const bool help_mode_;
+
+  CLI::App* group_ = nullptr;  // the group chosen, if any
+  Leaf* leaf_ = nullptr;       // the command chosen, if any
+  bool help_requested_ = false;
+  std::string type_;           // port create --type
   std::optional<std::string> error_;
 };
 
+// With -h/--help: the type's flags for "port create --type TYPE --help" (which the
+// caller asks the daemon for), else the full usage text.
+ParseResult ParseHelp(const std::vector<std::string>& original_args,
+                      const std::vector<std::string>& args) {
+  std::vector<std::string> rest;
+  for (const std::string& arg : args) {
+    if (arg != "-h" && arg != "--help") rest.push_back(arg);
+  }
+  ParseResult result;
+  ParseResult parsed = Parser(nullptr, /*help_mode=*/true).Parse(original_args, rest);
+  // Even after a usage error: the type's help is what was asked for.
+  if (!parsed.command.port.type.empty()) {
+    result.command = parsed.command;
+    result.command.kind = CommandKind::kPortCreate;
+    result.command.port.help = true;
+  }
+  return result;  // kHelp unless the above
+}
+
 std::string BuildUsageText() {
   std::string out;
-  AppendSynopsis("Usage: vhostctl ", kGeneralSynopsis, &out);
+  AppendWrapped("Usage: vhostctl ", GeneralSynopsis(), &out);
   absl::StrAppend(&out, "\nCommands:\n");
   for (const CommandDef& def : Commands()) {
-    for (absl::string_view synopsis : def.synopses) AppendSynopsis("  ", synopsis, &out);
+    AppendWrapped("  ", SynopsisItems(def, "", nullptr), &out);
+    AppendWrapped("      ", absl::StrSplit(def.help, ' '), &out, 0);
+    for (const FlagDef& flag : def.flags) {
+      std::vector<std::string> words = absl::StrSplit(flag.help, ' ');
+      std::string head = absl::StrCat("      ", flag.name,
+                                      flag.value_name ? absl::StrCat(" ", flag.value_name) : "");
+      head.resize(std::max<size_t>(head.size() + 2, 26), ' ');
+      AppendWrapped(head, words, &out, 0);
+    }
+  }
+  absl::StrAppend(&out, "  help\n      Show this help.\n\nGlobal flags:\n");
+  for (const FlagDef& flag : kGlobalFlags) {
+    std::string head = absl::StrCat("  ", flag.name, " ", flag.value_name);
+    head.resize(std::max<size_t>(head.size() + 2, 22), ' ');
+    AppendWrapped(head, absl::StrSplit(flag.help, ' '), &out, 0);
   }
   absl::StrAppend(
       &out,
-      "  help\n"
+      "  -h, --help          show this help; 'port create --type TYPE --help' lists\n"
+      "                      the flags of TYPE (which the daemon's plugin defines)\n"
       "\n"
-      "Global flags:\n"
-      "  --server unix:PATH  the daemon's gRPC socket (default: $", kServerEnvVar, " if set,\n"
-      "                      else ", kDefaultServer, ")\n",
-      "  -o table|json       output format (default: table)\n"
-      "  --timeout SECONDS   deadline for the whole command, or for each refresh of a\n"
-      "                      live view (default: 10)\n"
-      "  -h, --help          show this help\n"
+      "Port type flags: one per field of the type's spec message, named after the\n"
+      "field ('_' becomes '-'): '--socket-path PATH'. A field ending in _path or _name\n"
+      "also goes without it ('--socket'); a bool is a switch ('--tso', '--tso=false',\n"
+      "'--no-tso'), and 'disable_x' is also '--no-x'. Enum values are case-insensitive,\n"
+      "with or without their common prefix ('--mode client'). A repeated field takes\n"
+      "its flag again for each element. Messages and maps only go in --spec, which\n"
+      "takes the whole spec in protobuf JSON ('{\"socketPath\": \"vm1.sock\"}').\n"
       "\n"
       "Live views: 'port stats NAME --watch' (per-queue rates of one port) and 'top'\n"
       "(busiest cores, and the --limit busiest ports, default 10) poll the daemon\n"
@@ -601,9 +701,11 @@ std::string BuildUsageText() {
       "times. Rates are per second over the last interval (bps: bits per second;\n"
       "k, M, G: 10^3, 10^6, 10^9); the first refresh has no rates yet (\"-\"). On a\n"
       "terminal the view is redrawn in place; otherwise each refresh is printed as a\n"
-      "block followed by a blank line, and with -o json as one JSON object per line.\n"
+      "block followed by a blank line, and with -o json as one JSON object per line\n"
+      "(protobuf's JSON of vhostctl.v1.PortWatchFrame or vhostctl.v1.TopFrame).\n"
       "\n"
-      "Flags are written \"--flag value\" or \"--flag=value\".\n"
+      "-o json prints protobuf's JSON mapping of the daemon's answer; a plugin's\n"
+      "messages (google.protobuf.Any) show as {\"@type\": ..., fields}.\n"
       "Exit status: 0 on success, 1 if the daemon reported an error or could not be\n"
       "reached, 2 on a usage error.\n");
   return out;
@@ -616,7 +718,44 @@ const std::string& UsageText() {
   return *text;
 }
 
-ParseResult ParseArgs(const std::vector<std::string>& args) { return Parser(args).Parse(); }
+std::string FormatUsageError(const UsageError& error) {
+  return absl::StrCat("vhostctl: ", error.message, "\n", error.synopsis,
+                      "Run 'vhostctl --help' for the full usage.\n");
+}
+
+ParseResult ParseArgs(const std::vector<std::string>& args,
+                      const std::vector<TypeFlag>* type_flags) {
+  const std::vector<std::string> normalized = NormalizeShortFlags(args);
+  if (HasHelpFlag(normalized)) return ParseHelp(args, normalized);
+  if (std::optional<std::string> flag = EmptyInlineValue(normalized)) {
+    ParseResult result;
+    result.error = UsageError{absl::StrCat("flag ", *flag, " needs a non-empty value"),
+                              GeneralUsage()};
+    return result;
+  }
+  return Parser(type_flags, /*help_mode=*/false).Parse(args, normalized);
+}
+
+std::string PortCreateSynopsis(const std::string& type, const std::vector<TypeFlag>* type_flags) {
+  for (const CommandDef& def : Commands()) {
+    if (def.kind == CommandKind::kPortCreate) return UsageLines({SynopsisItems(def, type, type_flags)});
+  }
+  return "";
+}
+
+bool IsPortCreateOwnFlag(const std::string& spelling) {
+  if (spelling == "-h" || spelling == "--help") return true;
+  for (const FlagDef& flag : kGlobalFlags) {
+    if (spelling == flag.name) return true;
+  }
+  for (const CommandDef& def : Commands()) {
+    if (def.kind != CommandKind::kPortCreate) continue;
+    for (const FlagDef& flag : def.flags) {
+      if (spelling == flag.name) return true;
+    }
+  }
+  return false;
+}
 
 bool IsLiveView(const Command& command) {
   return command.kind == CommandKind::kTop ||

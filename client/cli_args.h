@@ -1,13 +1,21 @@
 // Command-line parsing for vhostctl: turns argv into a Command, with no gRPC involved.
+// The grammar is CLI11's (a subcommand per command word), built once in cli_args.cc
+// from one definition per command and flag, which also yields the usage text.
 //
 //   vhostctl [--server unix:PATH] [-o table|json] [--timeout SECONDS] COMMAND ...
 //
-// Flags are written "--flag value" or "--flag=value". The global flags may appear
-// before the command (or among its arguments); command flags follow the command words.
-// Most commands are two words (GROUP VERB); "top" is one.
+// Flags are written "--flag value" or "--flag=value" ("-o json", "-ojson", "-o=json");
+// a switch is "--flag" or "--flag=true|false". The global flags may appear before the
+// command or among its arguments; command flags follow the command words.
+//
+// "port create" takes flags of the port's type, which vhostctl learns from the daemon
+// (ListPlugins: the type's spec message, see client/spec_flags.h). So it is parsed
+// twice: ParseArgs(args) checks everything but those flags and keeps the arguments;
+// once the type's flags are known, ParseArgs(args, &type_flags) parses them all.
 #ifndef VHOSTD_CLIENT_CLI_ARGS_H_
 #define VHOSTD_CLIENT_CLI_ARGS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -48,38 +56,31 @@ enum class CommandKind {
 
 enum class OutputFormat { kTable, kJson };
 
-enum class PortType { kVhostUser, kVhostKernel, kVdpa };
+// A flag of one port type, made from a field of the type's spec message
+// (client/spec_flags.h makes them).
+struct TypeFlag {
+  std::vector<std::string> names;        // every spelling, canonical first: "--socket-path", "--socket"
+  std::vector<std::string> false_names;  // switches: spellings that mean false ("--no-tso")
+  bool is_switch = false;                // a bool: "--tso", "--tso=false"; else takes a value
+  bool repeated = false;                 // may be given again, each a further list element
+  std::string value_name;                // "PATH", "N", "server|client" (none for switches)
+  std::string help;                      // one line: the field it sets
+};
 
-// --mode of a vhost-user port; kUnspecified when the flag is absent (the daemon
-// then acts as the socket's server).
-enum class SocketMode { kUnspecified, kServer, kClient };
+// What the command line gave for one TypeFlag.
+struct TypeFlagValues {
+  size_t flag = 0;                  // index into the TypeFlag list given to ParseArgs
+  std::vector<std::string> values;  // in order; a switch's: "true", "false" or what followed '='
+};
 
-// The flags of "port create". Only the members of the chosen type can be set; the
-// parser rejects flags that belong to another type.
-struct PortSpecArgs {
-  PortType type = PortType::kVhostUser;
-  std::optional<uint32_t> queues;  // only when --queues was given (0 included)
-
-  // --type vhost-user
-  std::string socket_path;
-  SocketMode mode = SocketMode::kUnspecified;
-  bool tso = false;
-  bool iommu_support = false;
-  bool postcopy_support = false;
-  bool linear_buffer = false;
-  bool ext_buffer = false;
-  bool no_mrg_rxbuf = false;
-  bool no_checksum = false;
-  bool allow_plain_tap = false;
-
-  // --type vhost-kernel
-  std::string tap_name;
-  std::string netns;
-  std::string mac;
-  std::optional<uint32_t> mtu;
-
-  // --type vdpa
-  std::string device;
+// The flags of "port create" besides the type's own.
+struct PortCreateArgs {
+  std::string type;                      // --type
+  std::optional<std::string> spec_json;  // --spec: the spec message in protobuf JSON
+  bool help = false;                     // --help with --type: list the type's flags
+  std::vector<std::string> args;         // the whole command line, to parse again
+  bool type_flags_parsed = false;        // ParseArgs had the type's flags
+  std::vector<TypeFlagValues> type_flags;  // those given (when type_flags_parsed)
 };
 
 struct Command {
@@ -93,7 +94,7 @@ struct Command {
   // NAME of port get/delete/stats/create and xconnect create/delete.
   std::string name;
   bool allow_missing = false;  // port delete, xconnect delete
-  PortSpecArgs port;           // port create
+  PortCreateArgs port;         // port create
   std::string port_a;          // xconnect create --ports A,B
   std::string port_b;
 
@@ -112,6 +113,9 @@ struct UsageError {
   std::string synopsis;  // usage lines of the command being parsed, or the general one
 };
 
+// "vhostctl: MESSAGE\nSYNOPSIS Run 'vhostctl --help' ...\n", as printed on stderr.
+std::string FormatUsageError(const UsageError& error);
+
 struct ParseResult {
   bool ok() const { return !error.has_value(); }
 
@@ -119,8 +123,19 @@ struct ParseResult {
   std::optional<UsageError> error;  // set on a usage error
 };
 
-// Parses the arguments that follow the program name.
-ParseResult ParseArgs(const std::vector<std::string>& args);
+// Parses the arguments that follow the program name. Without `type_flags`, "port
+// create" accepts any further flag (command.port.args keeps them for the second parse);
+// with them, exactly those (and fills command.port.type_flags).
+ParseResult ParseArgs(const std::vector<std::string>& args,
+                      const std::vector<TypeFlag>* type_flags = nullptr);
+
+// "usage: vhostctl port create NAME --type TYPE ...\n": with the type's flags when
+// `type_flags` is given.
+std::string PortCreateSynopsis(const std::string& type, const std::vector<TypeFlag>* type_flags);
+
+// Spellings "port create" takes itself (--type, --spec, the global flags, --help), which
+// a type's flags therefore cannot have.
+bool IsPortCreateOwnFlag(const std::string& spelling);
 
 // The gRPC target to dial: --server, else a non-empty `env_server` (the value of
 // $VHOSTD_SERVER, may be null), else kDefaultServer.

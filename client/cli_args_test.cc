@@ -11,6 +11,7 @@ namespace vhostctl {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using Args = std::vector<std::string>;
@@ -87,9 +88,14 @@ TEST(ParseArgsTest, DeleteAllowMissing) {
   EXPECT_TRUE(Parse({"xconnect", "delete", "x1", "--allow-missing"}).allow_missing);
 }
 
-TEST(ParseArgsTest, AllowMissingTakesNoValue) {
-  EXPECT_THAT(ParseError({"port", "delete", "vm1", "--allow-missing=true"}).message,
-              AllOf(HasSubstr("--allow-missing"), HasSubstr("takes no value")));
+TEST(ParseArgsTest, SwitchesTakeAnOptionalBool) {
+  EXPECT_TRUE(Parse({"port", "delete", "vm1", "--allow-missing=true"}).allow_missing);
+  EXPECT_FALSE(Parse({"port", "delete", "vm1", "--allow-missing=false"}).allow_missing);
+  EXPECT_TRUE(Parse({"xconnect", "delete", "x1", "--allow-missing=yes"}).allow_missing);
+  EXPECT_THAT(ParseError({"port", "delete", "vm1", "--allow-missing=maybe"}).message,
+              AllOf(HasSubstr("--allow-missing"), HasSubstr("'maybe'"), HasSubstr("true or false")));
+  EXPECT_THAT(ParseError({"port", "delete", "vm1", "--allow-missing", "--allow-missing"}).message,
+              AllOf(HasSubstr("--allow-missing"), HasSubstr("more than once")));
 }
 
 TEST(ParseArgsTest, AllowMissingOnlyOnDelete) {
@@ -166,193 +172,97 @@ TEST(ServerTargetTest, FlagThenEnvironmentThenDefault) {
   EXPECT_EQ(ServerTarget(command, "unix:/env.sock"), "unix:/flag.sock");
 }
 
-// --- port create --------------------------------------------------------------------
+// --- port create ----------------------------------------------------------------------
+// The type's own flags come from its spec message: client/spec_flags_test.cc.
 
-TEST(PortCreateTest, VhostUserMinimal) {
-  Command command = Parse({"port", "create", "vm1", "--type", "vhost-user", "--socket", "vm1.sock"});
-  const PortSpecArgs& port = command.port;
-  EXPECT_EQ(port.type, PortType::kVhostUser);
-  EXPECT_EQ(port.socket_path, "vm1.sock");
-  EXPECT_EQ(port.mode, SocketMode::kUnspecified);
-  EXPECT_FALSE(port.queues.has_value());
-  EXPECT_FALSE(port.tso);
-  EXPECT_FALSE(port.iommu_support);
-  EXPECT_FALSE(port.postcopy_support);
-  EXPECT_FALSE(port.linear_buffer);
-  EXPECT_FALSE(port.ext_buffer);
-}
-
-TEST(PortCreateTest, VhostUserEveryFlag) {
-  Command command = Parse({"port", "create", "vm1", "--type", "vhost-user", "--socket",
-                           "/run/vhostd/vm1.sock", "--mode", "client", "--queues", "4", "--tso",
-                           "--iommu-support", "--postcopy-support", "--linear-buffer",
-                           "--ext-buffer"});
-  const PortSpecArgs& port = command.port;
+TEST(PortCreateTest, FirstParseKeepsTheArgumentsForTheTypesFlags) {
+  const Args args = {"port", "create", "vm1", "--type", "vhost-user", "--socket", "vm1.sock",
+                     "--tso", "-o", "json"};
+  Command command = Parse(args);
+  EXPECT_EQ(command.kind, CommandKind::kPortCreate);
   EXPECT_EQ(command.name, "vm1");
-  EXPECT_EQ(port.type, PortType::kVhostUser);
-  EXPECT_EQ(port.socket_path, "/run/vhostd/vm1.sock");
-  EXPECT_EQ(port.mode, SocketMode::kClient);
-  EXPECT_EQ(port.queues, 4u);
-  EXPECT_TRUE(port.tso);
-  EXPECT_TRUE(port.iommu_support);
-  EXPECT_TRUE(port.postcopy_support);
-  EXPECT_TRUE(port.linear_buffer);
-  EXPECT_TRUE(port.ext_buffer);
+  EXPECT_EQ(command.port.type, "vhost-user");
+  EXPECT_FALSE(command.port.spec_json.has_value());
+  EXPECT_FALSE(command.port.help);
+  EXPECT_FALSE(command.port.type_flags_parsed);
+  EXPECT_EQ(command.port.args, args);
+  EXPECT_EQ(command.output, OutputFormat::kJson);  // the global flags are parsed already
 }
 
 TEST(PortCreateTest, EqualsFormAndFlagsBeforeName) {
-  Command command = Parse({"port", "create", "--type=vhost-user", "--socket=/s", "--mode=server",
-                           "--queues=2", "vm1"});
+  Command command = Parse({"port", "create", "--type=vdpa", "--spec={\"device\": \"d\"}", "vm1"});
   EXPECT_EQ(command.name, "vm1");
-  EXPECT_EQ(command.port.socket_path, "/s");
-  EXPECT_EQ(command.port.mode, SocketMode::kServer);
-  EXPECT_EQ(command.port.queues, 2u);
+  EXPECT_EQ(command.port.type, "vdpa");
+  EXPECT_EQ(command.port.spec_json, "{\"device\": \"d\"}");
 }
 
-TEST(PortCreateTest, QueuesZeroIsKeptForTheServerToReject) {
-  Command command =
-      Parse({"port", "create", "vm1", "--type", "vhost-user", "--socket", "/s", "--queues", "0"});
-  ASSERT_TRUE(command.port.queues.has_value());
-  EXPECT_EQ(*command.port.queues, 0u);
-}
+TEST(PortCreateTest, SecondParseWithTheTypesFlags) {
+  std::vector<TypeFlag> flags(3);
+  flags[0].names = {"--socket-path", "--socket"};
+  flags[0].value_name = "PATH";
+  flags[1].names = {"--tso"};
+  flags[1].false_names = {"--no-tso"};
+  flags[1].is_switch = true;
+  flags[2].names = {"--tag"};
+  flags[2].value_name = "TAG";
+  flags[2].repeated = true;
+  ParseResult result = ParseArgs({"-o", "json", "port", "create", "--socket", "s.sock", "vm1",
+                                  "--type", "t", "--no-tso", "--tag", "a", "--tag=b"},
+                                 &flags);
+  ASSERT_TRUE(result.ok()) << result.error->message;
+  const PortCreateArgs& port = result.command.port;
+  EXPECT_EQ(result.command.name, "vm1");  // not "s.sock": --socket takes a value now
+  EXPECT_TRUE(port.type_flags_parsed);
+  ASSERT_EQ(port.type_flags.size(), 3u);
+  EXPECT_EQ(port.type_flags[0].flag, 0u);
+  EXPECT_THAT(port.type_flags[0].values, ElementsAre("s.sock"));
+  EXPECT_EQ(port.type_flags[1].flag, 1u);
+  EXPECT_THAT(port.type_flags[1].values, ElementsAre("false"));
+  EXPECT_EQ(port.type_flags[2].flag, 2u);
+  EXPECT_THAT(port.type_flags[2].values, ElementsAre("a", "b"));
 
-TEST(PortCreateTest, QueuesLimits) {
-  EXPECT_EQ(Parse({"port", "create", "vm1", "--type", "vdpa", "--device", "d", "--queues",
-                   "4294967295"})
-                .port.queues,
-            4294967295u);
-  for (const char* bad : {"abc", "4294967296", "99999999999", "-1", "+1", " 1", "1 ", "1.5",
-                          "0x10", "1e3", ""}) {
-    SCOPED_TRACE(bad);
-    UsageError error =
-        ParseError({"port", "create", "vm1", "--type", "vdpa", "--device", "d", "--queues", bad});
-    EXPECT_THAT(error.message, HasSubstr("--queues"));
-  }
-}
-
-TEST(PortCreateTest, QueuesNotANumberNamesTheValue) {
-  UsageError error = ParseError(
-      {"port", "create", "vm1", "--type", "vhost-user", "--socket", "/s", "--queues", "abc"});
-  EXPECT_THAT(error.message, AllOf(HasSubstr("--queues"), HasSubstr("'abc'")));
-  EXPECT_THAT(error.synopsis, HasSubstr("port create NAME --type vhost-user"));
-}
-
-TEST(PortCreateTest, BadMode) {
-  EXPECT_THAT(ParseError({"port", "create", "vm1", "--type", "vhost-user", "--socket", "/s",
-                          "--mode", "both"})
-                  .message,
-              AllOf(HasSubstr("--mode"), HasSubstr("'both'")));
-}
-
-TEST(PortCreateTest, VhostUserNeedsSocket) {
-  EXPECT_THAT(ParseError({"port", "create", "vm1", "--type", "vhost-user"}).message,
-              HasSubstr("--socket"));
-}
-
-TEST(PortCreateTest, VhostKernelMinimal) {
-  Command command = Parse({"port", "create", "tap1", "--type", "vhost-kernel"});
-  EXPECT_EQ(command.port.type, PortType::kVhostKernel);
-  EXPECT_EQ(command.port.tap_name, "");
-  EXPECT_EQ(command.port.netns, "");
-  EXPECT_EQ(command.port.mac, "");
-  EXPECT_FALSE(command.port.queues.has_value());
-  EXPECT_FALSE(command.port.mtu.has_value());
-}
-
-TEST(PortCreateTest, VhostKernelEveryFlag) {
-  Command command = Parse({"port", "create", "k1", "--type", "vhost-kernel", "--tap", "tap-k1",
-                           "--netns", "/var/run/netns/blue", "--queues", "2", "--mac",
-                           "52:54:00:12:34:56", "--mtu", "9000"});
-  const PortSpecArgs& port = command.port;
-  EXPECT_EQ(port.type, PortType::kVhostKernel);
-  EXPECT_EQ(port.tap_name, "tap-k1");
-  EXPECT_EQ(port.netns, "/var/run/netns/blue");
-  EXPECT_EQ(port.queues, 2u);
-  EXPECT_EQ(port.mac, "52:54:00:12:34:56");
-  EXPECT_EQ(port.mtu, 9000u);
-}
-
-TEST(PortCreateTest, BadMtu) {
-  EXPECT_THAT(
-      ParseError({"port", "create", "k1", "--type", "vhost-kernel", "--mtu", "big"}).message,
-      AllOf(HasSubstr("--mtu"), HasSubstr("'big'")));
-}
-
-TEST(PortCreateTest, Vdpa) {
-  Command command = Parse(
-      {"port", "create", "v1", "--type", "vdpa", "--device", "/dev/vhost-vdpa-0", "--queues", "8"});
-  EXPECT_EQ(command.port.type, PortType::kVdpa);
-  EXPECT_EQ(command.port.device, "/dev/vhost-vdpa-0");
-  EXPECT_EQ(command.port.queues, 8u);
-}
-
-TEST(PortCreateTest, VdpaNeedsDevice) {
-  EXPECT_THAT(ParseError({"port", "create", "v1", "--type", "vdpa"}).message,
-              HasSubstr("--device"));
+  EXPECT_EQ(ParseArgs({"port", "create", "vm1", "--type", "t", "--bogus"}, &flags).error->message,
+            "unknown flag --bogus for --type t");
+  EXPECT_EQ(ParseArgs({"port", "create", "vm1", "--type", "t", "--bogus"}, &flags).error->synopsis,
+            "usage: vhostctl port create NAME --type t [--spec JSON] [--socket-path PATH]\n"
+            "                    [--[no-]tso] [--tag TAG...]\n");
 }
 
 TEST(PortCreateTest, MissingType) {
   EXPECT_THAT(ParseError({"port", "create", "vm1", "--socket", "/s"}).message,
-              HasSubstr("missing --type"));
-}
-
-TEST(PortCreateTest, UnknownType) {
-  UsageError error = ParseError({"port", "create", "vm1", "--type", "vhost-net"});
-  EXPECT_THAT(error.message, AllOf(HasSubstr("--type"), HasSubstr("'vhost-net'")));
-}
-
-TEST(PortCreateTest, FlagOfAnotherType) {
-  const std::vector<std::pair<Args, std::string>> cases = {
-      {{"--type", "vdpa", "--device", "d", "--socket", "/s"}, "--socket"},
-      {{"--type", "vdpa", "--device", "d", "--tso"}, "--tso"},
-      {{"--type", "vhost-kernel", "--tso"}, "--tso"},
-      {{"--type", "vhost-kernel", "--mode", "client"}, "--mode"},
-      {{"--type", "vhost-kernel", "--device", "d"}, "--device"},
-      {{"--type", "vhost-user", "--socket", "/s", "--tap", "t"}, "--tap"},
-      {{"--type", "vhost-user", "--socket", "/s", "--mtu", "1500"}, "--mtu"},
-      {{"--type", "vhost-user", "--socket", "/s", "--device", "d"}, "--device"},
-      {{"--type", "vdpa", "--device", "d", "--netns", "/n"}, "--netns"},
-  };
-  for (const auto& [extra, flag] : cases) {
-    SCOPED_TRACE(flag);
-    Args args = {"port", "create", "p1"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    EXPECT_THAT(ParseError(args).message, AllOf(HasSubstr(flag), HasSubstr("not valid")));
-  }
-}
-
-TEST(PortCreateTest, SwitchTakesNoValue) {
-  EXPECT_THAT(
-      ParseError({"port", "create", "vm1", "--type", "vhost-user", "--socket", "/s", "--tso=yes"})
-          .message,
-      AllOf(HasSubstr("--tso"), HasSubstr("takes no value")));
-}
-
-TEST(PortCreateTest, ValueFlagAtTheEnd) {
-  EXPECT_THAT(ParseError({"port", "create", "vm1", "--type", "vhost-user", "--socket"}).message,
-              AllOf(HasSubstr("--socket"), HasSubstr("needs a value")));
-}
-
-TEST(PortCreateTest, ValueMayStartWithADash) {
-  // The word after a value flag is its value, so a negative number is reported as a
-  // bad --queues, not as an unknown flag.
-  EXPECT_THAT(
-      ParseError({"port", "create", "v", "--type", "vdpa", "--device", "d", "--queues", "-1"})
-          .message,
-      AllOf(HasSubstr("--queues"), HasSubstr("'-1'")));
-}
-
-TEST(PortCreateTest, FlagGivenTwice) {
-  EXPECT_THAT(ParseError({"port", "create", "v", "--type", "vdpa", "--device", "d", "--queues",
-                          "1", "--queues", "2"})
-                  .message,
-              AllOf(HasSubstr("--queues"), HasSubstr("more than once")));
+              HasSubstr("'port create': missing --type TYPE"));
 }
 
 TEST(PortCreateTest, MissingName) {
-  UsageError error = ParseError({"port", "create", "--type", "vdpa", "--device", "d"});
+  UsageError error = ParseError({"port", "create", "--type", "vdpa"});
   EXPECT_THAT(error.message, HasSubstr("missing NAME"));
-  EXPECT_THAT(error.synopsis, HasSubstr("port create NAME"));
+  EXPECT_THAT(error.synopsis, HasSubstr("port create NAME --type TYPE"));
+}
+
+TEST(PortCreateTest, TypeAndSpecAtMostOnce) {
+  EXPECT_THAT(ParseError({"port", "create", "p", "--type", "a", "--type", "b"}).message,
+              HasSubstr("flag --type given more than once"));
+  EXPECT_THAT(ParseError({"port", "create", "p", "--type", "a", "--spec", "{}", "--spec", "{}"}).message,
+              HasSubstr("flag --spec given more than once"));
+}
+
+TEST(PortCreateTest, HelpWithATypeAsksForTheTypesFlags) {
+  Command command = Parse({"--server", "unix:/x", "port", "create", "--type", "vhost-user", "--help"});
+  EXPECT_EQ(command.kind, CommandKind::kPortCreate);
+  EXPECT_TRUE(command.port.help);
+  EXPECT_EQ(command.port.type, "vhost-user");
+  EXPECT_EQ(command.server, "unix:/x");  // the daemon to ask
+  // Without --type, or for another command: the usage text.
+  EXPECT_EQ(Parse({"port", "create", "vm1", "-h"}).kind, CommandKind::kHelp);
+  EXPECT_EQ(Parse({"port", "get", "vm1", "--type", "x", "-h"}).kind, CommandKind::kHelp);
+}
+
+TEST(PortCreateTest, OwnFlagsAreReserved) {
+  for (const char* flag : {"--type", "--spec", "--server", "-o", "--timeout", "--help", "-h"}) {
+    EXPECT_TRUE(IsPortCreateOwnFlag(flag)) << flag;
+  }
+  EXPECT_FALSE(IsPortCreateOwnFlag("--socket"));
+  EXPECT_FALSE(IsPortCreateOwnFlag("--watch"));
 }
 
 // --- Names and positionals ------------------------------------------------------------
@@ -522,9 +432,11 @@ TEST(LiveViewArgsTest, IntervalAndCountNeedWatch) {
   }
 }
 
-TEST(LiveViewArgsTest, WatchTakesNoValue) {
-  EXPECT_THAT(ParseError({"port", "stats", "vm1", "--watch=yes"}).message,
-              AllOf(HasSubstr("--watch"), HasSubstr("takes no value")));
+TEST(LiveViewArgsTest, WatchTakesAnOptionalBool) {
+  EXPECT_TRUE(Parse({"port", "stats", "vm1", "--watch=yes"}).watch);
+  EXPECT_FALSE(Parse({"port", "stats", "vm1", "--watch=false"}).watch);
+  EXPECT_THAT(ParseError({"port", "stats", "vm1", "--watch=often"}).message,
+              AllOf(HasSubstr("--watch"), HasSubstr("'often'")));
 }
 
 TEST(LiveViewArgsTest, TopDefaults) {
@@ -570,12 +482,15 @@ TEST(LiveViewArgsTest, LiveFlagsAreRejectedWhereTheyDoNotBelong) {
       {{"core", "list", "--count", "1"}, "--count"},
       {{"xconnect", "list", "--limit", "1"}, "--limit"},
       {{"port", "stats", "vm1", "--watch", "--limit", "3"}, "--limit"},
-      {{"port", "create", "v", "--type", "vdpa", "--device", "d", "--watch"}, "--watch"},
   };
   for (const auto& [args, flag] : cases) {
     SCOPED_TRACE(args[0] + " " + args[1] + " " + flag);
     EXPECT_THAT(ParseError(args).message, HasSubstr("unknown flag " + flag + " for '"));
   }
+  // port create: once the type's flags are known.
+  const std::vector<TypeFlag> no_flags;
+  EXPECT_EQ(ParseArgs({"port", "create", "v", "--type", "vdpa", "--watch"}, &no_flags).error->message,
+            "unknown flag --watch for --type vdpa");
 }
 
 TEST(LiveViewArgsTest, LiveFlagBeforeTheCommandSuggestsWhereItGoes) {
@@ -593,15 +508,15 @@ TEST(LiveViewArgsTest, LiveFlagBeforeTheCommandSuggestsWhereItGoes) {
 TEST(UsageTextTest, ListsEveryCommandAndGlobalFlag) {
   const std::string& usage = UsageText();
   for (const char* text :
-       {"port create NAME --type vhost-user --socket PATH", "--type vhost-kernel", "--type vdpa",
-        "port get NAME", "port delete NAME [--allow-missing]", "port list", "port stats NAME",
-        "xconnect create NAME --ports A,B", "xconnect list", "xconnect delete NAME",
-        "core list", "plugin list", "help", "--server unix:PATH", "-o table|json",
-        "--timeout SECONDS", "VHOSTD_SERVER", "unix:/run/vhostd/vhostd.sock", "--ext-buffer",
-        "--postcopy-support", "--mtu N",
-        "port stats NAME [--watch [--interval SECONDS] [--count N]]",
+       {"port create NAME --type TYPE [--spec JSON] [TYPE FLAGS...]",
+        "port create --type TYPE --help", "port get NAME", "port delete NAME [--allow-missing]",
+        "port list", "port stats NAME", "xconnect create NAME --ports A,B", "xconnect list",
+        "xconnect delete NAME", "core list", "plugin list", "help", "--server unix:PATH",
+        "-o table|json", "--timeout SECONDS", "VHOSTD_SERVER", "unix:/run/vhostd/vhostd.sock",
+        "port stats NAME [--watch] [--interval SECONDS] [--count N]",
         "top [--interval SECONDS] [--count N] [--limit K]", "0.1 to 3600", "Ctrl-C",
-        "one JSON object per line"}) {
+        "one JSON object per line", "vhostctl.v1.PortWatchFrame", "'--socket-path PATH'",
+        "'--no-tso'", "protobuf JSON"}) {
     EXPECT_THAT(usage, HasSubstr(text));
   }
 }
@@ -626,16 +541,35 @@ TEST(UsageTextTest, LinesFitATerminal) {
 
 TEST(UsageTextTest, SynopsisContinuationLinesAreIndented) {
   EXPECT_EQ(ParseError({"port", "create", "vm1"}).synopsis,
-            "usage: vhostctl port create NAME --type vhost-user --socket PATH\n"
-            "                    [--mode server|client] [--queues N] [--tso]\n"
-            "                    [--iommu-support] [--postcopy-support]\n"
-            "                    [--linear-buffer] [--ext-buffer] [--no-mrg-rxbuf]\n"
-            "                    [--no-checksum]\n"
-            "       vhostctl port create NAME --type vhost-kernel [--tap IFNAME]\n"
-            "                    [--netns PATH] [--queues N] [--mac MAC] [--mtu N]\n"
-            "                    [--allow-plain-tap]\n"
-            "       vhostctl port create NAME --type vdpa --device PATH_OR_NAME [--queues N]\n");
+            "usage: vhostctl port create NAME --type TYPE [--spec JSON] [TYPE FLAGS...]\n");
+  EXPECT_EQ(ParseError({"port"}).synopsis,
+            "usage: vhostctl port create NAME --type TYPE [--spec JSON] [TYPE FLAGS...]\n"
+            "       vhostctl port get NAME\n"
+            "       vhostctl port delete NAME [--allow-missing]\n"
+            "       vhostctl port list\n"
+            "       vhostctl port stats NAME [--watch] [--interval SECONDS] [--count N]\n");
+  EXPECT_EQ(PortCreateSynopsis("vhost-user", nullptr),
+            "usage: vhostctl port create NAME --type TYPE [--spec JSON] [TYPE FLAGS...]\n");
   EXPECT_EQ(ParseError({"port", "get"}).synopsis, "usage: vhostctl port get NAME\n");
+}
+
+TEST(UsageErrorTest, Format) {
+  EXPECT_EQ(FormatUsageError({"missing command", "usage: vhostctl X\n"}),
+            "vhostctl: missing command\nusage: vhostctl X\nRun 'vhostctl --help' for the full usage.\n");
+}
+
+TEST(ParseArgsTest, PortNamesThatAreCommandWords) {
+  EXPECT_EQ(Parse({"port", "get", "top"}).name, "top");
+  EXPECT_EQ(Parse({"port", "delete", "list"}).name, "list");
+  EXPECT_EQ(Parse({"xconnect", "create", "port", "--ports", "a,b"}).name, "port");
+  EXPECT_THAT(ParseError({"port", "get", "a", "list"}).message,
+              HasSubstr("unexpected argument 'list' for 'port get'"));
+}
+
+TEST(ParseArgsTest, ShortFlagForms) {
+  EXPECT_EQ(Parse({"-ojson", "port", "list"}).output, OutputFormat::kJson);
+  EXPECT_EQ(Parse({"port", "list", "-o=json"}).output, OutputFormat::kJson);
+  EXPECT_EQ(Parse({"port", "-o", "json", "list"}).output, OutputFormat::kJson);  // between words
 }
 
 }  // namespace

@@ -6,9 +6,13 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "client/flag_values.h"
 #include "client/live_view.h"
 #include "client/output_format.h"
 #include "google/protobuf/empty.pb.h"
@@ -21,53 +25,32 @@ namespace vhostctl {
 using vhostd::v1::CreateCrossConnectRequest;
 using vhostd::v1::CreatePortRequest;
 
-CreatePortRequest MakeCreatePortRequest(const Command& command) {
-  const PortSpecArgs& args = command.port;
+absl::StatusOr<CreatePortRequest> MakeCreatePortRequest(const Command& command,
+                                                        const SpecFlags& flags,
+                                                        TypeCatalog& catalog) {
+  const PortCreateArgs& args = command.port;
   CreatePortRequest request;
   vhostd::v1::Port* port = request.mutable_port();
   port->set_name(command.name);
-  switch (args.type) {
-    case PortType::kVhostUser: {
-      vhostd::v1::VhostUserSpec* spec = port->mutable_vhost_user();
-      spec->set_socket_path(args.socket_path);
-      switch (args.mode) {
-        case SocketMode::kUnspecified:
-          spec->set_mode(vhostd::v1::VhostUserSpec::MODE_UNSPECIFIED);
-          break;
-        case SocketMode::kServer:
-          spec->set_mode(vhostd::v1::VhostUserSpec::MODE_SERVER);
-          break;
-        case SocketMode::kClient:
-          spec->set_mode(vhostd::v1::VhostUserSpec::MODE_CLIENT);
-          break;
-      }
-      if (args.queues) spec->set_queues(*args.queues);
-      spec->set_tso(args.tso);
-      spec->set_iommu_support(args.iommu_support);
-      spec->set_postcopy_support(args.postcopy_support);
-      spec->set_linear_buffer(args.linear_buffer);
-      spec->set_ext_buffer(args.ext_buffer);
-      spec->set_disable_mrg_rxbuf(args.no_mrg_rxbuf);
-      if (args.no_checksum) spec->set_checksum(false);
-      break;
+  port->set_type(args.type);
+  if (flags.spec() == nullptr) {
+    if (args.spec_json) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--spec: --type ", args.type, " has no spec message"));
     }
-    case PortType::kVhostKernel: {
-      vhostd::v1::VhostKernelSpec* spec = port->mutable_vhost_kernel();
-      spec->set_tap_name(args.tap_name);
-      spec->set_netns(args.netns);
-      if (args.queues) spec->set_queues(*args.queues);
-      spec->set_mac(args.mac);
-      if (args.mtu) spec->set_mtu(*args.mtu);
-      spec->set_allow_plain_tap(args.allow_plain_tap);
-      break;
-    }
-    case PortType::kVdpa: {
-      vhostd::v1::VdpaSpec* spec = port->mutable_vdpa();
-      spec->set_device(args.device);
-      if (args.queues) spec->set_queues(*args.queues);
-      break;
-    }
+    return request;
   }
+  // Neither --spec nor a flag: no spec, which means the type's defaults.
+  if (!args.spec_json && args.type_flags.empty()) return request;
+  std::unique_ptr<google::protobuf::Message> spec = catalog.New(flags.spec());
+  if (args.spec_json) {
+    absl::Status status = ParseSpecJson(*args.spec_json, spec.get());
+    if (!status.ok()) return status;
+  }
+  absl::Status status = flags.Apply(args.type_flags, spec.get());
+  if (!status.ok()) return status;
+  port->mutable_spec()->set_type_url(absl::StrCat(kTypeUrlPrefix, "/", flags.spec()->full_name()));
+  port->mutable_spec()->set_value(spec->SerializeAsString());
   return request;
 }
 
@@ -92,6 +75,7 @@ class Runner {
         target_(target),
         channel_(channel),
         stub_(vhostd::v1::Vhostd::NewStub(channel)),
+        catalog_(std::make_unique<TypeCatalog>()),
         timeout_(std::min(command.timeout, kMaxTimeout)),
         deadline_(std::chrono::system_clock::now() +
                   std::chrono::microseconds(absl::ToInt64Microseconds(timeout_))),
@@ -146,19 +130,108 @@ class Runner {
     return 1;
   }
 
-  // Prints a response: JSON, or the table-mode rendering.
-  int Print(const google::protobuf::Message& response, const std::string& table) {
-    out_ << (command_.output == OutputFormat::kJson ? ToJson(response) : table);
+  // A usage error only the daemon's answers revealed; returns 2, as main does for
+  // the others.
+  int UsageFailure(const std::string& message, const std::string& synopsis) {
+    err_ << FormatUsageError(UsageError{message, synopsis});
+    return 2;
+  }
+
+  // Prints a response: protobuf JSON (plugin messages decoded by the catalog), or the
+  // table-mode rendering (a function, so that JSON output does not build it).
+  int Print(const google::protobuf::Message& response, const std::function<std::string()>& table) {
+    if (command_.output != OutputFormat::kJson) {
+      out_ << table();
+      return 0;
+    }
+    std::vector<std::string> warnings;
+    absl::StatusOr<std::string> json = catalog_->ToJson(response, /*multiline=*/true, &warnings);
+    for (const std::string& warning : warnings) err_ << "warning: " << warning << "\n";
+    if (!json.ok()) {
+      err_ << "error: " << json.status().message() << "\n";
+      return 1;
+    }
+    out_ << *json;
     return 0;
   }
 
+  int Print(const google::protobuf::Message& response, const std::string& table) {
+    return Print(response, [&table] { return table; });
+  }
+
+  // The daemon's plugins and their messages' descriptors, into the catalog (once).
+  grpc::Status LoadPlugins() {
+    if (catalog_->has_plugins()) return grpc::Status::OK;
+    vhostd::v1::ListPluginsRequest request;
+    vhostd::v1::ListPluginsResponse response;
+    grpc::Status status = Call([&](grpc::ClientContext* context) {
+      return stub_->ListPlugins(context, request, &response);
+    });
+    if (!status.ok()) return status;
+    catalog_->AddPlugins(response);
+    for (const std::string& problem : catalog_->problems()) {
+      err_ << "warning: a plugin's message descriptors are unusable: " << problem << "\n";
+    }
+    return grpc::Status::OK;
+  }
+
+  // Loads the plugins if any of `ports` carries one of their messages.
+  grpc::Status LoadPluginsFor(const google::protobuf::RepeatedPtrField<vhostd::v1::Port>& ports) {
+    for (const vhostd::v1::Port& port : ports) {
+      if (port.has_spec() || port.status().has_type_status()) return LoadPlugins();
+    }
+    return grpc::Status::OK;
+  }
+
   int PortCreate() {
-    CreatePortRequest request = MakeCreatePortRequest(command_);
-    vhostd::v1::Port port;
-    grpc::Status status = Call(
-        [&](grpc::ClientContext* context) { return stub_->CreatePort(context, request, &port); });
+    grpc::Status status = LoadPlugins();
     if (!status.ok()) return Fail(status);
-    return Print(port, absl::StrCat("port ", port.name(), " created\n", FormatPortDetails(port)));
+    const std::string& type = command_.port.type;
+    const vhostd::v1::Plugin* plugin = catalog_->FindPlugin(type);
+    if (plugin == nullptr) {
+      return UsageFailure(absl::StrCat("invalid value ", Quoted(type),
+                                       " for --type: the daemon's port types are ",
+                                       catalog_->TypeNames()),
+                          PortCreateSynopsis(type, nullptr));
+    }
+    const google::protobuf::Descriptor* spec_type = nullptr;
+    if (!plugin->spec_type().empty()) {
+      spec_type = catalog_->FindMessage(plugin->spec_type());
+      if (spec_type == nullptr) {
+        err_ << "error: the descriptors of plugin " << type << " do not describe its spec type "
+             << plugin->spec_type() << "\n";
+        return 1;
+      }
+    }
+    const SpecFlags flags(spec_type);
+    if (command_.port.help) return TypeHelp(*plugin, flags);
+
+    const ParseResult parsed = ParseArgs(command_.port.args, &flags.flags());
+    if (!parsed.ok()) return UsageFailure(parsed.error->message, parsed.error->synopsis);
+    absl::StatusOr<CreatePortRequest> request =
+        MakeCreatePortRequest(parsed.command, flags, *catalog_);
+    if (!request.ok()) {
+      return UsageFailure(std::string(request.status().message()),
+                          PortCreateSynopsis(type, &flags.flags()));
+    }
+    vhostd::v1::Port port;
+    status = Call(
+        [&](grpc::ClientContext* context) { return stub_->CreatePort(context, *request, &port); });
+    if (!status.ok()) return Fail(status);
+    return Print(port, [&] {
+      return absl::StrCat("port ", port.name(), " created\n", FormatPortDetails(port, *catalog_));
+    });
+  }
+
+  // "port create --type TYPE --help".
+  int TypeHelp(const vhostd::v1::Plugin& plugin, const SpecFlags& flags) {
+    out_ << "--type " << plugin.port_type() << ": "
+         << (plugin.description().empty() ? "(no description)" : plugin.description());
+    if (!plugin.version().empty()) out_ << ", version " << plugin.version();
+    if (!plugin.available()) out_ << " (unavailable: " << plugin.unavailable_reason() << ")";
+    out_ << "\n" << PortCreateSynopsis(plugin.port_type(), &flags.flags()) << "\n"
+         << flags.Help(plugin.port_type());
+    return 0;
   }
 
   int PortGet() {
@@ -168,7 +241,11 @@ class Runner {
     grpc::Status status = Call(
         [&](grpc::ClientContext* context) { return stub_->GetPort(context, request, &port); });
     if (!status.ok()) return Fail(status);
-    return Print(port, FormatPortDetails(port));
+    if (port.has_spec() || port.status().has_type_status()) {
+      status = LoadPlugins();
+      if (!status.ok()) return Fail(status);
+    }
+    return Print(port, [&] { return FormatPortDetails(port, *catalog_); });
   }
 
   int PortDelete() {
@@ -222,7 +299,9 @@ class Runner {
         },
         &all);
     if (!status.ok()) return Fail(status);
-    return Print(all, FormatPortTable(all));
+    status = LoadPluginsFor(all.ports());
+    if (!status.ok()) return Fail(status);
+    return Print(all, [&] { return FormatPortTable(all, *catalog_); });
   }
 
   int PortStats() {
@@ -303,6 +382,7 @@ class Runner {
   const std::string target_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<vhostd::v1::Vhostd::Stub> stub_;
+  std::unique_ptr<TypeCatalog> catalog_;  // the API's messages, and the plugins' once loaded
   const absl::Duration timeout_;
   const std::chrono::system_clock::time_point deadline_;
   std::ostream& out_;

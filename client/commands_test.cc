@@ -13,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "client/cli_args.h"
 #include "client/output_format.h"
+#include "client/testing/test_descriptors.h"
+#include "client/type_catalog.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -27,8 +29,13 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::StartsWith;
 using namespace vhostd::v1;  // NOLINT: the test touches most of the API's messages
+
+constexpr char kVhostUser[] = "vhostd.plugins.vhost_user.v1.VhostUserSpec";
+constexpr char kVdpa[] = "vhostd.plugins.vdpa.v1.VdpaSpec";
 
 // Serves canned answers and records the requests it receives.
 class FakeVhostd final : public Vhostd::Service {
@@ -138,13 +145,10 @@ class FakeVhostd final : public Vhostd::Service {
 
   grpc::Status ListPlugins(grpc::ServerContext*, const ListPluginsRequest*,
                            ListPluginsResponse* response) override {
-    Plugin* plugin = response->add_plugins();
-    plugin->set_port_type("vhost-user");
-    plugin->set_version("1.0");
-    plugin->set_file("/usr/lib/vhostd/plugins/vhost_user.so");
-    plugin->set_abi_version(1);
-    plugin->set_description("vhost-user backend");
-    plugin->set_available(true);
+    std::lock_guard<std::mutex> lock(mu);
+    ++list_plugins_calls;
+    if (!list_plugins_status.ok()) return list_plugins_status;
+    *response = plugins;
     return grpc::Status::OK;
   }
 
@@ -165,6 +169,9 @@ class FakeVhostd final : public Vhostd::Service {
   }
 
   std::mutex mu;
+  ListPluginsResponse plugins = test_data::Plugins();
+  grpc::Status list_plugins_status;
+  int list_plugins_calls = 0;
   std::vector<Port> ports;
   size_t page_size = 2;
   bool stuck_token = false;  // always answer with the same next_page_token
@@ -199,13 +206,33 @@ class CommandsTest : public ::testing::Test {
     return RunCommand(parsed.command, "fake", channel_, out_, err_);
   }
 
+  // Runs with a command line that ParseArgs may reject (exit status 2 as main has it).
+  int RunAny(const std::vector<std::string>& args) {
+    ParseResult parsed = ParseArgs(args);
+    out_.str("");
+    err_.str("");
+    if (!parsed.ok()) {
+      err_ << FormatUsageError(*parsed.error);
+      return 2;
+    }
+    return RunCommand(parsed.command, "fake", channel_, out_, err_);
+  }
+
   void AddPorts(int count) {
     for (int i = 0; i < count; ++i) {
       Port port;
       port.set_name(absl::StrCat("p", i));
-      port.mutable_vdpa()->set_device(absl::StrCat("vdpa", i));
+      port.set_type("vdpa");
+      *port.mutable_spec() = test_data::PackText(kVdpa, absl::StrCat("device: \"vdpa", i, "\" queues: 1"));
       fake_.ports.push_back(port);
     }
+  }
+
+  // The spec of the one port created, in text format.
+  std::string CreatedSpec() {
+    EXPECT_EQ(fake_.create_port_requests.size(), 1u);
+    if (fake_.create_port_requests.empty()) return "";
+    return test_data::UnpackToText(fake_.create_port_requests[0].port().spec());
   }
 
   FakeVhostd fake_;
@@ -220,44 +247,43 @@ class CommandsTest : public ::testing::Test {
 TEST_F(CommandsTest, PortCreateVhostUserSendsEveryField) {
   ASSERT_EQ(Run({"port", "create", "vm1", "--type", "vhost-user", "--socket", "/s.sock",
                  "--mode", "client", "--queues", "4", "--tso", "--iommu-support",
-                 "--postcopy-support", "--linear-buffer", "--ext-buffer"}),
+                 "--postcopy-support", "--linear-buffer", "--ext-buffer", "--no-mrg-rxbuf",
+                 "--no-checksum"}),
             0)
       << err_.str();
   ASSERT_EQ(fake_.create_port_requests.size(), 1u);
   const Port& port = fake_.create_port_requests[0].port();
   EXPECT_EQ(port.name(), "vm1");
-  ASSERT_EQ(port.spec_case(), Port::kVhostUser);
-  const VhostUserSpec& spec = port.vhost_user();
-  EXPECT_EQ(spec.socket_path(), "/s.sock");
-  EXPECT_EQ(spec.mode(), VhostUserSpec::MODE_CLIENT);
-  ASSERT_TRUE(spec.has_queues());
-  EXPECT_EQ(spec.queues(), 4u);
-  EXPECT_TRUE(spec.tso());
-  EXPECT_TRUE(spec.iommu_support());
-  EXPECT_TRUE(spec.postcopy_support());
-  EXPECT_TRUE(spec.linear_buffer());
-  EXPECT_TRUE(spec.ext_buffer());
+  EXPECT_EQ(port.type(), "vhost-user");
+  EXPECT_EQ(port.spec().type_url(), std::string("type.googleapis.com/") + kVhostUser);
+  EXPECT_EQ(CreatedSpec(),
+            "socket_path: \"/s.sock\" mode: MODE_CLIENT queues: 4 tso: true iommu_support: true "
+            "postcopy_support: true linear_buffer: true ext_buffer: true disable_mrg_rxbuf: true "
+            "checksum: false");
   EXPECT_FALSE(port.has_status());
+  EXPECT_EQ(fake_.list_plugins_calls, 1);
 }
 
 TEST_F(CommandsTest, PortCreateLeavesQueuesUnsetWhenNotGiven) {
   ASSERT_EQ(Run({"port", "create", "vm1", "--type", "vhost-user", "--socket", "s"}), 0);
-  const VhostUserSpec& spec = fake_.create_port_requests.at(0).port().vhost_user();
-  EXPECT_FALSE(spec.has_queues());
-  EXPECT_EQ(spec.mode(), VhostUserSpec::MODE_UNSPECIFIED);
-  EXPECT_FALSE(spec.tso());
+  EXPECT_EQ(CreatedSpec(), "socket_path: \"s\"");
+}
+
+TEST_F(CommandsTest, PortCreateWithoutFlagsSendsNoSpec) {
+  ASSERT_EQ(Run({"port", "create", "k1", "--type", "vhost-kernel"}), 0) << err_.str();
+  const Port& port = fake_.create_port_requests.at(0).port();
+  EXPECT_EQ(port.type(), "vhost-kernel");
+  EXPECT_FALSE(port.has_spec());  // the type's defaults
 }
 
 TEST_F(CommandsTest, PortCreateSendsQueuesZeroAndReportsTheServersError) {
   fake_.create_port_status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                          "port.vhost_user.queues: must be 1..16");
+                                          "port.spec.queues: must be 1..16");
   EXPECT_EQ(Run({"port", "create", "vm1", "--type", "vhost-user", "--socket", "s", "--queues",
                  "0"}),
             1);
-  const VhostUserSpec& spec = fake_.create_port_requests.at(0).port().vhost_user();
-  ASSERT_TRUE(spec.has_queues());
-  EXPECT_EQ(spec.queues(), 0u);
-  EXPECT_EQ(err_.str(), "error: INVALID_ARGUMENT: port.vhost_user.queues: must be 1..16\n");
+  EXPECT_EQ(CreatedSpec(), "socket_path: \"s\" queues: 0");
+  EXPECT_EQ(err_.str(), "error: INVALID_ARGUMENT: port.spec.queues: must be 1..16\n");
   EXPECT_EQ(out_.str(), "");
 }
 
@@ -265,27 +291,29 @@ TEST_F(CommandsTest, PortCreateVhostKernel) {
   ASSERT_EQ(Run({"port", "create", "k1", "--type", "vhost-kernel", "--tap", "tap1", "--netns",
                  "/var/run/netns/x", "--mac", "52:54:00:00:00:01", "--mtu", "1500"}),
             0);
-  const Port& port = fake_.create_port_requests.at(0).port();
-  ASSERT_EQ(port.spec_case(), Port::kVhostKernel);
-  EXPECT_EQ(port.vhost_kernel().tap_name(), "tap1");
-  EXPECT_EQ(port.vhost_kernel().netns(), "/var/run/netns/x");
-  EXPECT_EQ(port.vhost_kernel().mac(), "52:54:00:00:00:01");
-  EXPECT_EQ(port.vhost_kernel().mtu(), 1500u);
-  EXPECT_FALSE(port.vhost_kernel().has_queues());
+  EXPECT_EQ(CreatedSpec(),
+            "tap_name: \"tap1\" netns: \"/var/run/netns/x\" mac: \"52:54:00:00:00:01\" mtu: 1500");
 }
 
 TEST_F(CommandsTest, PortCreateVdpa) {
   ASSERT_EQ(Run({"port", "create", "v1", "--type", "vdpa", "--device", "vdpa0", "--queues", "2"}),
             0);
-  const Port& port = fake_.create_port_requests.at(0).port();
-  ASSERT_EQ(port.spec_case(), Port::kVdpa);
-  EXPECT_EQ(port.vdpa().device(), "vdpa0");
-  EXPECT_EQ(port.vdpa().queues(), 2u);
+  EXPECT_EQ(CreatedSpec(), "device: \"vdpa0\" queues: 2");
+}
+
+TEST_F(CommandsTest, PortCreateSpecJsonAndFlags) {
+  ASSERT_EQ(Run({"port", "create", "v1", "--type", "vdpa", "--spec",
+                 R"({"device": "vdpa0", "queues": 2})", "--queues", "3"}),
+            0)
+      << err_.str();
+  EXPECT_EQ(CreatedSpec(), "device: \"vdpa0\" queues: 3");
 }
 
 TEST_F(CommandsTest, PortCreateTablePrintsConfirmationThenDetails) {
   ASSERT_EQ(Run({"port", "create", "v1", "--type", "vdpa", "--device", "vdpa0"}), 0);
   EXPECT_THAT(out_.str(), StartsWith("port v1 created\nname:"));
+  EXPECT_THAT(out_.str(), HasSubstr("spec:                 vhostd.plugins.vdpa.v1.VdpaSpec\n"
+                                    "  device:             vdpa0\n"));
   EXPECT_THAT(out_.str(), HasSubstr("state:                WAITING_FOR_PEER\n"));
   EXPECT_EQ(err_.str(), "");
 }
@@ -295,16 +323,109 @@ TEST_F(CommandsTest, PortCreateJsonPrintsThePort) {
             0);
   EXPECT_THAT(out_.str(), StartsWith("{\n"));
   EXPECT_THAT(out_.str(), HasSubstr("\"state\": \"WAITING_FOR_PEER\""));
+  EXPECT_THAT(out_.str(), HasSubstr("\"@type\": \"type.googleapis.com/vhostd.plugins.vdpa.v1.VdpaSpec\""));
   EXPECT_THAT(out_.str(), HasSubstr("\"device\": \"vdpa0\""));
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(CommandsTest, PortCreateUnknownTypeIsAUsageError) {
+  EXPECT_EQ(Run({"port", "create", "v1", "--type", "vhost-net"}), 2);
+  EXPECT_THAT(err_.str(),
+              StartsWith("vhostctl: invalid value 'vhost-net' for --type: the daemon's port types "
+                         "are test-type, vdpa, vhost-kernel, vhost-user\n"));
+  EXPECT_THAT(fake_.create_port_requests, IsEmpty());
+}
+
+TEST_F(CommandsTest, PortCreateFlagOfAnotherTypeIsAUsageError) {
+  EXPECT_EQ(Run({"port", "create", "v1", "--type", "vdpa", "--device", "d", "--socket", "s"}), 2);
+  EXPECT_THAT(err_.str(), StartsWith("vhostctl: unknown flag --socket for --type vdpa\n"
+                                     "usage: vhostctl port create NAME --type vdpa [--spec JSON] "
+                                     "[--device DEVICE]\n"
+                                     "                    [--queues N]\n"));
+  EXPECT_THAT(fake_.create_port_requests, IsEmpty());
+  EXPECT_EQ(Run({"port", "create", "v1", "--type", "vdpa", "--queues", "many"}), 2);
+  EXPECT_THAT(err_.str(), StartsWith("vhostctl: invalid value 'many' for --queues: expected a whole "
+                                     "number 0..4294967295\n"));
+  EXPECT_EQ(Run({"port", "create", "v1", "--type", "vdpa", "--spec", "{\"dev\": 1}"}), 2);
+  EXPECT_THAT(err_.str(), StartsWith("vhostctl: --spec: not vhostd.plugins.vdpa.v1.VdpaSpec"));
+  EXPECT_THAT(fake_.create_port_requests, IsEmpty());
+}
+
+TEST_F(CommandsTest, PortCreateTypeWithoutSpecMessage) {
+  Plugin* bare = fake_.plugins.add_plugins();
+  bare->set_port_type("bare");
+  ASSERT_EQ(Run({"port", "create", "b1", "--type", "bare"}), 0) << err_.str();
+  EXPECT_FALSE(fake_.create_port_requests.at(0).port().has_spec());
+  EXPECT_EQ(Run({"port", "create", "b2", "--type", "bare", "--spec", "{}"}), 2);
+  EXPECT_THAT(err_.str(), StartsWith("vhostctl: --spec: --type bare has no spec message\n"));
+  EXPECT_EQ(Run({"port", "create", "b3", "--type", "bare", "--x"}), 2);
+  EXPECT_THAT(err_.str(), StartsWith("vhostctl: unknown flag --x for --type bare\n"));
+}
+
+TEST_F(CommandsTest, PortCreateTypeHelpListsItsFlags) {
+  ASSERT_EQ(RunAny({"port", "create", "--type", "vhost-user", "--help"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), StartsWith("--type vhost-user: vhost-user ports, version 1.0\n"
+                                     "usage: vhostctl port create NAME --type vhost-user [--spec JSON]\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("  --socket-path, --socket PATH "));
+  EXPECT_THAT(out_.str(), HasSubstr("  --mode server|client "));
+  EXPECT_THAT(out_.str(), HasSubstr("  --checksum, --no-checksum "));
+  EXPECT_THAT(fake_.create_port_requests, IsEmpty());
+}
+
+TEST_F(CommandsTest, PortCreateWhenListPluginsFails) {
+  fake_.list_plugins_status = grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no plugins here");
+  EXPECT_EQ(Run({"port", "create", "v1", "--type", "vdpa"}), 1);
+  EXPECT_EQ(err_.str(), "error: UNIMPLEMENTED: no plugins here\n");
+  EXPECT_THAT(fake_.create_port_requests, IsEmpty());
+}
+
+TEST_F(CommandsTest, PortCreateOfATypeWhoseDescriptorsLackItsSpec) {
+  fake_.plugins.mutable_plugins(0)->set_spec_type("vhostd.plugins.vdpa.v1.Gone");
+  EXPECT_EQ(Run({"port", "create", "v1", "--type", "vdpa"}), 1);
+  EXPECT_EQ(err_.str(),
+            "error: the descriptors of plugin vdpa do not describe its spec type "
+            "vhostd.plugins.vdpa.v1.Gone\n");
 }
 
 // --- port get / delete / stats ----------------------------------------------------------
 
 TEST_F(CommandsTest, PortGet) {
   AddPorts(1);
-  ASSERT_EQ(Run({"port", "get", "p0"}), 0);
+  *fake_.ports[0].mutable_status()->mutable_type_status() =
+      test_data::PackText("vhostd.plugins.vdpa.v1.VdpaStatus", R"pb(device_path: "/dev/vhost-vdpa-0")pb");
+  ASSERT_EQ(Run({"port", "get", "p0"}), 0) << err_.str();
   EXPECT_THAT(out_.str(), StartsWith("name:"));
-  EXPECT_THAT(out_.str(), HasSubstr("device:               vdpa0\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("  device:             vdpa0\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("type status:          vhostd.plugins.vdpa.v1.VdpaStatus\n"
+                                    "  device_path:        /dev/vhost-vdpa-0\n"));
+}
+
+TEST_F(CommandsTest, PortGetJson) {
+  AddPorts(1);
+  ASSERT_EQ(Run({"port", "get", "p0", "-o", "json"}), 0) << err_.str();
+  TypeCatalog catalog;
+  catalog.AddPlugins(test_data::Plugins());
+  EXPECT_EQ(out_.str(), *catalog.ToJson(fake_.ports[0], true, nullptr));
+  EXPECT_THAT(out_.str(), HasSubstr("\"device\": \"vdpa0\""));
+}
+
+TEST_F(CommandsTest, PortOfAPluginTheDaemonDidNotLoad) {
+  AddPorts(1);
+  fake_.plugins.mutable_plugins()->DeleteSubrange(0, 1);  // vdpa gone
+  ASSERT_EQ(Run({"port", "get", "p0"}), 0);
+  EXPECT_THAT(out_.str(), HasSubstr("spec:                 vhostd.plugins.vdpa.v1.VdpaSpec (not shown: "
+                                    "no plugin of the daemon describes vhostd.plugins.vdpa.v1.VdpaSpec)\n"));
+  ASSERT_EQ(Run({"port", "get", "p0", "-o", "json"}), 0);
+  EXPECT_THAT(out_.str(), HasSubstr("\"@type\": \"type.googleapis.com/vhostd.plugins.vdpa.v1.VdpaSpec\""));
+  EXPECT_THAT(out_.str(), Not(HasSubstr("vdpa0")));
+  EXPECT_THAT(err_.str(), StartsWith("warning: vhostd.plugins.vdpa.v1.VdpaSpec is not described"));
+}
+
+TEST_F(CommandsTest, PortGetWithoutPluginMessagesNeedsNoListPlugins) {
+  fake_.ports.push_back(Port());
+  fake_.ports.back().set_name("bare");
+  ASSERT_EQ(Run({"port", "get", "bare"}), 0);
+  EXPECT_EQ(fake_.list_plugins_calls, 0);
 }
 
 TEST_F(CommandsTest, PortGetNotFound) {
@@ -349,6 +470,7 @@ TEST_F(CommandsTest, PortListFollowsPageTokens) {
             "p2     vdpa   -            1   device=vdpa2\n"
             "p3     vdpa   -            1   device=vdpa3\n"
             "p4     vdpa   -            1   device=vdpa4\n");
+  EXPECT_EQ(fake_.list_plugins_calls, 1);
 }
 
 TEST_F(CommandsTest, PortListJsonMergesPages) {
@@ -356,13 +478,17 @@ TEST_F(CommandsTest, PortListJsonMergesPages) {
   ASSERT_EQ(Run({"-o", "json", "port", "list"}), 0);
   ListPortsResponse merged;
   for (int i = 0; i < 3; ++i) *merged.add_ports() = fake_.ports[i];
-  EXPECT_EQ(out_.str(), ToJson(merged));
+  TypeCatalog catalog;
+  catalog.AddPlugins(test_data::Plugins());
+  EXPECT_EQ(out_.str(), *catalog.ToJson(merged, true, nullptr));
+  EXPECT_THAT(out_.str(), HasSubstr("\"nextPageToken\": \"\""));
 }
 
 TEST_F(CommandsTest, PortListEmpty) {
   ASSERT_EQ(Run({"port", "list"}), 0);
   EXPECT_THAT(fake_.list_ports_tokens, ElementsAre(""));
   EXPECT_EQ(out_.str(), "NAME   TYPE   STATE   QUEUES   DETAIL\n");
+  EXPECT_EQ(fake_.list_plugins_calls, 0);  // no port, no plugin message to decode
 }
 
 TEST_F(CommandsTest, PortListStopsOnARepeatedPageToken) {
@@ -429,6 +555,14 @@ TEST_F(CommandsTest, CoreList) {
 }
 
 TEST_F(CommandsTest, PluginList) {
+  fake_.plugins.Clear();
+  Plugin* plugin = fake_.plugins.add_plugins();
+  plugin->set_port_type("vhost-user");
+  plugin->set_version("1.0");
+  plugin->set_file("/usr/lib/vhostd/plugins/vhost_user.so");
+  plugin->set_abi_version(1);
+  plugin->set_description("vhost-user backend");
+  plugin->set_available(true);
   ASSERT_EQ(Run({"plugin", "list"}), 0);
   EXPECT_EQ(out_.str(),
             "TYPE         FILE                                    VERSION   ABI   AVAILABLE   DESCRIPTION\n"

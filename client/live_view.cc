@@ -17,14 +17,18 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/live_view.pb.h"
 #include "client/output_format.h"
 #include "client/rates.h"
+#include "client/type_catalog.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "grpcpp/support/status.h"
 #include "vhostd/v1/vhostd.grpc.pb.h"
 
@@ -124,80 +128,7 @@ SignalStopper::~SignalStopper() {
   pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
 }
 
-// ---------------------------------------------------------------------------------
-// JSON.
-
-std::string JsonQuote(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          out += absl::StrFormat("\\u%04x", u);
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += "\"";
-  return out;
-}
-
-std::string JsonNumber(const std::optional<double>& value) {
-  if (!value || !std::isfinite(*value)) return "null";
-  std::string text = absl::StrFormat("%.3f", *value);
-  text.erase(text.find_last_not_of('0') + 1);
-  if (text.back() == '.') text.pop_back();
-  if (text == "-0") text = "0";
-  return text;
-}
-
 namespace {
-
-// Builds one JSON object, fields in the order they are added.
-class JsonObject {
- public:
-  JsonObject& Raw(absl::string_view key, absl::string_view json) {
-    fields_.push_back(absl::StrCat(JsonQuote(std::string(key)), ":", json));
-    return *this;
-  }
-  JsonObject& String(absl::string_view key, const std::string& value) {
-    return Raw(key, JsonQuote(value));
-  }
-  JsonObject& Number(absl::string_view key, const std::optional<double>& value) {
-    return Raw(key, JsonNumber(value));
-  }
-  JsonObject& Int(absl::string_view key, int64_t value) { return Raw(key, absl::StrCat(value)); }
-  // A 64-bit counter, as a decimal string like protobuf's JSON mapping (and the other
-  // -o json outputs) writes it: a JSON number would lose precision beyond 2^53.
-  JsonObject& Counter(absl::string_view key, uint64_t value) {
-    return Raw(key, JsonQuote(absl::StrCat(value)));
-  }
-  std::string Build() const { return absl::StrCat("{", absl::StrJoin(fields_, ","), "}"); }
-
- private:
-  std::vector<std::string> fields_;
-};
-
-std::string JsonArray(const std::vector<std::string>& items) {
-  return absl::StrCat("[", absl::StrJoin(items, ","), "]");
-}
 
 // ---------------------------------------------------------------------------------
 // Output.
@@ -276,8 +207,12 @@ std::string FrameTime(absl::Time time) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S", time, absl::LocalTimeZone());
 }
 
-std::string JsonTime(absl::Time time) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());
+void SetTimestamp(absl::Time time, google::protobuf::Timestamp* timestamp) {
+  const absl::Duration since_epoch = time - absl::UnixEpoch();
+  const int64_t seconds = absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1)));
+  timestamp->set_seconds(seconds);
+  timestamp->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
 }
 
 // ---------------------------------------------------------------------------------
@@ -335,19 +270,13 @@ std::optional<double> Field(const std::optional<TrafficRates>& rates,
   return (*rates).*field;
 }
 
-// The rate and counter fields of a queue or port in the JSON lines.
-void AddTrafficJson(const TrafficCounters& counters, const std::optional<TrafficRates>& rates,
-                    JsonObject* object) {
-  object->Number("rxPps", Field(rates, &TrafficRates::rx_pps))
-      .Number("rxBps", Field(rates, &TrafficRates::rx_bps))
-      .Number("txPps", Field(rates, &TrafficRates::tx_pps))
-      .Number("txBps", Field(rates, &TrafficRates::tx_bps))
-      .Number("dropPerSecond", Field(rates, &TrafficRates::drop_ps))
-      .Counter("rxPackets", counters.rx_packets)
-      .Counter("rxBytes", counters.rx_bytes)
-      .Counter("txPackets", counters.tx_packets)
-      .Counter("txBytes", counters.tx_bytes)
-      .Counter("txDropped", counters.tx_dropped);
+// Rates in the JSON frames (which leave the field unset without rates).
+void SetRates(const TrafficRates& rates, vhostctl::v1::TrafficRates* out) {
+  out->set_rx_pps(rates.rx_pps);
+  out->set_rx_bps(rates.rx_bps);
+  out->set_tx_pps(rates.tx_pps);
+  out->set_tx_bps(rates.tx_bps);
+  out->set_drop_per_second(rates.drop_ps);
 }
 
 // What a live view shows, refreshed by polling.
@@ -356,8 +285,10 @@ class View {
   virtual ~View() = default;
   // Polls the daemon and keeps the sample (stamped by `clock`) with the one before.
   virtual grpc::Status Refresh(Rpcs& rpcs, LiveClock& clock) = 0;
-  // The latest sample as a frame: table lines, or one JSON line.
-  virtual std::string Frame(bool json) const = 0;
+  // The latest sample as a frame of table lines.
+  virtual std::string TableFrame() const = 0;
+  // The latest sample as a message, which -o json prints (client/live_view.proto).
+  virtual std::unique_ptr<google::protobuf::Message> JsonFrame() const = 0;
 };
 
 // "port stats NAME --watch".
@@ -379,9 +310,23 @@ class PortWatchView final : public View {
     return grpc::Status::OK;
   }
 
-  std::string Frame(bool json) const override {
-    std::vector<Row> rows = Rows();
-    return json ? JsonFrame(rows) : TableFrame(rows);
+  std::string TableFrame() const override { return TableFrame(Rows()); }
+
+  std::unique_ptr<google::protobuf::Message> JsonFrame() const override {
+    auto frame = std::make_unique<vhostctl::v1::PortWatchFrame>();
+    SetTimestamp(current_->time, frame->mutable_time());
+    if (Elapsed()) frame->set_elapsed_seconds(absl::ToDoubleSeconds(*Elapsed()));
+    *frame->mutable_stats() = current_->stats;
+    for (const Row& row : Rows()) {
+      if (!row.queue) {
+        if (row.rates) SetRates(*row.rates, frame->mutable_total());
+        continue;
+      }
+      vhostctl::v1::QueueRates* queue = frame->add_queues();
+      queue->set_queue(*row.queue);
+      if (row.rates) SetRates(*row.rates, queue->mutable_rates());
+    }
+    return frame;
   }
 
  private:
@@ -452,35 +397,6 @@ class PortWatchView final : public View {
                         absl::FormatDuration(interval_), "\n", table.Render());
   }
 
-  std::string JsonFrame(const std::vector<Row>& rows) const {
-    std::vector<std::string> queues;
-    std::string total;
-    for (const Row& row : rows) {
-      JsonObject object;
-      if (row.queue) object.Int("queue", *row.queue);
-      AddTrafficJson(row.counters, row.rates, &object);
-      if (row.queue) {
-        queues.push_back(object.Build());
-      } else {
-        const PortStats& stats = current_->stats;
-        object.Counter("rxErrors", stats.rx_errors())
-            .Counter("txErrors", stats.tx_errors())
-            .Counter("rxNoMbuf", stats.rx_no_mbuf());
-        total = object.Build();
-      }
-    }
-    std::optional<double> elapsed;
-    if (Elapsed()) elapsed = absl::ToDoubleSeconds(*Elapsed());
-    return absl::StrCat(JsonObject()
-                            .String("time", JsonTime(current_->time))
-                            .String("port", current_->stats.name())
-                            .Number("elapsedSeconds", elapsed)
-                            .Raw("queues", JsonArray(queues))
-                            .Raw("total", total)
-                            .Build(),
-                        "\n");
-  }
-
   const std::string name_;
   const absl::Duration interval_;
   std::optional<Sample> previous_;
@@ -520,10 +436,10 @@ class TopView final : public View {
     return grpc::Status::OK;
   }
 
-  std::string Frame(bool json) const override {
-    std::vector<PortRow> ports = PortRows();
-    std::vector<CoreRow> cores = CoreRows();
-    return json ? JsonFrame(ports, cores) : TableFrame(ports, cores);
+  std::string TableFrame() const override { return TableFrame(PortRows(), CoreRows()); }
+
+  std::unique_ptr<google::protobuf::Message> JsonFrame() const override {
+    return JsonFrame(PortRows(), CoreRows());
   }
 
  private:
@@ -673,56 +589,32 @@ class TopView final : public View {
                         port_table.Render());
   }
 
-  std::string JsonFrame(const std::vector<PortRow>& ports,
-                        const std::vector<CoreRow>& cores) const {
-    std::vector<std::string> core_items;
+  std::unique_ptr<google::protobuf::Message> JsonFrame(const std::vector<PortRow>& ports,
+                                                       const std::vector<CoreRow>& cores) const {
+    auto frame = std::make_unique<vhostctl::v1::TopFrame>();
+    SetTimestamp(current_->time, frame->mutable_time());
+    if (Elapsed()) frame->set_elapsed_seconds(absl::ToDoubleSeconds(*Elapsed()));
+    frame->set_port_count(static_cast<uint32_t>(ports.size()));
+    frame->set_core_count(static_cast<uint32_t>(cores.size()));
     for (const CoreRow& row : cores) {
-      const Core& core = *row.core;
-      std::vector<std::string> queues;
-      for (const PolledQueue& queue : core.queues()) {
-        queues.push_back(JsonObject()
-                             .String("port", queue.port())
-                             .Int("queue", queue.queue())
-                             .String("forwardsTo", queue.forwards_to())
-                             .Build());
-      }
-      const std::optional<CoreRates>& rates = row.rates;
-      core_items.push_back(
-          JsonObject()
-              .Int("lcore", core.lcore())
-              .Int("cpu", core.cpu())
-              .Number("busyPercent", rates ? rates->busy_percent : std::nullopt)
-              .Number("pps", rates ? std::optional<double>(rates->pps) : std::nullopt)
-              .Number("batch", rates ? rates->batch : std::nullopt)
-              .Counter("busyCycles", core.busy_cycles())
-              .Counter("idleCycles", core.idle_cycles())
-              .Counter("packets", core.packets())
-              .Counter("bursts", core.bursts())
-              .Raw("queues", JsonArray(queues))
-              .Build());
+      vhostctl::v1::TopCore* core = frame->add_cores();
+      *core->mutable_core() = *row.core;
+      if (!row.rates) continue;
+      vhostctl::v1::CoreRates* rates = core->mutable_rates();
+      if (row.rates->busy_percent) rates->set_busy_percent(*row.rates->busy_percent);
+      rates->set_pps(row.rates->pps);
+      if (row.rates->batch) rates->set_batch(*row.rates->batch);
     }
-    std::vector<std::string> port_items;
     for (size_t i = 0; i < Shown(ports); ++i) {
       const PortRow& row = ports[i];
-      const Port& port = row.sample->port;
-      JsonObject object;
-      object.String("name", port.name())
-          .String("type", PortTypeName(port))
-          .String("state", vhostd::v1::PortStatus::State_Name(port.status().state()));
-      AddTrafficJson(CountersOf(row.sample->stats), row.rates, &object);
-      port_items.push_back(object.Build());
+      vhostctl::v1::TopPort* port = frame->add_ports();
+      port->set_name(row.sample->port.name());
+      port->set_type(row.sample->port.type());
+      port->set_state(row.sample->port.status().state());
+      *port->mutable_stats() = row.sample->stats;
+      if (row.rates) SetRates(*row.rates, port->mutable_rates());
     }
-    std::optional<double> elapsed;
-    if (Elapsed()) elapsed = absl::ToDoubleSeconds(*Elapsed());
-    return absl::StrCat(JsonObject()
-                            .String("time", JsonTime(current_->time))
-                            .Number("elapsedSeconds", elapsed)
-                            .Int("portCount", static_cast<int64_t>(ports.size()))
-                            .Int("coreCount", static_cast<int64_t>(cores.size()))
-                            .Raw("cores", JsonArray(core_items))
-                            .Raw("ports", JsonArray(port_items))
-                            .Build(),
-                        "\n");
+    return frame;
   }
 
   const absl::Duration interval_;
@@ -753,6 +645,7 @@ int RunLiveView(const Command& command, const std::string& target,
                           : tty ? Screen::Mode::kTerminal : Screen::Mode::kBlocks);
   const absl::Duration timeout = std::min(command.timeout, kMaxTimeout);
   Rpcs rpcs(channel, timeout, stop);
+  TypeCatalog catalog;  // the frames hold no plugin message: the API's types suffice
 
   // Refreshes are due every interval from the end of the first one (which includes
   // connecting); one that overran its slot (a slow daemon) is followed by the next at
@@ -769,7 +662,18 @@ int RunLiveView(const Command& command, const std::string& target,
                             timeout);
       return 1;
     }
-    screen.Draw(view->Frame(json));
+    if (json) {
+      std::vector<std::string> warnings;
+      absl::StatusOr<std::string> line = catalog.ToJson(*view->JsonFrame(), false, &warnings);
+      if (!line.ok()) {
+        screen.Finish();
+        err << "error: " << line.status().message() << "\n";
+        return 1;
+      }
+      screen.Draw(*line + "\n");
+    } else {
+      screen.Draw(view->TableFrame());
+    }
     if (!out) break;  // the caller reports the broken output
     if (command.count && refresh >= *command.count) break;
     const absl::Time now = clock.Now();

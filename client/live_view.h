@@ -5,7 +5,8 @@
 //   - on a terminal (`tty`), redrawn in place with ANSI escapes (cursor home, erase to
 //     the end of each line and below the frame; the cursor hidden meanwhile);
 //   - otherwise as plain blocks separated by a blank line;
-//   - with -o json as one JSON object per line (JSON lines), never with escapes.
+//   - with -o json as one JSON object per line (JSON lines), never with escapes: each
+//     protobuf's JSON of a vhostctl.v1.PortWatchFrame or TopFrame (client/live_view.proto).
 //
 // It runs until a stop is requested (SIGINT through SignalStopper: exit status 0) or
 // until --count refreshes. Time and waiting come from a LiveClock so that tests can run
@@ -104,10 +105,6 @@ class SignalStopper {
 int RunLiveView(const Command& command, const std::string& target,
                 const std::shared_ptr<grpc::Channel>& channel, bool tty, LiveClock& clock,
                 StopToken& stop, std::ostream& out, std::ostream& err);
-
-// Pieces exposed for tests.
-std::string JsonQuote(const std::string& text);            // "\"a\\\"b\""
-std::string JsonNumber(const std::optional<double>& value);  // "12.5", "null" when unset
 
 }  // namespace vhostctl
 

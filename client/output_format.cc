@@ -2,14 +2,17 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/any.pb.h"
+#include "google/protobuf/descriptor.h"
 
 namespace vhostctl {
 namespace {
@@ -27,7 +30,6 @@ using vhostd::v1::PortStats;
 using vhostd::v1::PortStatus;
 using vhostd::v1::QueueStats;
 using vhostd::v1::QueueStatus;
-using vhostd::v1::VhostUserSpec;
 
 // Control characters would break a table row or a key/value line.
 std::string Sanitize(const std::string& text) {
@@ -43,60 +45,106 @@ std::string OrDash(const std::string& text) { return text.empty() ? "-" : text; 
 
 std::string YesNo(bool value) { return value ? "yes" : "no"; }
 
-// Queue pairs configured in a port's spec; the proto's "unset means 1".
-std::string ConfiguredQueues(const Port& port) {
-  switch (port.spec_case()) {
-    case Port::kVhostUser:
-      return absl::StrCat(port.vhost_user().has_queues() ? port.vhost_user().queues() : 1);
-    case Port::kVhostKernel:
-      return absl::StrCat(port.vhost_kernel().has_queues() ? port.vhost_kernel().queues() : 1);
-    case Port::kVdpa:
-      return absl::StrCat(port.vdpa().has_queues() ? port.vdpa().queues() : 1);
-    case Port::SPEC_NOT_SET:
+// The message of an Any, for a key/value block: its type name and fields, or why they
+// cannot be shown.
+void AppendAnyLines(const std::string& key, const google::protobuf::Any& any, const char* unset,
+                    TypeCatalog& catalog, std::vector<std::pair<std::string, std::string>>* lines) {
+  if (any.type_url().empty()) {
+    lines->emplace_back(key, unset);
+    return;
+  }
+  std::string why;
+  std::unique_ptr<google::protobuf::Message> message = catalog.Unpack(any, &why);
+  if (message == nullptr) {
+    lines->emplace_back(key, absl::StrCat(any.type_url().substr(any.type_url().rfind('/') + 1),
+                                          " (not shown: ", why, ")"));
+    return;
+  }
+  lines->emplace_back(key, message->GetDescriptor()->full_name());
+  AppendMessageFields(*message, "  ", lines);
+}
+
+// The text of one value of a scalar field (index -1: a singular field).
+std::string ScalarText(const google::protobuf::Message& message,
+                       const google::protobuf::FieldDescriptor* field, int index) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Reflection* r = message.GetReflection();
+  const bool one = index < 0;
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      return absl::StrCat(one ? r->GetInt32(message, field) : r->GetRepeatedInt32(message, field, index));
+    case FieldDescriptor::CPPTYPE_INT64:
+      return absl::StrCat(one ? r->GetInt64(message, field) : r->GetRepeatedInt64(message, field, index));
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return absl::StrCat(one ? r->GetUInt32(message, field) : r->GetRepeatedUInt32(message, field, index));
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return absl::StrCat(one ? r->GetUInt64(message, field) : r->GetRepeatedUInt64(message, field, index));
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return absl::StrCat(one ? r->GetDouble(message, field) : r->GetRepeatedDouble(message, field, index));
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return absl::StrCat(one ? r->GetFloat(message, field) : r->GetRepeatedFloat(message, field, index));
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return (one ? r->GetBool(message, field) : r->GetRepeatedBool(message, field, index)) ? "true" : "false";
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      const int number =
+          one ? r->GetEnumValue(message, field) : r->GetRepeatedEnumValue(message, field, index);
+      const auto* value = field->enum_type()->FindValueByNumber(number);
+      return value != nullptr ? value->name() : absl::StrCat(number);  // a value newer than us
+    }
+    case FieldDescriptor::CPPTYPE_STRING: {
+      std::string text = one ? r->GetString(message, field) : r->GetRepeatedString(message, field, index);
+      if (field->type() == FieldDescriptor::TYPE_BYTES) text = absl::Base64Escape(text);
+      return text.empty() ? "-" : text;
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE:
       break;
   }
   return "-";
 }
 
-std::string SocketModeName(VhostUserSpec::Mode mode) {
-  switch (mode) {
-    case VhostUserSpec::MODE_SERVER:
-      return "server";
-    case VhostUserSpec::MODE_CLIENT:
-      return "client";
-    case VhostUserSpec::MODE_UNSPECIFIED:
-      return "server (default)";
-    default:
-      return absl::StrCat("mode ", static_cast<int>(mode));
+// The spec's field `queues` (the queue pairs configured), if its type has one.
+std::string ConfiguredQueues(const google::protobuf::Message* spec) {
+  if (spec == nullptr) return "-";
+  const google::protobuf::FieldDescriptor* field = spec->GetDescriptor()->FindFieldByName("queues");
+  if (field == nullptr || field->is_repeated() ||
+      field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE ||
+      (field->has_presence() && !spec->GetReflection()->HasField(*spec, field))) {
+    return "-";
   }
+  return ScalarText(*spec, field, -1);
 }
 
-// The tap interface; the proto's "default: the port's name".
-std::string TapName(const Port& port) {
-  return port.vhost_kernel().tap_name().empty() ? port.name() : port.vhost_kernel().tap_name();
-}
-
-// The DETAIL column of "port list".
-std::string PortDetail(const Port& port) {
-  switch (port.spec_case()) {
-    case Port::kVhostUser: {
-      const VhostUserSpec& spec = port.vhost_user();
-      std::string mode = spec.mode() == VhostUserSpec::MODE_CLIENT ? "client" : "server";
-      return absl::StrCat("socket=", spec.socket_path(), " mode=", mode);
-    }
-    case Port::kVhostKernel: {
-      std::string detail = absl::StrCat("tap=", TapName(port));
-      if (!port.vhost_kernel().netns().empty()) {
-        absl::StrAppend(&detail, " netns=", port.vhost_kernel().netns());
+void AppendFieldsAt(const google::protobuf::Message& message, const std::string& prefix,
+                    std::vector<std::pair<std::string, std::string>>* lines) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Descriptor* type = message.GetDescriptor();
+  const google::protobuf::Reflection* r = message.GetReflection();
+  for (int i = 0; i < type->field_count(); ++i) {
+    const FieldDescriptor* field = type->field(i);
+    const std::string key = absl::StrCat(prefix, field->name());
+    const bool is_message = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
+    if (field->is_repeated()) {
+      const int size = r->FieldSize(message, field);
+      if (size == 0) {
+        lines->emplace_back(key, "-");
+      } else if (is_message) {
+        for (int k = 0; k < size; ++k) {
+          AppendFieldsAt(r->GetRepeatedMessage(message, field, k), absl::StrCat(key, "[", k, "]."),
+                         lines);
+        }
+      } else {
+        std::vector<std::string> values;
+        for (int k = 0; k < size; ++k) values.push_back(ScalarText(message, field, k));
+        lines->emplace_back(key, absl::StrJoin(values, ", "));
       }
-      return detail;
+    } else if (field->has_presence() && !r->HasField(message, field)) {
+      lines->emplace_back(key, "-");
+    } else if (is_message) {
+      AppendFieldsAt(r->GetMessage(message, field), key + ".", lines);
+    } else {
+      lines->emplace_back(key, ScalarText(message, field, -1));
     }
-    case Port::kVdpa:
-      return absl::StrCat("device=", port.vdpa().device());
-    case Port::SPEC_NOT_SET:
-      break;
   }
-  return "-";
 }
 
 std::string QueueStatusText(const QueueStatus& queue) {
@@ -172,40 +220,33 @@ std::string RenderKeyValues(const std::vector<std::pair<std::string, std::string
 }
 
 // ---------------------------------------------------------------------------------
-// JSON.
+// Any message, field by field.
 
-std::string ToJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.always_print_primitive_fields = true;
-  options.preserve_proto_field_names = false;
-  std::string json;
-  auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
-  if (!status.ok()) {
-    // Only possible for messages with unresolvable Any fields; the API has none.
-    return absl::StrCat("{\"error\": \"cannot convert to JSON: ", status.ToString(), "\"}\n");
+void AppendMessageFields(const google::protobuf::Message& message, const std::string& indent,
+                         std::vector<std::pair<std::string, std::string>>* lines) {
+  AppendFieldsAt(message, indent, lines);
+}
+
+std::string SpecSummary(const google::protobuf::Message& spec) {
+  const google::protobuf::Reflection* r = spec.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(spec, &fields);  // the set ones, by number
+  std::vector<std::string> parts;
+  for (const google::protobuf::FieldDescriptor* field : fields) {
+    if (parts.size() == 2) break;
+    if (field->is_repeated() || field->name() == "queues" ||
+        field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      continue;
+    }
+    parts.push_back(absl::StrCat(field->name(), "=", ScalarText(spec, field, -1)));
   }
-  while (!json.empty() && json.back() == '\n') json.pop_back();
-  json.push_back('\n');
-  return json;
+  return parts.empty() ? "-" : absl::StrJoin(parts, " ");
 }
 
 // ---------------------------------------------------------------------------------
 // Names.
 
-std::string PortTypeName(const Port& port) {
-  switch (port.spec_case()) {
-    case Port::kVhostUser:
-      return "vhost-user";
-    case Port::kVhostKernel:
-      return "vhost-kernel";
-    case Port::kVdpa:
-      return "vdpa";
-    case Port::SPEC_NOT_SET:
-      break;
-  }
-  return "-";
-}
+std::string PortTypeName(const Port& port) { return OrDash(port.type()); }
 
 std::string PortStateName(const PortStatus& status) {
   if (status.state() == PortStatus::STATE_UNSPECIFIED) return "-";
@@ -274,60 +315,27 @@ std::string FormatRpcError(const grpc::Status& status, const std::string& target
 // ---------------------------------------------------------------------------------
 // Responses.
 
-std::string FormatPortTable(const ListPortsResponse& response) {
+std::string FormatPortTable(const ListPortsResponse& response, TypeCatalog& catalog) {
   Table table({{"NAME"}, {"TYPE"}, {"STATE"}, {"QUEUES", Align::kRight}, {"DETAIL"}});
   for (const Port& port : response.ports()) {
+    std::string why;
+    std::unique_ptr<google::protobuf::Message> spec;
+    if (port.has_spec()) spec = catalog.Unpack(port.spec(), &why);
     table.AddRow({port.name(), PortTypeName(port), PortStateName(port.status()),
-                  ConfiguredQueues(port), PortDetail(port)});
+                  ConfiguredQueues(spec.get()), spec ? SpecSummary(*spec) : "-"});
   }
   return table.Render();
 }
 
-std::string FormatPortDetails(const Port& port) {
+std::string FormatPortDetails(const Port& port, TypeCatalog& catalog) {
   std::vector<std::pair<std::string, std::string>> lines;
   lines.emplace_back("name", port.name());
   lines.emplace_back("type", PortTypeName(port));
-  switch (port.spec_case()) {
-    case Port::kVhostUser: {
-      const VhostUserSpec& spec = port.vhost_user();
-      lines.emplace_back("socket", spec.socket_path());
-      lines.emplace_back("mode", SocketModeName(spec.mode()));
-      lines.emplace_back("queues", ConfiguredQueues(port));
-      std::vector<std::string> options;
-      if (spec.has_checksum() && !spec.checksum()) options.push_back("no-checksum");
-      if (spec.tso()) options.push_back("tso");
-      if (spec.iommu_support()) options.push_back("iommu-support");
-      if (spec.postcopy_support()) options.push_back("postcopy-support");
-      if (spec.linear_buffer()) options.push_back("linear-buffer");
-      if (spec.ext_buffer()) options.push_back("ext-buffer");
-      if (spec.disable_mrg_rxbuf()) options.push_back("no-mrg-rxbuf");
-      lines.emplace_back("options", options.empty() ? "none" : absl::StrJoin(options, ", "));
-      break;
-    }
-    case Port::kVhostKernel: {
-      const auto& spec = port.vhost_kernel();
-      lines.emplace_back("tap", TapName(port));
-      lines.emplace_back("netns", OrDash(spec.netns()));
-      lines.emplace_back("queues", ConfiguredQueues(port));
-      lines.emplace_back("requested mac", spec.mac().empty() ? "-" : spec.mac());
-      lines.emplace_back("mtu", spec.mtu() == 0 ? "default" : absl::StrCat(spec.mtu()));
-      lines.emplace_back("allow plain tap", spec.allow_plain_tap() ? "yes" : "no");
-      break;
-    }
-    case Port::kVdpa:
-      lines.emplace_back("device", port.vdpa().device());
-      lines.emplace_back("queues", ConfiguredQueues(port));
-      break;
-    case Port::SPEC_NOT_SET:
-      break;
-  }
+  AppendAnyLines("spec", port.spec(), "- (the type's defaults)", catalog, &lines);
 
   const PortStatus& status = port.status();
   lines.emplace_back("state", PortStateName(status));
   lines.emplace_back("backend", OrDash(status.backend()));
-  if (!status.interface().empty()) lines.emplace_back("interface", status.interface());
-  if (!status.netns().empty()) lines.emplace_back("in netns", status.netns());
-  if (!status.device_path().empty()) lines.emplace_back("device path", status.device_path());
   if (status.mtu() != 0) lines.emplace_back("current mtu", absl::StrCat(status.mtu()));
   lines.emplace_back("message", OrDash(status.message()));
   lines.emplace_back("mac", OrDash(status.mac()));
@@ -336,16 +344,12 @@ std::string FormatPortDetails(const Port& port) {
                                           ? "-"
                                           : absl::StrJoin(status.negotiated_feature_names(), ", "));
   lines.emplace_back("active queues", absl::StrCat(status.active_queues()));
-  if (port.has_vhost_user()) {
-    lines.emplace_back("frontend connections", absl::StrCat(status.frontend_connections()));
-    lines.emplace_back("dirty logging", status.dirty_logging() ? "on (live migration)" : "off");
-    lines.emplace_back("feature changes", absl::StrCat(status.feature_changes()));
-  }
   lines.emplace_back("frontend connects", absl::StrCat(status.frontend_connects()));
   lines.emplace_back("frontend disconnects", absl::StrCat(status.frontend_disconnects()));
   lines.emplace_back("dataplane port id", status.dataplane_port_id() < 0
                                               ? "none"
                                               : absl::StrCat(status.dataplane_port_id()));
+  AppendAnyLines("type status", status.type_status(), "-", catalog, &lines);
   for (const QueueStatus& queue : status.queues()) {
     lines.emplace_back(absl::StrCat("queue ", queue.queue()), QueueStatusText(queue));
   }

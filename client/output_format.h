@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "client/type_catalog.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/support/status.h"
 #include "vhostd/v1/vhostd.pb.h"
@@ -46,13 +47,10 @@ std::string RenderKeyValues(const std::vector<std::pair<std::string, std::string
 // Width of `text` on a terminal, counting UTF-8 code points (not bytes).
 size_t DisplayWidth(const std::string& text);
 
-// The message in protobuf's canonical JSON mapping (lowerCamelCase names, fields with
-// default values included, indented), ending in one newline.
-std::string ToJson(const google::protobuf::Message& message);
-
-// Table-mode renderings of the daemon's responses.
-std::string FormatPortTable(const vhostd::v1::ListPortsResponse& response);
-std::string FormatPortDetails(const vhostd::v1::Port& port);
+// Table-mode renderings of the daemon's responses. A port's spec and type status are
+// plugin messages: `catalog` (with the daemon's plugins added) decodes them.
+std::string FormatPortTable(const vhostd::v1::ListPortsResponse& response, TypeCatalog& catalog);
+std::string FormatPortDetails(const vhostd::v1::Port& port, TypeCatalog& catalog);
 std::string FormatPortStats(const vhostd::v1::PortStats& stats);
 std::string FormatCrossConnectTable(const vhostd::v1::ListCrossConnectsResponse& response);
 std::string FormatCrossConnectDetails(const vhostd::v1::CrossConnect& cross_connect);
@@ -61,6 +59,15 @@ std::string FormatPluginTable(const vhostd::v1::ListPluginsResponse& response);
 
 // Pieces of the above, exposed for tests.
 std::string PortTypeName(const vhostd::v1::Port& port);  // "vhost-user", ..., "-"
+// Every field of `message`, in declaration order, as "INDENT name" / value pairs: nested
+// messages as "a.b", repeated ones as "a[0].b", repeated scalars joined by ", ". Unset
+// (a field with presence, or a message) and empty values show as "-"; enums by name,
+// bytes in base64.
+void AppendMessageFields(const google::protobuf::Message& message, const std::string& indent,
+                         std::vector<std::pair<std::string, std::string>>* lines);
+// "socket_path=vm1.sock mode=MODE_CLIENT": the first two scalar fields of `spec` that
+// are set (but `queues`, which has a column of its own), for a table's DETAIL.
+std::string SpecSummary(const google::protobuf::Message& spec);
 std::string PortStateName(const vhostd::v1::PortStatus& status);  // "UP", ..., "-"
 std::string BusyPercent(const vhostd::v1::Core& core);   // "12.5", "-" when never polled
 

@@ -2,10 +2,17 @@
 
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/testing/test_descriptors.h"
+#include "client/type_catalog.h"
 
 #include "gmock/gmock.h"
-#include "google/protobuf/empty.pb.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "vhostd/v1/vhostd.pb.h"
@@ -24,6 +31,10 @@ using vhostd::v1::ListPortsResponse;
 using vhostd::v1::Port;
 using vhostd::v1::PortStats;
 using vhostd::v1::PortStatus;
+
+constexpr char kVhostUser[] = "vhostd.plugins.vhost_user.v1.VhostUserSpec";
+constexpr char kVhostKernel[] = "vhostd.plugins.vhost_kernel.v1.VhostKernelSpec";
+constexpr char kVdpa[] = "vhostd.plugins.vdpa.v1.VdpaSpec";
 
 template <typename Message>
 Message FromText(const std::string& text) {
@@ -112,57 +123,11 @@ TEST(RenderKeyValuesTest, AlignsValues) {
             "message:\n");
 }
 
-// --- JSON -------------------------------------------------------------------------------
-
-TEST(ToJsonTest, CanonicalMappingWithDefaults) {
-  Port port = FromText<Port>(R"pb(
-    name: "vm1"
-    vhost_user { socket_path: "/run/vhostd/vm1.sock" mode: MODE_CLIENT queues: 0 }
-    status { state: UP negotiated_features: 4294967296 dataplane_port_id: -1 }
-  )pb");
-  std::string json = ToJson(port);
-  EXPECT_THAT(json, HasSubstr("\"name\": \"vm1\""));
-  EXPECT_THAT(json, HasSubstr("\"vhostUser\": {"));
-  EXPECT_THAT(json, HasSubstr("\"socketPath\": \"/run/vhostd/vm1.sock\""));
-  EXPECT_THAT(json, HasSubstr("\"mode\": \"MODE_CLIENT\""));
-  EXPECT_THAT(json, HasSubstr("\"queues\": 0"));  // set explicitly: printed
-  EXPECT_THAT(json, HasSubstr("\"tso\": false"));  // default primitive: printed
-  EXPECT_THAT(json, HasSubstr("\"iommuSupport\": false"));
-  EXPECT_THAT(json, HasSubstr("\"state\": \"UP\""));
-  EXPECT_THAT(json, HasSubstr("\"negotiatedFeatures\": \"4294967296\""));  // 64-bit: string
-  EXPECT_THAT(json, HasSubstr("\"negotiatedFeatureNames\": []"));
-  EXPECT_THAT(json, HasSubstr("\"dataplanePortId\": -1"));
-  EXPECT_THAT(json, Not(HasSubstr("socket_path")));
-  EXPECT_THAT(json, Not(HasSubstr("vhostKernel")));  // the other oneof members
-  ASSERT_FALSE(json.empty());
-  EXPECT_EQ(json.front(), '{');
-  EXPECT_EQ(json.substr(json.size() - 2), "}\n");
-}
-
-TEST(ToJsonTest, UnsetOptionalIsOmitted) {
-  Port port = FromText<Port>(R"pb(name: "v" vdpa { device: "vdpa0" })pb");
-  std::string json = ToJson(port);
-  EXPECT_THAT(json, HasSubstr("\"device\": \"vdpa0\""));
-  EXPECT_THAT(json, Not(HasSubstr("queues")));
-}
-
-TEST(ToJsonTest, Empty) { EXPECT_EQ(ToJson(google::protobuf::Empty()), "{}\n"); }
-
-TEST(ToJsonTest, MergedListHasEmptyPageToken) {
-  ListPortsResponse response = FromText<ListPortsResponse>(R"pb(
-    ports { name: "a" } ports { name: "b" }
-  )pb");
-  std::string json = ToJson(response);
-  EXPECT_THAT(json, HasSubstr("\"ports\": ["));
-  EXPECT_THAT(json, HasSubstr("\"nextPageToken\": \"\""));
-}
-
 // --- Names ------------------------------------------------------------------------------
 
 TEST(NamesTest, PortType) {
-  EXPECT_EQ(PortTypeName(FromText<Port>("vhost_user {}")), "vhost-user");
-  EXPECT_EQ(PortTypeName(FromText<Port>("vhost_kernel {}")), "vhost-kernel");
-  EXPECT_EQ(PortTypeName(FromText<Port>("vdpa {}")), "vdpa");
+  EXPECT_EQ(PortTypeName(FromText<Port>(R"pb(type: "vhost-user")pb")), "vhost-user");
+  EXPECT_EQ(PortTypeName(FromText<Port>(R"pb(type: "uplink")pb")), "uplink");
   EXPECT_EQ(PortTypeName(Port()), "-");
 }
 
@@ -207,157 +172,167 @@ TEST(NamesTest, BusyPercent) {
 
 // --- Responses --------------------------------------------------------------------------
 
-TEST(FormatPortTableTest, EveryType) {
-  ListPortsResponse response = FromText<ListPortsResponse>(R"pb(
-    ports {
-      name: "k1"
-      vhost_kernel { netns: "/var/run/netns/blue" queues: 2 }
-      status { state: DOWN }
-    }
-    ports {
-      name: "vdpa-port"
-      vdpa { device: "/dev/vhost-vdpa-0" queues: 16 }
-      status { state: ERROR message: "no such device" }
-    }
-    ports {
-      name: "vm1"
-      vhost_user { socket_path: "/run/vhostd/vm1.sock" mode: MODE_CLIENT }
-      status { state: WAITING_FOR_PEER }
-    }
-    ports {
-      name: "vm2"
-      vhost_user { socket_path: "vm2.sock" }
-      status { state: UP }
-    }
-    ports { name: "weird" }
-  )pb");
-  EXPECT_EQ(FormatPortTable(response),
+// A port whose spec (and type status) are plugin messages given in text format.
+Port PortOf(const std::string& name, const std::string& type, const std::string& spec_type,
+            const std::string& spec, const std::string& status = "") {
+  Port port = FromText<Port>(absl::StrCat("name: \"", name, "\" type: \"", type, "\" status {",
+                                          status, "}"));
+  *port.mutable_spec() = test_data::PackText(spec_type, spec);
+  return port;
+}
+
+class FormatPortTest : public ::testing::Test {
+ protected:
+  void SetUp() override { catalog_.AddPlugins(test_data::Plugins()); }
+  TypeCatalog catalog_;
+};
+
+TEST_F(FormatPortTest, TableOfEveryType) {
+  ListPortsResponse response;
+  *response.add_ports() = PortOf("k1", "vhost-kernel", kVhostKernel,
+                                 R"pb(tap_name: "k1" netns: "/var/run/netns/blue" queues: 2)pb",
+                                 "state: DOWN");
+  *response.add_ports() = PortOf("vdpa-port", "vdpa", kVdpa,
+                                 R"pb(device: "/dev/vhost-vdpa-0" queues: 16)pb",
+                                 R"pb(state: ERROR message: "no such device")pb");
+  *response.add_ports() = PortOf("vm1", "vhost-user", kVhostUser,
+                                 R"pb(socket_path: "/run/vhostd/vm1.sock" mode: MODE_CLIENT queues: 1)pb",
+                                 "state: WAITING_FOR_PEER");
+  *response.add_ports() = PortOf("vm2", "vhost-user", kVhostUser, R"pb(socket_path: "vm2.sock")pb",
+                                 "state: UP");
+  *response.add_ports() = FromText<Port>(R"pb(name: "weird")pb");
+  EXPECT_EQ(FormatPortTable(response, catalog_),
             "NAME        TYPE           STATE              QUEUES   DETAIL\n"
-            "k1          vhost-kernel   DOWN                    2   tap=k1 netns=/var/run/netns/blue\n"
+            "k1          vhost-kernel   DOWN                    2   tap_name=k1 netns=/var/run/netns/blue\n"
             "vdpa-port   vdpa           ERROR                  16   device=/dev/vhost-vdpa-0\n"
-            "vm1         vhost-user     WAITING_FOR_PEER        1   socket=/run/vhostd/vm1.sock mode=client\n"
-            "vm2         vhost-user     UP                      1   socket=vm2.sock mode=server\n"
+            "vm1         vhost-user     WAITING_FOR_PEER        1   socket_path=/run/vhostd/vm1.sock mode=MODE_CLIENT\n"
+            "vm2         vhost-user     UP                      -   socket_path=vm2.sock\n"
             "weird       -              -                       -   -\n");
 }
 
-TEST(FormatPortTableTest, ExplicitTapName) {
-  ListPortsResponse response = FromText<ListPortsResponse>(R"pb(
-    ports { name: "k1" vhost_kernel { tap_name: "tap0" } }
-  )pb");
-  EXPECT_THAT(FormatPortTable(response), HasSubstr("tap=tap0\n"));
+TEST_F(FormatPortTest, TableWithAPluginNotLoaded) {
+  TypeCatalog bare;  // no plugin describes the spec
+  ListPortsResponse response;
+  *response.add_ports() = PortOf("vm1", "vhost-user", kVhostUser, R"pb(socket_path: "s" queues: 2)pb",
+                                 R"pb(state: ERROR message: "plugin vhost-user not loaded")pb");
+  EXPECT_EQ(FormatPortTable(response, bare),
+            "NAME   TYPE         STATE   QUEUES   DETAIL\n"
+            "vm1    vhost-user   ERROR        -   -\n");
 }
 
-TEST(FormatPortTableTest, Empty) {
-  EXPECT_EQ(FormatPortTable(ListPortsResponse()), "NAME   TYPE   STATE   QUEUES   DETAIL\n");
+TEST_F(FormatPortTest, TableEmpty) {
+  EXPECT_EQ(FormatPortTable(ListPortsResponse(), catalog_), "NAME   TYPE   STATE   QUEUES   DETAIL\n");
 }
 
-TEST(FormatPortDetailsTest, VhostUser) {
-  Port port = FromText<Port>(R"pb(
-    name: "vm1"
-    vhost_user {
-      socket_path: "/run/vhostd/vm1.sock"
-      queues: 2
-      tso: true
-      ext_buffer: true
-    }
-    status {
-      state: UP
-      mac: "52:54:00:12:34:56"
-      negotiated_features: 0x150008000
-      negotiated_feature_names: "VIRTIO_NET_F_MRG_RXBUF"
-      negotiated_feature_names: "VIRTIO_F_VERSION_1"
-      queues { queue: 0 rx_enabled: true tx_enabled: true lcore: 2 }
-      queues { queue: 1 rx_enabled: false tx_enabled: true lcore: -1 }
-      frontend_connects: 3
-      frontend_disconnects: 2
-      dataplane_port_id: 4
-      active_queues: 1
-      frontend_connections: 2
-      dirty_logging: true
-      feature_changes: 1
-    }
-  )pb");
-  EXPECT_EQ(FormatPortDetails(port),
-            "name:                 vm1\n"
-            "type:                 vhost-user\n"
-            "socket:               /run/vhostd/vm1.sock\n"
-            "mode:                 server (default)\n"
-            "queues:               2\n"
-            "options:              tso, ext-buffer\n"
-            "state:                UP\n"
-            "backend:              -\n"
-            "message:              -\n"
-            "mac:                  52:54:00:12:34:56\n"
-            "features:             0x0000000150008000\n"
-            "feature names:        VIRTIO_NET_F_MRG_RXBUF, VIRTIO_F_VERSION_1\n"
-            "active queues:        1\n"
-            "frontend connections: 2\n"
-            "dirty logging:        on (live migration)\n"
-            "feature changes:      1\n"
-            "frontend connects:    3\n"
-            "frontend disconnects: 2\n"
-            "dataplane port id:    4\n"
-            "queue 0:              rx enabled, tx enabled, lcore 2\n"
-            "queue 1:              rx disabled, tx enabled, lcore none\n");
+TEST_F(FormatPortTest, DetailsOfAVhostUserPort) {
+  Port port = PortOf("vm1", "vhost-user", kVhostUser,
+                     R"pb(socket_path: "/run/vhostd/vm1.sock" queues: 2 tso: true ext_buffer: true)pb",
+                     R"pb(
+                       state: UP
+                       backend: "vhost-user"
+                       mac: "52:54:00:12:34:56"
+                       negotiated_features: 0x150008000
+                       negotiated_feature_names: "VIRTIO_NET_F_MRG_RXBUF"
+                       negotiated_feature_names: "VIRTIO_F_VERSION_1"
+                       queues { queue: 0 rx_enabled: true tx_enabled: true lcore: 2 }
+                       queues { queue: 1 rx_enabled: false tx_enabled: true lcore: -1 }
+                       frontend_connects: 3
+                       frontend_disconnects: 2
+                       dataplane_port_id: 4
+                       active_queues: 1
+                     )pb");
+  *port.mutable_status()->mutable_type_status() = test_data::PackText(
+      "vhostd.plugins.vhost_user.v1.VhostUserStatus",
+      "frontend_connections: 2 dirty_logging: true feature_changes: 1");
+  EXPECT_EQ(FormatPortDetails(port, catalog_),
+            "name:                   vm1\n"
+            "type:                   vhost-user\n"
+            "spec:                   vhostd.plugins.vhost_user.v1.VhostUserSpec\n"
+            "  socket_path:          /run/vhostd/vm1.sock\n"
+            "  mode:                 MODE_UNSPECIFIED\n"
+            "  queues:               2\n"
+            "  tso:                  true\n"
+            "  iommu_support:        false\n"
+            "  postcopy_support:     false\n"
+            "  linear_buffer:        false\n"
+            "  ext_buffer:           true\n"
+            "  disable_mrg_rxbuf:    false\n"
+            "  checksum:             -\n"
+            "  no_reconnect:         false\n"
+            "state:                  UP\n"
+            "backend:                vhost-user\n"
+            "message:                -\n"
+            "mac:                    52:54:00:12:34:56\n"
+            "features:               0x0000000150008000\n"
+            "feature names:          VIRTIO_NET_F_MRG_RXBUF, VIRTIO_F_VERSION_1\n"
+            "active queues:          1\n"
+            "frontend connects:      3\n"
+            "frontend disconnects:   2\n"
+            "dataplane port id:      4\n"
+            "type status:            vhostd.plugins.vhost_user.v1.VhostUserStatus\n"
+            "  frontend_connections: 2\n"
+            "  dirty_logging:        true\n"
+            "  feature_changes:      1\n"
+            "queue 0:                rx enabled, tx enabled, lcore 2\n"
+            "queue 1:                rx disabled, tx enabled, lcore none\n");
 }
 
-TEST(FormatPortDetailsTest, VhostUserModesAndOptions) {
-  Port port = FromText<Port>(R"pb(
-    name: "vm1"
-    vhost_user {
-      socket_path: "s"
-      mode: MODE_CLIENT
-      iommu_support: true
-      postcopy_support: true
-      linear_buffer: true
-    }
-  )pb");
-  std::string details = FormatPortDetails(port);
-  EXPECT_THAT(details, HasSubstr("mode:                 client\n"));
-  EXPECT_THAT(details,
-              HasSubstr("options:              iommu-support, postcopy-support, linear-buffer\n"));
-  EXPECT_THAT(details, HasSubstr("queues:               1\n"));  // unset means 1
-  EXPECT_THAT(details, HasSubstr("state:                -\n"));
-  EXPECT_THAT(details, HasSubstr("feature names:        -\n"));
-
-  port.mutable_vhost_user()->set_mode(vhostd::v1::VhostUserSpec::MODE_SERVER);
-  port.mutable_vhost_user()->clear_iommu_support();
-  port.mutable_vhost_user()->clear_postcopy_support();
-  port.mutable_vhost_user()->clear_linear_buffer();
-  details = FormatPortDetails(port);
-  EXPECT_THAT(details, HasSubstr("mode:                 server\n"));
-  EXPECT_THAT(details, HasSubstr("options:              none\n"));
-}
-
-TEST(FormatPortDetailsTest, VhostKernel) {
-  Port port = FromText<Port>(R"pb(
-    name: "k1"
-    vhost_kernel { mac: "52:54:00:00:00:01" mtu: 9000 }
-    status { state: ERROR message: "tap: Operation\nnot permitted" dataplane_port_id: -1 }
-  )pb");
-  std::string details = FormatPortDetails(port);
+TEST_F(FormatPortTest, DetailsOfAVhostKernelPort) {
+  Port port = PortOf("k1", "vhost-kernel", kVhostKernel, R"pb(mac: "52:54:00:00:00:01" mtu: 9000)pb",
+                     R"pb(state: ERROR message: "tap: Operation\nnot permitted" dataplane_port_id: -1
+                          mtu: 1500)pb");
+  std::string details = FormatPortDetails(port, catalog_);
   EXPECT_THAT(details, HasSubstr("type:                 vhost-kernel\n"));
-  EXPECT_THAT(details, HasSubstr("tap:                  k1\n"));
-  EXPECT_THAT(details, HasSubstr("netns:                -\n"));
-  EXPECT_THAT(details, HasSubstr("requested mac:        52:54:00:00:00:01\n"));
-  EXPECT_THAT(details, HasSubstr("mtu:                  9000\n"));
+  EXPECT_THAT(details, HasSubstr("  tap_name:           -\n"));
+  EXPECT_THAT(details, HasSubstr("  mac:                52:54:00:00:00:01\n"));
+  EXPECT_THAT(details, HasSubstr("  mtu:                9000\n"));
+  EXPECT_THAT(details, HasSubstr("current mtu:          1500\n"));
   EXPECT_THAT(details, HasSubstr("state:                ERROR\n"));
   EXPECT_THAT(details, HasSubstr("message:              tap: Operation not permitted\n"));
   EXPECT_THAT(details, HasSubstr("dataplane port id:    none\n"));
+  EXPECT_THAT(details, HasSubstr("type status:          -\n"));
   EXPECT_THAT(details, Not(HasSubstr("socket")));
-
-  port.mutable_vhost_kernel()->clear_mtu();
-  EXPECT_THAT(FormatPortDetails(port), HasSubstr("mtu:                  default\n"));
 }
 
-TEST(FormatPortDetailsTest, Vdpa) {
-  Port port = FromText<Port>(R"pb(
-    name: "v1" vdpa { device: "vdpa0" queues: 4 }
+TEST_F(FormatPortTest, DetailsWithoutSpecOrWithAnUnknownOne) {
+  Port port = FromText<Port>(R"pb(name: "v1" type: "vdpa")pb");
+  EXPECT_THAT(FormatPortDetails(port, catalog_), HasSubstr("spec:                 - (the type's defaults)\n"));
+  *port.mutable_spec() = test_data::PackText(kVdpa, R"pb(device: "vdpa0")pb");
+  TypeCatalog bare;
+  EXPECT_THAT(FormatPortDetails(port, bare),
+              HasSubstr("spec:                 vhostd.plugins.vdpa.v1.VdpaSpec (not shown: no plugin "
+                        "of the daemon describes vhostd.plugins.vdpa.v1.VdpaSpec)\n"));
+}
+
+TEST_F(FormatPortTest, EveryKindOfField) {
+  const google::protobuf::Any any = test_data::PackText("vhostctl.testing.v1.TestSpec", R"pb(
+    socket_path: "s" offset: -3 ratio: 0.5 color: COLOR_RED key: "hi"
+    tags: "a" tags: "b" inner { label: "x" } labels { key: "k" value: "v" }
+    host_index: 7 wait { seconds: 2 }
   )pb");
-  std::string details = FormatPortDetails(port);
-  EXPECT_THAT(details, HasSubstr("type:                 vdpa\n"));
-  EXPECT_THAT(details, HasSubstr("device:               vdpa0\n"));
-  EXPECT_THAT(details, HasSubstr("queues:               4\n"));
+  std::string why;
+  std::unique_ptr<google::protobuf::Message> spec = catalog_.Unpack(any, &why);
+  ASSERT_NE(spec, nullptr) << why;
+  std::vector<std::pair<std::string, std::string>> lines;
+  AppendMessageFields(*spec, "> ", &lines);
+  std::map<std::string, std::string> fields(lines.begin(), lines.end());
+  EXPECT_EQ(fields["> socket_path"], "s");
+  EXPECT_EQ(fields["> tap_name"], "-");
+  EXPECT_EQ(fields["> queues"], "-");  // optional, unset
+  EXPECT_EQ(fields["> offset"], "-3");
+  EXPECT_EQ(fields["> ratio"], "0.5");
+  EXPECT_EQ(fields["> color"], "COLOR_RED");
+  EXPECT_EQ(fields["> key"], "aGk=");
+  EXPECT_EQ(fields["> tags"], "a, b");
+  EXPECT_EQ(fields["> ports"], "-");
+  EXPECT_EQ(fields["> inner.label"], "x");
+  EXPECT_EQ(fields["> labels[0].key"], "k");
+  EXPECT_EQ(fields["> labels[0].value"], "v");
+  EXPECT_EQ(fields["> host"], "-");  // the other oneof member
+  EXPECT_EQ(fields["> host_index"], "7");
+  EXPECT_EQ(fields["> wait.seconds"], "2");
+  EXPECT_EQ(lines.front().first, "> socket_path");  // declaration order
+  EXPECT_EQ(SpecSummary(*spec), "socket_path=s offset=-3");
 }
 
 TEST(FormatPortStatsTest, QueuesTotalAndErrors) {

@@ -17,8 +17,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   const vhostctl::ParseResult parsed = vhostctl::ParseArgs(args);
   if (!parsed.ok()) {
-    std::cerr << "vhostctl: " << parsed.error->message << "\n"
-              << parsed.error->synopsis << "Run 'vhostctl --help' for the full usage.\n";
+    std::cerr << vhostctl::FormatUsageError(*parsed.error);
     return 2;
   }
   const vhostctl::Command& command = parsed.command;
