@@ -6,7 +6,14 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include <map>
+#include <set>
+#include <tuple>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 
 namespace vhostd {
 namespace {
@@ -19,6 +26,91 @@ constexpr unsigned kMbufCache = 256;
 // transmit backlogs).
 constexpr unsigned kIndirectMbufs = 16384;
 constexpr absl::Duration kHandshakeTimeout = absl::Seconds(2);
+
+// Two entries are the same work if they read and write the same queues of the same
+// ports through the same functions, counting in the same counters.
+using EntryKey = std::tuple<PortIo::RxBurst, const void*, uint16_t, PortIo::TxBurst, const void*, uint16_t,
+                            const QueueCounters*, const QueueCounters*, const std::atomic<uint32_t>*>;
+
+EntryKey KeyOf(const PollEntry& e) {
+  return {e.rx_port.rx, e.rx_port.context, e.rx_queue, e.tx_port.tx, e.tx_port.context, e.tx_queue,
+          e.rx_counters, e.tx_counters, e.tx_port.tx_offloads};
+}
+
+// The state of every entry the cores' programs have: an entry that stays, on its core
+// or on another, keeps its state (and the segments waiting in it). It is handed to
+// another core only in phase 2, when the core that had it acknowledged phase 1 and so
+// runs none of these programs any more.
+using StateMap = std::map<EntryKey, std::shared_ptr<EntryState>>;
+
+void AddStates(const InstalledProgram& program, StateMap& states) {
+  for (size_t i = 0; i < program.states.size(); ++i) states[KeyOf(program.program->entries[i])] = program.states[i];
+}
+
+StateMap StatesOf(const std::vector<std::unique_ptr<PollCore>>& cores) {
+  StateMap states;
+  for (const auto& core : cores) {
+    // Retired programs too: a core that missed a handshake left its entries there.
+    for (const auto& retired : core->retired()) AddStates(*retired, states);
+    AddStates(core->installed(), states);
+  }
+  return states;
+}
+
+std::unique_ptr<InstalledProgram> Install(CoreProgram program, const StateMap& states) {
+  std::vector<std::shared_ptr<EntryState>> kept;
+  for (const PollEntry& e : program.entries) {
+    auto it = states.find(KeyOf(e));
+    kept.push_back(it == states.end() ? nullptr : it->second);
+  }
+  return std::make_unique<InstalledProgram>(std::make_unique<CoreProgram>(std::move(program)), std::move(kept));
+}
+
+// Phase 1's program for a core: the entries of `installed` that `next` keeps.
+CoreProgram Kept(const CoreProgram& installed, const CoreProgram& next) {
+  std::set<EntryKey> wanted;
+  for (const PollEntry& e : next.entries) wanted.insert(KeyOf(e));
+  CoreProgram kept;
+  for (size_t i = 0; i < installed.entries.size(); ++i) {
+    if (!wanted.count(KeyOf(installed.entries[i]))) continue;
+    kept.entries.push_back(installed.entries[i]);
+    kept.labels.push_back(installed.labels[i]);
+  }
+  return kept;
+}
+
+bool SameEntries(const CoreProgram& a, const CoreProgram& b) {
+  std::multiset<EntryKey> ka, kb;
+  for (const PollEntry& e : a.entries) ka.insert(KeyOf(e));
+  for (const PollEntry& e : b.entries) kb.insert(KeyOf(e));
+  return ka == kb;
+}
+
+// The planner's promise, checked before anything changes: each receive queue polled
+// once, each transmit queue written from one core.
+absl::Status CheckExclusive(const std::vector<CoreProgram>& programs) {
+  std::map<std::pair<const void*, uint16_t>, size_t> rx_core, tx_core;
+  for (size_t c = 0; c < programs.size(); ++c) {
+    const CoreProgram& p = programs[c];
+    if (p.labels.size() != p.entries.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("program ", c, ": ", p.entries.size(), " entries but ",
+                                                     p.labels.size(), " labels"));
+    }
+    for (size_t i = 0; i < p.entries.size(); ++i) {
+      const PollEntry& e = p.entries[i];
+      const PollLabel& l = p.labels[i];
+      if (!rx_core.emplace(std::make_pair(e.rx_port.context, e.rx_queue), c).second) {
+        return absl::InvalidArgumentError(absl::StrCat("rx queue ", l.rx_queue, " of ", l.rx_port, " is polled twice"));
+      }
+      auto [it, added] = tx_core.emplace(std::make_pair(e.tx_port.context, e.tx_queue), c);
+      if (it->second != c) {
+        return absl::InvalidArgumentError(absl::StrCat("tx queue ", l.tx_queue, " of ", l.tx_port,
+                                                       " is written from cores ", it->second, " and ", c));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -54,21 +146,53 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(unsigned mbufs) {
   return std::unique_ptr<Engine>(new Engine(pool, std::move(cores)));
 }
 
+std::unique_ptr<Engine> Engine::WithCores(std::vector<std::unique_ptr<PollCore>> cores) {
+  for (auto& core : cores) {
+    if (!core->Launch()) return nullptr;
+  }
+  return std::unique_ptr<Engine>(new Engine(nullptr, std::move(cores)));
+}
+
 Engine::~Engine() {
   for (auto& core : cores_) core->Stop();
   // The pool stays until EAL cleanup: ports closed after this may still hold mbufs.
 }
 
 absl::Status Engine::Apply(std::vector<CoreProgram> programs) {
-  absl::Status status;
-  for (size_t i = 0; i < cores_.size(); ++i) {
-    auto program = std::make_unique<CoreProgram>(i < programs.size() ? std::move(programs[i]) : CoreProgram{});
-    if (!cores_[i]->Publish(std::move(program), kHandshakeTimeout)) {
-      status = absl::DeadlineExceededError(absl::StrCat("polling lcore ", cores_[i]->lcore(),
-                                                        " did not take its new program in time"));
-    }
+  if (programs.size() > cores_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(programs.size(), " programs for ", cores_.size(), " cores"));
   }
-  return status;
+  programs.resize(cores_.size());
+  if (absl::Status s = CheckExclusive(programs); !s.ok()) return s;
+  const StateMap states = StatesOf(cores_);
+  std::vector<size_t> posted;
+  for (size_t i = 0; i < cores_.size(); ++i) {
+    CoreProgram kept = Kept(cores_[i]->program(), programs[i]);
+    // A core that took its last program and loses nothing has nothing to let go of.
+    if (kept.entries.size() == cores_[i]->program().entries.size() && cores_[i]->retired_programs() == 0) continue;
+    cores_[i]->Post(Install(std::move(kept), states));
+    posted.push_back(i);
+  }
+  if (absl::Status s = AwaitAll(posted, "let go of the queues that move (nothing moved)"); !s.ok()) return s;
+  // Every core now runs only entries its new program has: none can meet another here.
+  posted.clear();
+  for (size_t i = 0; i < cores_.size(); ++i) {
+    if (SameEntries(cores_[i]->program(), programs[i])) continue;
+    cores_[i]->Post(Install(std::move(programs[i]), states));
+    posted.push_back(i);
+  }
+  return AwaitAll(posted, "take its new program");
+}
+
+absl::Status Engine::AwaitAll(const std::vector<size_t>& posted, const char* what) {
+  const absl::Time deadline = absl::Now() + kHandshakeTimeout;
+  std::vector<unsigned> late;
+  for (size_t i : posted) {
+    if (!cores_[i]->AwaitPosted(deadline)) late.push_back(cores_[i]->lcore());
+  }
+  if (late.empty()) return absl::OkStatus();
+  return absl::DeadlineExceededError(
+      absl::StrCat("polling lcore ", absl::StrJoin(late, ", "), " did not ", what, " in time"));
 }
 
 std::vector<CoreInfo> Engine::Cores() const {

@@ -26,6 +26,18 @@ class Engine : public ForwardingEngine, public CoreQuiescence {
   rte_mempool* mbuf_pool() const { return pool_; }
   size_t core_count() const override { return cores_.size(); }
 
+  // For tests: an engine over `cores` (launched here), without packet pools; null if a
+  // core cannot be launched.
+  static std::unique_ptr<Engine> WithCores(std::vector<std::unique_ptr<PollCore>> cores);
+
+  // Two phases, like OVS's PMD reload, so that no queue is ever polled by two cores:
+  // 1. every core whose program loses entries (they move to another core or go) gets
+  //    its program minus those entries; all of them must acknowledge;
+  // 2. only then every core gets its new program.
+  // If a core misses phase 1's handshake, phase 2 does not run: no queue moved, and
+  // what that core may still run stays alive (PollCore keeps retired programs). Fails
+  // with INVALID_ARGUMENT, changing nothing, if the programs poll a receive queue twice
+  // or write a transmit queue from two cores.
   absl::Status Apply(std::vector<CoreProgram> programs) override;
   std::vector<CoreInfo> Cores() const override;
   uint64_t tsc_hz() const override;
@@ -33,8 +45,13 @@ class Engine : public ForwardingEngine, public CoreQuiescence {
   // finished the burst it may have started with the device's old state.
   void WaitForQuiescence() override;
 
+  const PollCore& core(size_t i) const { return *cores_[i]; }  // control thread, tests
+
  private:
   Engine(rte_mempool* pool, std::vector<std::unique_ptr<PollCore>> cores);
+  // Waits, with one deadline, until every core in `posted` runs what was posted to it;
+  // the error names the cores that did not and what they were asked (`what`).
+  absl::Status AwaitAll(const std::vector<size_t>& posted, const char* what);
   rte_mempool* pool_;
   std::vector<std::unique_ptr<PollCore>> cores_;
 };

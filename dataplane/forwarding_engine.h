@@ -25,8 +25,10 @@ class ForwardingEngine {
  public:
   virtual ~ForwardingEngine() = default;
   virtual size_t core_count() const = 0;
-  // Installs one program per core; returns once every core runs its new program (so
-  // memory the old programs referenced may be freed), or an error if one did not.
+  // Installs one program per core (missing ones are empty) without ever letting two
+  // cores poll one queue; returns once every core runs its new program (so memory the
+  // old programs referenced may be freed), or an error if one did not: then that core
+  // may still run an older program, which stays alive.
   virtual absl::Status Apply(std::vector<CoreProgram> programs) = 0;
   virtual std::vector<CoreInfo> Cores() const = 0;
   // Frequency of the cycle counter behind CoreInfo's busy/idle cycles.

@@ -12,9 +12,13 @@
 
 namespace vhostd {
 
-InstalledProgram::InstalledProgram(std::unique_ptr<CoreProgram> p)
-    : program(std::move(p)), backlogs(new TxBacklog[program->entries.size()]) {
-  for (size_t i = 0; i < program->entries.size(); ++i) program->entries[i].backlog = &backlogs[i];
+InstalledProgram::InstalledProgram(std::unique_ptr<CoreProgram> p, std::vector<std::shared_ptr<EntryState>> s)
+    : program(std::move(p)), states(std::move(s)) {
+  states.resize(program->entries.size());
+  for (size_t i = 0; i < states.size(); ++i) {
+    if (!states[i]) states[i] = std::make_shared<EntryState>();
+    program->entries[i].backlog = &states[i]->backlog;
+  }
 }
 
 PollCore::PollCore(unsigned lcore, OffloadPools offload_pools)
@@ -36,8 +40,10 @@ int PollCore::Main(void* self) {
 
 void PollCore::Loop() {
   running_.store(true, std::memory_order_release);
-  const CoreProgram* program = next_.load(std::memory_order_acquire);
+  // The generation first: next_ is then that generation's program or a newer one, so
+  // the acknowledgment never claims a program the core did not load.
   uint64_t generation = requested_.load(std::memory_order_acquire);
+  const CoreProgram* program = next_.load(std::memory_order_acquire);
   acknowledged_.store(generation, std::memory_order_release);
   uint64_t start = rte_rdtsc();
   while (!stop_.load(std::memory_order_relaxed)) {
@@ -65,25 +71,29 @@ void PollCore::Loop() {
   acknowledged_.store(UINT64_MAX, std::memory_order_release);
 }
 
-bool PollCore::Publish(std::unique_ptr<CoreProgram> program, absl::Duration timeout) {
-  auto installing = std::make_unique<InstalledProgram>(std::move(program));
-  next_.store(installing->program.get(), std::memory_order_release);
-  const uint64_t generation = requested_.fetch_add(1, std::memory_order_acq_rel) + 1;
-  const absl::Time deadline = absl::Now() + timeout;
+void PollCore::Post(std::unique_ptr<InstalledProgram> program) {
+  next_.store(program->program.get(), std::memory_order_release);
+  requested_.fetch_add(1, std::memory_order_acq_rel);
+  retired_.push_back(std::move(installed_));  // the core may still read it
+  installed_ = std::move(program);
+}
+
+bool PollCore::AwaitPosted(absl::Time deadline) {
+  const uint64_t generation = requested_.load(std::memory_order_relaxed);
   bool acked = !launched_;  // a core that is not running has nothing to let go of
-  while (!acked && absl::Now() < deadline) {
-    const uint64_t seen = acknowledged_.load(std::memory_order_acquire);
-    acked = seen >= generation;
-    if (!acked) absl::SleepFor(absl::Microseconds(20));
+  while (!acked) {
+    acked = acknowledged_.load(std::memory_order_acquire) >= generation;
+    if (acked || absl::Now() >= deadline) break;
+    absl::SleepFor(absl::Microseconds(20));
   }
-  if (acked) {
-    // The core loaded this generation's program, so it holds none of the older ones.
-    retired_.clear();
-  } else {
-    retired_.push_back(std::move(installed_));  // the core may still read it
-  }
-  installed_ = std::move(installing);
+  // The core loaded this generation's program, so it holds none of the older ones.
+  if (acked) retired_.clear();
   return acked;
+}
+
+bool PollCore::Publish(std::unique_ptr<CoreProgram> program, absl::Duration timeout) {
+  Post(std::make_unique<InstalledProgram>(std::move(program)));
+  return AwaitPosted(absl::Now() + timeout);
 }
 
 bool PollCore::WaitForIteration(absl::Duration timeout) const {

@@ -25,12 +25,22 @@ struct alignas(64) CoreCounters {
   std::atomic<uint64_t> batch_sizes[kBurstSize + 1] = {};
 };
 
-// A program as a core runs it: with a transmit backlog per entry (forward_burst.h),
-// which the entries point to. Freed as one, after the core let go of it.
+// What a core keeps for one entry while it runs it. It outlives a program: the engine
+// hands it to the entry's next program, on this core or (once this core let go of the
+// entry) on another, so segments waiting in the backlog survive a reprogramming. Only
+// the core running the entry touches it.
+struct alignas(64) EntryState {
+  TxBacklog backlog;
+};
+
+// A program as a core runs it: the entries point to their states. Freed as one, after
+// the core let go of it; a state goes when the last program holding it does.
 struct InstalledProgram {
-  explicit InstalledProgram(std::unique_ptr<CoreProgram> program);
+  // `states` has one state per entry (in entry order); missing ones are created.
+  explicit InstalledProgram(std::unique_ptr<CoreProgram> program,
+                            std::vector<std::shared_ptr<EntryState>> states = {});
   std::unique_ptr<CoreProgram> program;
-  std::unique_ptr<TxBacklog[]> backlogs;
+  std::vector<std::shared_ptr<EntryState>> states;
 };
 
 class PollCore {
@@ -42,9 +52,15 @@ class PollCore {
 
   // Control thread: starts the loop on the lcore.
   bool Launch();
-  // Control thread: installs `program` and waits until the core runs it. Returns false
-  // if the core did not acknowledge within `timeout`: then the old program is kept
-  // alive, with any kept before, until a later Publish is acknowledged.
+  // Control thread: hands `program` to the core, which switches to it at the end of
+  // its current loop iteration; returns at once. The program it ran is retired: kept
+  // alive, with any retired before, until an AwaitPosted succeeds.
+  void Post(std::unique_ptr<InstalledProgram> program);
+  // Control thread: waits until the core runs the program of the last Post (or is not
+  // running), until `deadline`. On success the retired programs are freed, since a core
+  // that loaded generation g holds no older program; false on timeout.
+  bool AwaitPosted(absl::Time deadline);
+  // Post, then AwaitPosted with `timeout`.
   bool Publish(std::unique_ptr<CoreProgram> program, absl::Duration timeout);
   // Control thread: stops the loop and waits for the lcore to finish.
   void Stop();
@@ -53,9 +69,13 @@ class PollCore {
   // or after `timeout`; false on timeout.
   bool WaitForIteration(absl::Duration timeout) const;
 
-  const CoreProgram& program() const { return *installed_->program; }  // control thread only
-  // Control thread: programs kept alive because the core may still run them.
+  // Control thread only: the program last posted.
+  const InstalledProgram& installed() const { return *installed_; }
+  const CoreProgram& program() const { return *installed_->program; }
+  // Control thread: programs kept alive because the core may still run them. Zero
+  // means the core is known to run installed() exactly.
   size_t retired_programs() const { return retired_.size(); }
+  const std::vector<std::unique_ptr<InstalledProgram>>& retired() const { return retired_; }
   const CoreCounters& counters() const { return counters_; }
 
  private:
