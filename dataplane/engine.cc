@@ -115,7 +115,7 @@ absl::Status CheckExclusive(const std::vector<CoreProgram>& programs) {
 }  // namespace
 
 Engine::Engine(rte_mempool* pool, std::vector<std::unique_ptr<PollCore>> cores)
-    : pool_(pool), cores_(std::move(cores)) {}
+    : pool_(pool), cores_(std::move(cores)), labels_(cores_.size()) {}
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(unsigned mbufs) {
   rte_mempool* pool =
@@ -170,7 +170,7 @@ absl::Status Engine::Apply(std::vector<CoreProgram> programs) {
     CoreProgram kept = Kept(cores_[i]->program(), programs[i]);
     // A core that took its last program and loses nothing has nothing to let go of.
     if (kept.entries.size() == cores_[i]->program().entries.size() && cores_[i]->retired_programs() == 0) continue;
-    cores_[i]->Post(Install(std::move(kept), states));
+    PostProgram(i, Install(std::move(kept), states));
     posted.push_back(i);
   }
   if (absl::Status s = AwaitAll(posted, "let go of the queues that move (nothing moved)"); !s.ok()) return s;
@@ -178,10 +178,17 @@ absl::Status Engine::Apply(std::vector<CoreProgram> programs) {
   posted.clear();
   for (size_t i = 0; i < cores_.size(); ++i) {
     if (SameEntries(cores_[i]->program(), programs[i])) continue;
-    cores_[i]->Post(Install(std::move(programs[i]), states));
+    PostProgram(i, Install(std::move(programs[i]), states));
     posted.push_back(i);
   }
   return AwaitAll(posted, "take its new program");
+}
+
+void Engine::PostProgram(size_t core, std::unique_ptr<InstalledProgram> program) {
+  std::vector<PollLabel> labels = program->program->labels;
+  cores_[core]->Post(std::move(program));
+  std::lock_guard<std::mutex> lock(mu_);
+  labels_[core] = std::move(labels);
 }
 
 absl::Status Engine::AwaitAll(const std::vector<size_t>& posted, const char* what) {
@@ -197,13 +204,15 @@ absl::Status Engine::AwaitAll(const std::vector<size_t>& posted, const char* wha
 
 std::vector<CoreInfo> Engine::Cores() const {
   std::vector<CoreInfo> cores;
-  for (const auto& core : cores_) {
-    const CoreCounters& c = core->counters();
+  std::lock_guard<std::mutex> lock(mu_);  // the labels; the counters are single-writer atomics
+  for (size_t i = 0; i < cores_.size(); ++i) {
+    const PollCore& core = *cores_[i];
+    const CoreCounters& c = core.counters();
     std::vector<uint64_t> batch_sizes;
     for (const auto& count : c.batch_sizes) batch_sizes.push_back(CounterRead(count));
-    cores.push_back(CoreInfo{core->lcore(), static_cast<unsigned>(rte_lcore_to_cpu_id(core->lcore())),
-                             core->program().labels, CounterRead(c.busy_cycles), CounterRead(c.idle_cycles),
-                             CounterRead(c.packets), std::move(batch_sizes)});
+    cores.push_back(CoreInfo{core.lcore(), static_cast<unsigned>(rte_lcore_to_cpu_id(core.lcore())), labels_[i],
+                             CounterRead(c.busy_cycles), CounterRead(c.idle_cycles), CounterRead(c.packets),
+                             std::move(batch_sizes)});
   }
   return cores;
 }

@@ -1,10 +1,13 @@
 // The data-plane engine: the mbuf pool and the polling cores, and the one way to change
-// what the cores do (Apply). Used from the control thread only.
+// what the cores do (Apply). Apply runs on the control thread; Cores() on any thread
+// (metrics, gRPC), also while Apply runs.
 #ifndef VHOSTD_DATAPLANE_ENGINE_H_
 #define VHOSTD_DATAPLANE_ENGINE_H_
 
 #include <memory>
 #include <vector>
+
+#include <mutex>
 
 #include "absl/status/statusor.h"
 #include "dataplane/forwarding_engine.h"
@@ -52,8 +55,17 @@ class Engine : public ForwardingEngine, public CoreQuiescence {
   // Waits, with one deadline, until every core in `posted` runs what was posted to it;
   // the error names the cores that did not and what they were asked (`what`).
   absl::Status AwaitAll(const std::vector<size_t>& posted, const char* what);
+  // Posts `program` to core `core` and records its labels for Cores().
+  void PostProgram(size_t core, std::unique_ptr<InstalledProgram> program);
+
   rte_mempool* pool_;
-  std::vector<std::unique_ptr<PollCore>> cores_;
+  const std::vector<std::unique_ptr<PollCore>> cores_;
+  // What each core was last given, for readers on other threads: PollCore's own
+  // programs are replaced under them by Apply. The polling loop never takes the lock.
+  // A std::mutex (pthread), so that ThreadSanitizer sees it: Debian's Abseil is not
+  // instrumented.
+  mutable std::mutex mu_;
+  std::vector<std::vector<PollLabel>> labels_;  // guarded by mu_
 };
 
 }  // namespace vhostd

@@ -30,6 +30,7 @@ class ForwardingEngine {
   // old programs referenced may be freed), or an error if one did not: then that core
   // may still run an older program, which stays alive.
   virtual absl::Status Apply(std::vector<CoreProgram> programs) = 0;
+  // What every core polls and its counters. Safe on any thread, also while Apply runs.
   virtual std::vector<CoreInfo> Cores() const = 0;
   // Frequency of the cycle counter behind CoreInfo's busy/idle cycles.
   virtual uint64_t tsc_hz() const = 0;

@@ -67,8 +67,8 @@ void PollCore::Loop() {
     iterations_.store(iterations_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     if (program->entries.empty()) rte_pause();
   }
-  running_.store(false, std::memory_order_release);
   acknowledged_.store(UINT64_MAX, std::memory_order_release);
+  running_.store(false, std::memory_order_release);  // the loop's last access (see Stop)
 }
 
 void PollCore::Post(std::unique_ptr<InstalledProgram> program) {
@@ -110,6 +110,9 @@ void PollCore::Stop() {
   if (!launched_) return;
   stop_.store(true, std::memory_order_relaxed);
   rte_eal_wait_lcore(lcore_);
+  // Pairs with the loop's last store, so that (for ThreadSanitizer too, which does not
+  // see inside DPDK's wait) nothing the loop read is freed before it let go.
+  while (running_.load(std::memory_order_acquire)) rte_pause();
   launched_ = false;
 }
 
