@@ -324,7 +324,7 @@ std::string SpecFlags::Help(const std::string& type) const {
                                    flag.repeated ? " (repeatable)" : ""),
                       flag.help);
   }
-  rows.emplace_back("--spec JSON", absl::StrCat(spec_->full_name(), " in protobuf JSON"));
+  rows.emplace_back("--spec JSON", "the whole spec in protobuf JSON");
   size_t width = 0;
   for (const auto& [left, right] : rows) width = std::max(width, left.size());
   width = std::min<size_t>(width, 40);
@@ -340,7 +340,7 @@ std::string SpecFlags::Help(const std::string& type) const {
     absl::StrAppend(&out, "Only in --spec: ", absl::StrJoin(json_only_, ", "), "\n");
   }
   absl::StrAppend(&out,
-                  "A switch also takes =true or =false. The flags override what --spec sets "
+                  "A switch also takes =true or =false. The flags override what --spec sets\n"
                   "(a repeated field's whole list).\n");
   return out;
 }
