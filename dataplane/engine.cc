@@ -26,6 +26,11 @@ constexpr unsigned kMbufCache = 256;
 // transmit backlogs).
 constexpr unsigned kIndirectMbufs = 16384;
 constexpr absl::Duration kHandshakeTimeout = absl::Seconds(2);
+// Queue shares in Cores(): samples 5 s apart over a minute, as OVS's pmd-rxq-show.
+constexpr absl::Duration kLoadInterval = absl::Seconds(5);
+constexpr absl::Duration kLoadWindow = absl::Minutes(1);
+
+uint64_t CyclesIn(absl::Duration d) { return static_cast<uint64_t>(absl::ToDoubleSeconds(d) * rte_get_tsc_hz()); }
 
 // Two entries are the same work if they read and write the same queues of the same
 // ports through the same functions, counting in the same counters.
@@ -115,7 +120,7 @@ absl::Status CheckExclusive(const std::vector<CoreProgram>& programs) {
 }  // namespace
 
 Engine::Engine(rte_mempool* pool, std::vector<std::unique_ptr<PollCore>> cores)
-    : pool_(pool), cores_(std::move(cores)), labels_(cores_.size()) {}
+    : pool_(pool), cores_(std::move(cores)), posted_(cores_.size()), load_window_(CyclesIn(kLoadInterval), CyclesIn(kLoadWindow)) {}
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(unsigned mbufs) {
   rte_mempool* pool =
@@ -185,10 +190,10 @@ absl::Status Engine::Apply(std::vector<CoreProgram> programs) {
 }
 
 void Engine::PostProgram(size_t core, std::unique_ptr<InstalledProgram> program) {
-  std::vector<PollLabel> labels = program->program->labels;
+  Posted posted{program->program->labels, {program->states.begin(), program->states.end()}};
   cores_[core]->Post(std::move(program));
   std::lock_guard<std::mutex> lock(mu_);
-  labels_[core] = std::move(labels);
+  std::swap(posted_[core], posted);  // the old record goes after the lock is released
 }
 
 absl::Status Engine::AwaitAll(const std::vector<size_t>& posted, const char* what) {
@@ -204,17 +209,28 @@ absl::Status Engine::AwaitAll(const std::vector<size_t>& posted, const char* wha
 
 std::vector<CoreInfo> Engine::Cores() const {
   std::vector<CoreInfo> cores;
-  std::lock_guard<std::mutex> lock(mu_);  // the labels; the counters are single-writer atomics
+  std::vector<LoadWindow::Core> reading;
+  std::lock_guard<std::mutex> lock(mu_);  // the records; counters are single-writer atomics
   for (size_t i = 0; i < cores_.size(); ++i) {
     const PollCore& core = *cores_[i];
     const CoreCounters& c = core.counters();
-    std::vector<uint64_t> batch_sizes;
-    for (const auto& count : c.batch_sizes) batch_sizes.push_back(CounterRead(count));
-    cores.push_back(CoreInfo{core.lcore(), static_cast<unsigned>(rte_lcore_to_cpu_id(core.lcore())), labels_[i],
-                             CounterRead(c.busy_cycles), CounterRead(c.idle_cycles), CounterRead(c.packets),
-                             std::move(batch_sizes)});
+    CoreInfo info{core.lcore(), static_cast<unsigned>(rte_lcore_to_cpu_id(core.lcore())), posted_[i].labels, {},
+                  CounterRead(c.busy_cycles), CounterRead(c.idle_cycles), CounterRead(c.packets), {}};
+    for (const auto& count : c.batch_sizes) info.batch_sizes.push_back(CounterRead(count));
+    reading.push_back({info.busy_cycles + info.idle_cycles, {}});
+    for (const auto& state : posted_[i].states) reading.back().queues.push_back({state->id, CounterRead(state->busy_cycles)});
+    cores.push_back(std::move(info));
+  }
+  const auto shares = load_window_.Update(rte_rdtsc(), reading);
+  for (size_t i = 0; i < cores.size(); ++i) {
+    for (size_t q = 0; q < shares[i].size(); ++q) cores[i].loads.push_back({reading[i].queues[q].busy_cycles, shares[i][q]});
   }
   return cores;
+}
+
+void Engine::SetLoadWindow(absl::Duration interval, absl::Duration window) {
+  std::lock_guard<std::mutex> lock(mu_);
+  load_window_ = LoadWindow(CyclesIn(interval), CyclesIn(window));
 }
 
 uint64_t Engine::tsc_hz() const { return rte_get_tsc_hz(); }

@@ -10,8 +10,10 @@
 #include <mutex>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "dataplane/forwarding_engine.h"
 #include "dataplane/forwarding_plan.h"
+#include "dataplane/load_window.h"
 #include "dataplane/poll_core.h"
 #include "dataplane/port_plugin.h"
 
@@ -49,6 +51,9 @@ class Engine : public ForwardingEngine, public CoreQuiescence {
   void WaitForQuiescence() override;
 
   const PollCore& core(size_t i) const { return *cores_[i]; }  // control thread, tests
+  // The window over which Cores() reports queue shares (default: 5 s samples over 60 s,
+  // as OVS's pmd-rxq-show); history is dropped. For tests.
+  void SetLoadWindow(absl::Duration interval, absl::Duration window);
 
  private:
   Engine(rte_mempool* pool, std::vector<std::unique_ptr<PollCore>> cores);
@@ -65,7 +70,13 @@ class Engine : public ForwardingEngine, public CoreQuiescence {
   // A std::mutex (pthread), so that ThreadSanitizer sees it: Debian's Abseil is not
   // instrumented.
   mutable std::mutex mu_;
-  std::vector<std::vector<PollLabel>> labels_;  // guarded by mu_
+  // Per core, guarded by mu_: the labels and entry states of the program last posted.
+  struct Posted {
+    std::vector<PollLabel> labels;
+    std::vector<std::shared_ptr<const EntryState>> states;  // for their cycle counters
+  };
+  std::vector<Posted> posted_;
+  mutable LoadWindow load_window_;  // guarded by mu_; each Cores() call is a reading
 };
 
 }  // namespace vhostd

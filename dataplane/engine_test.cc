@@ -72,8 +72,8 @@ struct FakePort {
     auto* port = static_cast<FakePort*>(context);
     FakeQueue& q = port->rx[queue];
     q.Enter();
-    const uint16_t n = std::min<uint16_t>(count, 4);
-    const bool got = rte_pktmbuf_alloc_bulk(port->pool, pkts, n) == 0;
+    const uint16_t n = port->empty ? 0 : std::min<uint16_t>(count, 4);
+    const bool got = n != 0 && rte_pktmbuf_alloc_bulk(port->pool, pkts, n) == 0;
     for (uint16_t i = 0; got && i < n; ++i) rte_pktmbuf_append(pkts[i], 60);
     q.Leave();
     return got ? n : 0;
@@ -98,6 +98,7 @@ struct FakePort {
   const std::string name;
   const uint16_t queues;
   rte_mempool* const pool;
+  bool empty = false;  // receive nothing (set before any core polls)
   FakeQueue rx[kMaxFakeQueues];
   FakeQueue tx[kMaxFakeQueues];
   QueueCounters counters[kMaxFakeQueues];
@@ -355,6 +356,48 @@ TEST_F(EngineTest, EntriesThatStayKeepTheirState) {
   ASSERT_EQ(engine_->core(0).installed().states.size(), 2u);
   EXPECT_EQ(engine_->core(0).installed().states[0], state);
   EXPECT_NE(engine_->core(0).installed().states[1], state);
+}
+
+// Busy cycles per queue: the busy queue is charged, the empty one not; its share of
+// the core is measured once the window has history, and its counter keeps counting
+// when it moves to the other core.
+TEST_F(EngineTest, BusyCyclesAndSharesAreMeasuredPerQueue) {
+  engine_->SetLoadWindow(absl::Milliseconds(20), absl::Milliseconds(500));
+  FakePort busy("busy", 1, pool_), idle("idle", 1, pool_);
+  idle.empty = true;
+  const std::vector<ForwardingUnit> units = CrossConnectUnits(busy.Ref(), idle.Ref());
+  const CoreProgram busy_to_idle{units[0].entries, units[0].labels}, idle_to_busy{units[1].entries, units[1].labels};
+  CoreProgram both = busy_to_idle;
+  both.entries.push_back(idle_to_busy.entries[0]);
+  both.labels.push_back(idle_to_busy.labels[0]);
+  ASSERT_TRUE(engine_->Apply({both, {}}).ok());
+  engine_->Cores();  // the first reading: the window's base
+  absl::SleepFor(absl::Milliseconds(100));
+  std::vector<CoreInfo> cores = engine_->Cores();
+  ASSERT_EQ(cores[0].loads.size(), 2u);
+  const QueueLoad& hot = cores[0].loads[0];
+  const QueueLoad& cold = cores[0].loads[1];
+  EXPECT_GT(hot.busy_cycles, 0u);
+  EXPECT_EQ(cold.busy_cycles, 0u) << "an empty queue is never charged";
+  ASSERT_TRUE(hot.share.has_value());
+  ASSERT_TRUE(cold.share.has_value());
+  EXPECT_GT(*hot.share, 0.5) << "it receives on every poll";
+  EXPECT_EQ(*cold.share, 0.0);
+  EXPECT_LE(hot.busy_cycles, cores[0].busy_cycles) << "a queue's cycles are part of its core's busy time";
+
+  // The busy queue moves to core 1: its counter goes on from where it was, and its
+  // share there is unknown until the window has history on core 1.
+  const uint64_t before = hot.busy_cycles;
+  ASSERT_TRUE(engine_->Apply({idle_to_busy, busy_to_idle}).ok());
+  cores = engine_->Cores();
+  ASSERT_EQ(cores[1].loads.size(), 1u);
+  EXPECT_GE(cores[1].loads[0].busy_cycles, before);
+  EXPECT_FALSE(cores[1].loads[0].share.has_value());
+  absl::SleepFor(absl::Milliseconds(50));
+  cores = engine_->Cores();
+  EXPECT_GT(cores[1].loads[0].busy_cycles, before);
+  ASSERT_TRUE(cores[1].loads[0].share.has_value());
+  EXPECT_GT(*cores[1].loads[0].share, 0.5);
 }
 
 }  // namespace

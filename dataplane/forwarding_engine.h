@@ -4,6 +4,7 @@
 #define VHOSTD_DATAPLANE_FORWARDING_ENGINE_H_
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -11,10 +12,18 @@
 
 namespace vhostd {
 
+// What one polled queue cost its core.
+struct QueueLoad {
+  uint64_t busy_cycles = 0;  // TSC cycles of its non-empty bursts, since it was planned so
+  // Its share (0..1) of the core's cycles over the recent window; unset until measured.
+  std::optional<double> share;
+};
+
 struct CoreInfo {
   unsigned lcore;
   unsigned cpu;
   std::vector<PollLabel> queues;
+  std::vector<QueueLoad> loads;  // parallel to `queues`
   uint64_t busy_cycles;
   uint64_t idle_cycles;
   uint64_t packets;
@@ -36,11 +45,16 @@ class ForwardingEngine {
   virtual uint64_t tsc_hz() const = 0;
 };
 
-// Where the cores poll each receive queue now (core i is CoreInfo i, as in Apply).
+// Where the cores poll each receive queue now and what it costs there (core i is
+// CoreInfo i, as in Apply).
 inline CurrentAssignment AssignmentOf(const std::vector<CoreInfo>& cores) {
   CurrentAssignment assignment;
   for (size_t core = 0; core < cores.size(); ++core) {
-    for (const PollLabel& label : cores[core].queues) assignment[{label.rx_port, label.rx_queue}] = {core};
+    const CoreInfo& info = cores[core];
+    for (size_t i = 0; i < info.queues.size(); ++i) {
+      const std::optional<double> load = i < info.loads.size() ? info.loads[i].share : std::nullopt;
+      assignment[{info.queues[i].rx_port, info.queues[i].rx_queue}] = {core, load};
+    }
   }
   return assignment;
 }

@@ -54,9 +54,44 @@ std::optional<size_t> HomeCore(const ForwardingUnit& unit, size_t cores, const C
   return static_cast<size_t>(most - polled.begin());
 }
 
-void Place(const ForwardingUnit& unit, CoreProgram& program) {
+// What a core runs so far, for choosing where new units go.
+struct CoreLoad {
+  double load = 0;
+  size_t entries = 0;
+  // Loads compared in kLoadTie steps, then entry counts: a strict order.
+  std::pair<int64_t, size_t> Rank() const { return {static_cast<int64_t>(load / kLoadTie), entries}; }
+};
+
+// The mean measured load of the queues of `units`, 0 if none is measured.
+double MeanLoad(const std::vector<ForwardingUnit>& units, const CurrentAssignment& current) {
+  double sum = 0;
+  size_t measured = 0;
+  for (const ForwardingUnit& unit : units) {
+    for (const PollLabel& label : unit.labels) {
+      auto it = current.find({label.rx_port, label.rx_queue});
+      if (it == current.end() || !it->second.load) continue;
+      sum += *it->second.load;
+      ++measured;
+    }
+  }
+  return measured ? sum / static_cast<double>(measured) : 0;
+}
+
+// `unit`'s load: its queues' measured loads, `guess` for each unmeasured one.
+double UnitLoad(const ForwardingUnit& unit, const CurrentAssignment& current, double guess) {
+  double load = 0;
+  for (const PollLabel& label : unit.labels) {
+    auto it = current.find({label.rx_port, label.rx_queue});
+    load += it != current.end() && it->second.load ? *it->second.load : guess;
+  }
+  return load;
+}
+
+void Place(const ForwardingUnit& unit, double load, CoreProgram& program, CoreLoad& core) {
   program.entries.insert(program.entries.end(), unit.entries.begin(), unit.entries.end());
   program.labels.insert(program.labels.end(), unit.labels.begin(), unit.labels.end());
+  core.load += load;
+  core.entries += unit.entries.size();
 }
 
 }  // namespace
@@ -65,20 +100,23 @@ std::vector<CoreProgram> AssignToCores(const std::vector<ForwardingUnit>& units,
                                        const CurrentAssignment& current) {
   std::vector<CoreProgram> programs(cores);
   if (cores == 0) return programs;
+  std::vector<CoreLoad> loads(cores);
+  const double guess = MeanLoad(units, current);
   // Units that run now stay first, so new ones see the load that remains.
   std::vector<const ForwardingUnit*> fresh;
   for (const ForwardingUnit& unit : units) {
     if (std::optional<size_t> home = HomeCore(unit, cores, current)) {
-      Place(unit, programs[*home]);
+      Place(unit, UnitLoad(unit, current, guess), programs[*home], loads[*home]);
     } else {
       fresh.push_back(&unit);
     }
   }
   for (const ForwardingUnit* unit : fresh) {
-    auto least = std::min_element(programs.begin(), programs.end(), [](const CoreProgram& x, const CoreProgram& y) {
-      return x.entries.size() < y.entries.size();
-    });
-    Place(*unit, *least);
+    size_t least = 0;
+    for (size_t c = 1; c < cores; ++c) {
+      if (loads[c].Rank() < loads[least].Rank()) least = c;
+    }
+    Place(*unit, UnitLoad(*unit, current, guess), programs[least], loads[least]);
   }
   return programs;
 }

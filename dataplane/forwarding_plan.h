@@ -3,6 +3,7 @@
 #ifndef VHOSTD_DATAPLANE_FORWARDING_PLAN_H_
 #define VHOSTD_DATAPLANE_FORWARDING_PLAN_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -26,6 +27,7 @@ struct PollEntry {
   QueueCounters* rx_counters;  // counters of (rx_port, rx_queue)
   QueueCounters* tx_counters;  // counters of (tx_port, tx_queue)
   TxBacklog* backlog = nullptr;  // owned by the polling core running the entry
+  std::atomic<uint64_t>* busy_cycles = nullptr;  // likewise: cycles of its non-empty bursts
 };
 
 // Names for a PollEntry, for operators; kept apart from the hot data.
@@ -68,13 +70,18 @@ struct CoreProgram {
 // read back from the engine's labels matches the next plan's units.
 using RxQueueKey = std::pair<std::string, uint16_t>;
 
-// Where a receive queue is polled now: the index of its core.
+// Where a receive queue is polled now: the index of its core, and the share (0..1) of
+// that core's cycles it used recently, if measured.
 struct CurrentQueue {
   size_t core = 0;
+  std::optional<double> load;
 };
 using CurrentAssignment = std::map<RxQueueKey, CurrentQueue>;
 
-// The assignment that `programs` (one per core) make.
+// Loads closer than this (a share of a core) are equal for assignment.
+inline constexpr double kLoadTie = 0.05;
+
+// The assignment that `programs` (one per core) make, without loads.
 CurrentAssignment AssignmentOf(const std::vector<CoreProgram>& programs);
 
 // Spreads units over `cores` cores, keeping what runs now where it runs (stable
@@ -83,8 +90,10 @@ CurrentAssignment AssignmentOf(const std::vector<CoreProgram>& programs);
 // - a unit with a receive queue in `current` on a core below `cores` stays on the core
 //   that polls most of its queues (lowest index on ties); it moves only queues that
 //   joined it, as when a port's queue count changed;
-// - every other unit, in order, goes to the core with the fewest entries so far
-//   (lowest index on ties).
+// - every other unit, in order, goes to the least-loaded core: the lowest load (the sum
+//   of its queues' measured loads, compared in steps of kLoadTie so that noise does not
+//   decide), then the fewest entries, then the lowest index. A queue without a measured
+//   load counts as the mean of the measured ones (0 if none: then it is entry count).
 // Queues in `current` that no unit has are dropped. Deterministic for equal input.
 std::vector<CoreProgram> AssignToCores(const std::vector<ForwardingUnit>& units, size_t cores,
                                        const CurrentAssignment& current = {});

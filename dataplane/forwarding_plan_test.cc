@@ -445,5 +445,58 @@ TEST(StableAssignmentTest, RandomChurnMovesNoSurvivingQueue) {
   }
 }
 
+// --- load-based assignment ---
+
+// Where a unit of `ports.Units` went: the core of its first queue.
+size_t CoreOf(const std::vector<CoreProgram>& programs, const RxQueueKey& queue) {
+  return AssignmentOf(programs).at(queue).core;
+}
+
+// One hot queue on core 0 outweighs three idle ones on core 1: the new unit goes to
+// core 1, where counting entries would have sent it to core 0.
+TEST(LoadAssignmentTest, NewUnitsGoToTheCoreWithTheLeastMeasuredLoad) {
+  Ports ports;
+  ports.Add("hot", 1), ports.Add("idle", 3), ports.Add("new", 1);
+  CurrentAssignment current{{{"hot", 0}, {0, 0.9}}, {{"idle", 0}, {1, 0.0}}, {{"idle", 1}, {1, 0.01}},
+                            {{"idle", 2}, {1, 0.02}}};
+  // hot->idle (1 unit) and idle->hot (3 queues write hot's one queue: 1 unit) run now.
+  std::vector<ForwardingUnit> units = ports.Units({{0, 1}});
+  ASSERT_EQ(units.size(), 2u);
+  std::vector<ForwardingUnit> fresh = ports.Units({{2, 2}});  // a port looped to itself
+  units.insert(units.end(), fresh.begin(), fresh.end());
+  const auto programs = AssignToCores(units, 2, current);
+  EXPECT_EQ(CoreOf(programs, {"new", 0}), 1u);
+
+  for (auto& [queue, placed] : current) placed.load.reset();
+  EXPECT_EQ(CoreOf(AssignToCores(units, 2, current), {"new", 0}), 0u) << "unmeasured: fewest entries";
+}
+
+// Loads closer than kLoadTie are noise: then the entry count decides.
+TEST(LoadAssignmentTest, NearlyEqualLoadsFallBackToEntryCount) {
+  Ports ports;
+  ports.Add("a", 1), ports.Add("b", 3), ports.Add("new", 1);
+  CurrentAssignment current{{{"a", 0}, {0, 0.02}}, {{"b", 0}, {1, 0.0}}, {{"b", 1}, {1, 0.0}}, {{"b", 2}, {1, 0.0}}};
+  std::vector<ForwardingUnit> units = ports.Units({{0, 1}, {2, 2}});
+  EXPECT_EQ(CoreOf(AssignToCores(units, 2, current), {"new", 0}), 0u);
+}
+
+// New queues count as the mean measured load, so a batch of them spreads by load
+// instead of all going to the one least-loaded core.
+TEST(LoadAssignmentTest, UnmeasuredQueuesCountAsTheMeanLoad) {
+  Ports ports;
+  ports.Add("a", 2), ports.Add("b", 2), ports.Add("c", 3), ports.Add("d", 3);
+  // a<->b: 4 units; a's two rx queues measured at 0.3 each on core 0, b's on core 0
+  // unmeasured (so core 0 carries 0.6 + 2 guesses of 0.3).
+  CurrentAssignment current{{{"a", 0}, {0, 0.3}}, {{"a", 1}, {0, 0.3}}, {{"b", 0}, {0, std::nullopt}},
+                            {{"b", 1}, {0, std::nullopt}}};
+  const auto programs = AssignToCores(ports.Units({{0, 1}, {2, 3}}), 2, current);
+  std::vector<size_t> placed;
+  for (uint16_t q = 0; q < 3; ++q) placed.push_back(CoreOf(programs, {"c", q}));
+  for (uint16_t q = 0; q < 3; ++q) placed.push_back(CoreOf(programs, {"d", q}));
+  // Core 0 has 1.2; core 1 takes new queues (0.3 each) until it reaches that: four of
+  // them, then the 1.2/1.2 tie goes by entries (4 each) to core 0, then core 1.
+  EXPECT_EQ(placed, (std::vector<size_t>{1, 1, 1, 1, 0, 1}));
+}
+
 }  // namespace
 }  // namespace vhostd

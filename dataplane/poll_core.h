@@ -27,9 +27,13 @@ struct alignas(64) CoreCounters {
 
 // What a core keeps for one entry while it runs it. It outlives a program: the engine
 // hands it to the entry's next program, on this core or (once this core let go of the
-// entry) on another, so segments waiting in the backlog survive a reprogramming. Only
-// the core running the entry touches it.
+// entry) on another, so segments waiting in the backlog survive a reprogramming and
+// the cycle counter stays monotonic. Only the core running the entry writes it.
 struct alignas(64) EntryState {
+  EntryState();
+  const uint64_t id;  // unique in the process, for load samples (load_window.h)
+  // TSC cycles of this entry's non-empty bursts, read by anyone.
+  std::atomic<uint64_t> busy_cycles{0};
   TxBacklog backlog;
 };
 

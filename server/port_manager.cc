@@ -394,11 +394,15 @@ vhostd::v1::ListCoresResponse PortManager::ListCores() {
     uint64_t bursts = 0;
     for (uint64_t count : info.batch_sizes) bursts += count;
     core->set_bursts(bursts);
-    for (const PollLabel& label : info.queues) {
+    for (size_t i = 0; i < info.queues.size(); ++i) {
+      const PollLabel& label = info.queues[i];
       vhostd::v1::PolledQueue* queue = core->add_queues();
       queue->set_port(label.rx_port);
       queue->set_queue(label.rx_queue);
       queue->set_forwards_to(label.tx_port);
+      if (i >= info.loads.size()) continue;
+      queue->set_busy_cycles(info.loads[i].busy_cycles);
+      if (info.loads[i].share) queue->set_share_percent(*info.loads[i].share * 100);
     }
   }
   return response;

@@ -111,5 +111,43 @@ TEST_F(ReprogramTest, AQueueCountChangeMovesOnlyThatPortsNewQueues) {
   ExpectNothingMoved(before, Now());
 }
 
+// Measured loads steer new queues: a core with one hot queue gets no new one, even
+// though it polls fewer queues; ListCores shows what was measured.
+TEST_F(ReprogramTest, NewQueuesGoToTheLessLoadedCoreAndListCoresShowsTheLoads) {
+  for (const char* name : {"h1", "h2", "i1", "i2", "n1", "n2"}) CreatePort(name, 1);
+  CreatePort("i3", 2);
+  Connect("x1", "h1", "h2");  // h1 -> core 0, h2 -> core 1
+  Connect("x2", "i1", "i3");  // i1 -> core 0, i3's two queues -> core 1
+  CurrentAssignment now = Now();
+  ASSERT_EQ(now.at({"h1", 0}).core, 0u);
+  ASSERT_EQ(now.at({"i3", 0}).core, 1u);
+  engine_.loads[{"h1", 0}] = QueueLoad{9000, 0.8};
+  engine_.loads[{"h2", 0}] = QueueLoad{10, 0.0};
+  engine_.loads[{"i1", 0}] = QueueLoad{10, 0.0};
+  engine_.loads[{"i3", 0}] = QueueLoad{10, 0.0};
+  engine_.loads[{"i3", 1}] = QueueLoad{10, 0.0};
+
+  Connect("x3", "n1", "n2");
+  now = Now();
+  EXPECT_EQ(now.at({"n1", 0}).core, 1u) << "core 0 carries 80 %";
+  EXPECT_EQ(now.at({"n2", 0}).core, 1u);
+  EXPECT_EQ(now.at({"h1", 0}).core, 0u) << "nothing moves";
+
+  const vhostd::v1::ListCoresResponse cores = manager_->ListCores();
+  bool saw_hot = false;
+  for (const auto& core : cores.cores()) {
+    for (const auto& q : core.queues()) {
+      if (q.port() == "h1") {
+        saw_hot = true;
+        EXPECT_EQ(q.busy_cycles(), 9000u);
+        ASSERT_TRUE(q.has_share_percent());
+        EXPECT_DOUBLE_EQ(q.share_percent(), 80.0);
+      }
+      if (q.port() == "n1") EXPECT_FALSE(q.has_share_percent()) << "not measured yet";
+    }
+  }
+  EXPECT_TRUE(saw_hot);
+}
+
 }  // namespace
 }  // namespace vhostd

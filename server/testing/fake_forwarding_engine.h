@@ -1,11 +1,13 @@
 // A ForwardingEngine for unit tests: records every program set Apply receives and
 // reports the last one through Cores(), as the real engine does once cores run it.
-// Apply fails on demand, as the real one does when a core misses the handshake.
+// Apply fails on demand, as the real one does when a core misses the handshake, and
+// queue loads are whatever a test sets.
 #ifndef VHOSTD_SERVER_TESTING_FAKE_FORWARDING_ENGINE_H_
 #define VHOSTD_SERVER_TESTING_FAKE_FORWARDING_ENGINE_H_
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -40,6 +42,10 @@ class FakeForwardingEngine : public ForwardingEngine {
       info.lcore = static_cast<unsigned>(i + 1);
       info.cpu = static_cast<unsigned>(i + 2);
       if (i < installed_.size()) info.queues = installed_[i].labels;
+      for (const PollLabel& label : info.queues) {
+        auto it = loads.find({label.rx_port, label.rx_queue});
+        info.loads.push_back(it == loads.end() ? QueueLoad{} : it->second);
+      }
       cores.push_back(info);
     }
     return cores;
@@ -52,6 +58,7 @@ class FakeForwardingEngine : public ForwardingEngine {
   absl::Status apply_error = absl::OkStatus();  // what Apply returns...
   std::deque<absl::Status> results;            // ...unless this has one queued for the next call
   std::function<void(const std::vector<CoreProgram>&)> on_apply;  // called first in Apply
+  std::map<RxQueueKey, QueueLoad> loads;  // what Cores() reports for a queue (default: unmeasured)
 
  private:
   const size_t cores_;
