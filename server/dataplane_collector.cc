@@ -83,20 +83,6 @@ void Cores(TextExposition& text, const std::vector<CoreInfo>& cores, double tsc_
   for (size_t i = 0; i < cores.size(); ++i) text.Sample("vhostd_core_packets_total", labels[i], cores[i].packets);
   text.Family("vhostd_core_polled_queues", "Receive queues the polling core polls.", "gauge");
   for (size_t i = 0; i < cores.size(); ++i) text.Sample("vhostd_core_polled_queues", labels[i], uint64_t{cores[i].queues.size()});
-  // rate() of this over the core's busy + idle seconds is the queue's share of its core.
-  text.Family("vhostd_core_queue_busy_seconds_total",
-              "Wall-clock time (TSC) of a polled receive queue's non-empty bursts on its core (receiving and "
-              "sending them on), since it was planned as it is; it keeps counting when the queue moves.",
-              "counter");
-  for (size_t i = 0; i < cores.size(); ++i) {
-    for (size_t q = 0; q < cores[i].queues.size() && q < cores[i].loads.size(); ++q) {
-      const PollLabel& queue = cores[i].queues[q];
-      text.Sample("vhostd_core_queue_busy_seconds_total",
-                  absl::StrCat(labels[i], ",", TextExposition::Label("port", queue.rx_port), ",queue=\"",
-                               queue.rx_queue, "\""),
-                  cores[i].loads[q].busy_cycles / tsc_hz);
-    }
-  }
 
   // Power-of-two buckets up to the burst size, from the exact per-size counts.
   text.Family("vhostd_core_batch_packets", "Packets per non-empty receive call on the polling core.", "histogram");
