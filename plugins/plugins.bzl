@@ -3,6 +3,7 @@ plugins/ holds everything else). Each entry NAME has //plugins/NAME with the tar
 vhostd_plugin_NAME.so and NAME_proto_py."""
 
 SHIPPED_PLUGINS = [
+    "uplink",
     "vdpa",
     "vhost_kernel",
     "vhost_user",
