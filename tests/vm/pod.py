@@ -5,7 +5,12 @@ both ends; the guest keeps its default offloads, so vhostd completes the guest's
 partial checksums for the tap. On a host without /dev/vhost-net the tap is served
 through the explicit plain-tap fallback (reported, and checked in the port status).
 
-    pod.py [--size-mb N] [--vhostd BIN] [--log-dir DIR]
+With --peer uplink the other end is not a tap but an existing kernel interface: a veth
+whose far end (eth1, the same address) sits in the namespace, attached to vhostd as an
+uplink port (AF_PACKET). vhostd then completes the guest's checksums for a port that
+takes none.
+
+    pod.py [--size-mb N] [--vhostd BIN] [--log-dir DIR] [--peer tap|uplink]
 """
 
 import argparse
@@ -83,8 +88,38 @@ class PodSide:
             self.error = "%s: %s" % (type(e).__name__, e)
 
 
-def run(size_mb, binary, log_dir):
-    from vhostd_proc import Vhostd, import_api, vhost_kernel_port, vhost_user_port
+def attach_tap(stub, api, netns):
+    """The pod: a vhost-kernel tap eth1 in `netns`. Returns its backend."""
+    from vhostd_proc import vhost_kernel_port
+    vhost_net = os.path.exists("/dev/vhost-net")
+    if not vhost_net:
+        print("no /dev/vhost-net on this host: the pod's tap is served by the plain-tap fallback "
+              "(vhost-net itself is covered by tests/lab)", file=sys.stderr)
+    pod = stub.CreatePort(api.CreatePortRequest(port=vhost_kernel_port(
+        "pod", tap_name="eth1", netns="/var/run/netns/" + netns, mac=POD_MAC, allow_plain_tap=not vhost_net)))
+    return pod.status.backend
+
+
+def attach_uplink(stub, api, netns):
+    """A veth: eth1 in `netns`, its host end attached as an uplink port. Returns its backend."""
+    from vhostd_proc import typed_port
+    host_end = "vmu%d" % (os.getpid() % 100000)
+    sh("ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth1")
+    sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % host_end)
+    sh("ip", "link", "set", "eth1", "netns", netns)
+    sh("ip", "link", "set", "eth1", "address", POD_MAC, netns=netns)
+    # The namespace's stack must checksum and segment itself: a veth does neither for
+    # the socket on its other end (see plugins/uplink/uplink_test.py).
+    sh("ethtool", "-K", "eth1", "tx", "off", "tso", "off", "gso", "off", netns=netns)
+    sh("ethtool", "-K", host_end, "gro", "off", "tso", "off", "gso", "off")
+    sh("ip", "link", "set", host_end, "up")
+    port = stub.CreatePort(api.CreatePortRequest(port=typed_port(
+        "pod", "uplink", api.UplinkSpec(interface=host_end, mode=api.UplinkSpec.MODE_AF_PACKET))))
+    return port.status.backend
+
+
+def run(size_mb, binary, log_dir, peer="tap"):
+    from vhostd_proc import Vhostd, import_api, vhost_user_port
     api = import_api()
     work = tempfile.mkdtemp(prefix="vmpod.", dir="/tmp")
     log_dir = log_dir or os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR") or os.path.join(work, "logs")
@@ -105,13 +140,7 @@ def run(size_mb, binary, log_dir):
         stub = daemon.stub()
         sock = os.path.join(daemon.socket_dir, "vm.sock")
         stub.CreatePort(api.CreatePortRequest(port=vhost_user_port("vm", socket_path=sock)))
-        vhost_net = os.path.exists("/dev/vhost-net")
-        if not vhost_net:
-            print("no /dev/vhost-net on this host: the pod's tap is served by the plain-tap fallback "
-                  "(vhost-net itself is covered by tests/lab)", file=sys.stderr)
-        pod = stub.CreatePort(api.CreatePortRequest(port=vhost_kernel_port(
-            "pod", tap_name="eth1", netns="/var/run/netns/" + netns, mac=POD_MAC, allow_plain_tap=not vhost_net)))
-        backend = pod.status.backend
+        backend = (attach_uplink if peer == "uplink" else attach_tap)(stub, api, netns)
         stub.CreateCrossConnect(api.CreateCrossConnectRequest(
             cross_connect=api.CrossConnect(name="vm-pod", port_a="vm", port_b="pod")))
         sh("ip", "addr", "add", POD_IP + "/24", "dev", "eth1", netns=netns)
@@ -131,7 +160,7 @@ def run(size_mb, binary, log_dir):
         if pod_side.error:
             errors.append("pod side: " + pod_side.error)
         r = guest.results()
-        print("VM <-> pod over vhostd (pod tap backend: %s): guest rc=%s" % (backend, rc))
+        print("VM <-> %s over vhostd (backend: %s): guest rc=%s" % (peer, backend, rc))
         for x in r["ok"]:
             print("  ok   " + x)
         for x in r["fail"]:
@@ -160,9 +189,10 @@ def main():
     p.add_argument("--size-mb", type=int, default=8)
     p.add_argument("--vhostd")
     p.add_argument("--log-dir")
+    p.add_argument("--peer", choices=["tap", "uplink"], default="tap")
     a = p.parse_args()
     vmlib.lab_setup()
-    return run(a.size_mb, a.vhostd, a.log_dir)
+    return run(a.size_mb, a.vhostd, a.log_dir, a.peer)
 
 
 if __name__ == "__main__":
