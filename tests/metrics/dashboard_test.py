@@ -227,7 +227,7 @@ class DashboardAgainstDaemon(unittest.TestCase):
         cls.prom = None
         for attempt in range(3):
             cls.port = free_port()
-            cls.daemon = Vhostd(cls.workdir, cores="1", extra_flags=["--metrics-address=127.0.0.1:%d" % cls.port])
+            cls.daemon = Vhostd(cls.workdir, cores="0-1", extra_flags=["--metrics-address=127.0.0.1:%d" % cls.port])
             try:
                 cls.daemon.start()
                 break

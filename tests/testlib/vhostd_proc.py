@@ -165,6 +165,25 @@ def type_status_of(port_or_status):
     return _unpack(status.type_status)
 
 
+def assert_polled_once(test, stub, port_queues):
+    """Checks what is guaranteed with several polling cores, not a placement: each rx
+    queue of each port in `port_queues` ({name: rx queue count}) is polled by exactly
+    one core in ListCores, and the port's status names that core's lcore. Returns
+    {(port, queue): lcore}."""
+    api = import_api()
+    where = {}
+    for core in stub.ListCores(api.ListCoresRequest()).cores:
+        for q in core.queues:
+            test.assertNotIn((q.port, q.queue), where, "rx queue %d of %s polled by two cores" % (q.queue, q.port))
+            where[(q.port, q.queue)] = core.lcore
+    for name, queues in port_queues.items():
+        test.assertEqual(sorted(q for p, q in where if p == name), list(range(queues)), name)
+        status = stub.GetPort(api.GetPortRequest(name=name)).status
+        test.assertEqual({(name, q.queue): q.lcore for q in status.queues},
+                         {k: v for k, v in where.items() if k[0] == name}, name)
+    return where
+
+
 class VhostdError(Exception):
     pass
 
