@@ -11,16 +11,17 @@ two net_virtio_user ports in io forward, and the same pinning: the backend polls
                                                             testpmd io fwd, 2x net_vhost
                                                             OVS-DPDK in_port flows / NORMAL
 
-Each sample starts both sides from nothing, waits until packets come back on both
-ports, drains them, injects a fixed population (--tx-first bursts of 32 per stream:
-8 -> 512 packets), warms up, then counts what the traffic side receives during the
-window (both directions summed; each packet crossed the backend once). Around the window
-it also reads the backend's own counters: busy cycles (polls that moved packets) and
-packets received on its polling core, which give busy cycles per forwarded packet, the
-figure that shows headroom when the traffic side saturates first. After the window
-everything in flight is drained and counted: lost packets make the run fail.
+In each round every configuration starts from nothing with its traffic side, then each
+frame size is measured in turn: wait until packets come back on both ports, drain them,
+inject a fixed population (--tx-first bursts of 32 per stream: 8 -> 512 packets), warm
+up, then count what the traffic side receives during the window (both directions
+summed; each packet crossed the backend once). Around the window read the backend's own
+counters: busy cycles (polls that moved packets) and packets received on its polling
+core, which give busy cycles per forwarded packet, the figure that shows headroom when
+the traffic side saturates first. After the window everything in flight is drained and
+counted: lost packets make the run fail.
 
-    bench_vswitch.py [--rounds 15] [--seconds 10] [--warmup 3] [--sizes 64,1518]
+    bench_vswitch.py [--rounds 15] [--seconds 5] [--warmup 2] [--sizes 64,1518]
                      [--configs testpmd,xconnect,bridge,ovs-p2p,ovs-normal]
                      [--lock FILE ...] [--out results.json] [--png plot.png]
 """
@@ -140,33 +141,54 @@ def measure(tp, backend, cpu, a):
     return sample
 
 
-def run_sample(config, size, a, work, cpu):
+def run_session(config, a, work, cpu):
+    """Starts the configuration and the traffic side once, then measures each frame size
+    in turn (testpmd "set txpkts"); returns one sample per size."""
     backend = BACKENDS[config](a)
     sdir = os.path.join(work, "s")
     shutil.rmtree(sdir, ignore_errors=True)
     os.makedirs(sdir)
-    load1 = load_average()[0]
+    samples = []
     tp = None
     try:
         socks = backend.start(sdir)
-        tp = connect_traffic(socks, size, a, os.path.join(sdir, "traffic.log") if a.keep else None)
+        tp = connect_traffic(socks, a.sizes[0], a, os.path.join(sdir, "traffic.log") if a.keep else None)
         cpu.track([tp.pid] + backend.pids())
-        wait_forwarding(tp)
-        sample = measure(tp, backend, cpu, a)
-        if not backend.alive():
-            raise RuntimeError("backend died during the window")
+        for size in a.sizes:
+            samples.append(sample_with_retries(tp, backend, config, size, a, cpu))
     except Exception as e:
         if a.keep:
-            keep = os.path.join(a.keep, "%s-%d-%d" % (config, size, int(time.time())))
+            keep = os.path.join(a.keep, "%s-%d" % (config, int(time.time())))
             shutil.copytree(sdir, keep, ignore=shutil.ignore_patterns("*.sock", "sock*", "vhu*"))
-        return {"config": config, "size": size, "error": "%s: %s" % (type(e).__name__, str(e)[-2000:]),
-                "load1": load1}
+        error = "%s: %s" % (type(e).__name__, str(e)[-2000:])
+        for size in a.sizes[len(samples):]:
+            samples.append({"config": config, "size": size, "error": error, "load1": load_average()[0]})
+            print(format_sample(samples[-1]), flush=True)
     finally:
         if tp is not None:
             tp.close()
         backend.stop()
-    sample.update(config=config, size=size, load1=load1)
-    return sample
+    return samples
+
+
+def sample_with_retries(tp, backend, config, size, a, cpu):
+    """One measured window at this frame size; measured again (at most --retries times,
+    after --retry-wait) while other processes used more than --max-foreign of a CPU."""
+    tp.cmd("set txpkts %d" % size)
+    for attempt in range(a.retries + 1):
+        load1 = load_average()[0]
+        wait_forwarding(tp)
+        s = measure(tp, backend, cpu, a)
+        if not backend.alive():
+            raise RuntimeError("backend died during the window")
+        s.update(config=config, size=size, load1=load1, attempt=attempt)
+        print(format_sample(s), flush=True)
+        if s["foreign_cpu_pct"] <= a.max_foreign or attempt == a.retries:
+            return s
+        print("  foreign CPU %.0f%% > %.0f%%: again in %.0f s (load %s)" % (
+            s["foreign_cpu_pct"], a.max_foreign, a.retry_wait, " ".join("%.2f" % x for x in load_average())),
+            flush=True)
+        time.sleep(a.retry_wait)
 
 
 def format_sample(s):
@@ -200,25 +222,11 @@ def choose_configs(requested, a):
     return chosen, skipped
 
 
-def sample_with_retries(config, size, a, work, cpu):
-    for attempt in range(a.retries + 1):
-        s = run_sample(config, size, a, work, cpu)
-        s["attempt"] = attempt
-        print(format_sample(s), flush=True)
-        disturbed = "error" not in s and s["foreign_cpu_pct"] > a.max_foreign
-        if not disturbed or attempt == a.retries:
-            return s
-        print("  foreign CPU %.0f%% > %.0f%%: again in %.0f s (load %s)" % (
-            s["foreign_cpu_pct"], a.max_foreign, a.retry_wait, " ".join("%.2f" % x for x in load_average())),
-            flush=True)
-        time.sleep(a.retry_wait)
-
-
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=15, help="samples per configuration and size")
-    p.add_argument("--seconds", type=float, default=10, help="measurement window")
-    p.add_argument("--warmup", type=float, default=3, help="seconds between injection and the window")
+    p.add_argument("--seconds", type=float, default=5, help="measurement window")
+    p.add_argument("--warmup", type=float, default=2, help="seconds between injection and the window")
     p.add_argument("--sizes", default="64,1518", help="frame sizes without FCS (testpmd --txpkts)")
     p.add_argument("--configs", default="testpmd,xconnect,bridge,ovs-p2p,ovs-normal")
     p.add_argument("--tx-first", type=int, default=8, help="bursts injected per stream (8: 512 packets)")
@@ -227,7 +235,7 @@ def parse_args(argv):
     p.add_argument("--max-foreign", type=float, default=15,
                    help="%% of a CPU used by other processes during a window above which it is re-run")
     p.add_argument("--retries", type=int, default=1)
-    p.add_argument("--retry-wait", type=float, default=20)
+    p.add_argument("--retry-wait", type=float, default=10)
     p.add_argument("--lock", action="append", default=[],
                    help="flock this file for each round (released between rounds); repeatable")
     p.add_argument("--vhostd", default=os.path.join(HERE, "..", "..", "bazel-bin", "server", "vhostd"))
@@ -265,9 +273,8 @@ def main(argv=None):
         for r in range(a.rounds):
             order = configs[r % len(configs):] + configs[:r % len(configs)]
             with RoundLock(a.lock):
-                for size in a.sizes:
-                    for config in order:
-                        s = sample_with_retries(config, size, a, work, cpu)
+                for config in order:
+                    for s in run_session(config, a, work, cpu):
                         s["round"] = r
                         samples.append(s)
     finally:
