@@ -76,15 +76,22 @@ bool MacTable::TakeSlot(Bucket& bucket, uint32_t slot, uint64_t key, uint64_t va
   return bucket.keys[slot].compare_exchange_strong(key, new_key, std::memory_order_acq_rel);
 }
 
+// A CAS loop, not fetch_add and undo: occupied() never reads above the bound, even
+// for an instant.
+bool MacTable::Reserve() {
+  uint32_t n = occupied_.load(std::memory_order_relaxed);
+  do {
+    if (n >= max_entries_) return false;
+  } while (!occupied_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+  return true;
+}
+
 bool MacTable::Insert(Bucket& bucket, uint64_t key_bits, uint16_t port, uint64_t now_ms) {
   for (uint32_t i = 0; i < kSlotsPerBucket; ++i) {
     uint64_t key = bucket.keys[i].load(std::memory_order_acquire);
     const uint64_t new_key = key_bits | NextGen(key);
     if (Empty(key)) {
-      if (occupied_.fetch_add(1, std::memory_order_relaxed) >= max_entries_) {
-        occupied_.fetch_sub(1, std::memory_order_relaxed);
-        continue;  // the table is full: only expired slots may be reused
-      }
+      if (!Reserve()) continue;  // the table is full: only expired slots may be reused
       if (bucket.keys[i].compare_exchange_strong(key, new_key, std::memory_order_acq_rel)) {
         bucket.values[i].store(Value(new_key & ~kKeyBits, port, now_ms), std::memory_order_release);
         return true;

@@ -68,6 +68,8 @@ class MacTable {
   bool TakeSlot(Bucket& bucket, uint32_t slot, uint64_t key, uint64_t value, uint64_t new_key);
   bool Live(uint64_t key, uint64_t value, uint64_t now_ms) const;
   Bucket& BucketOf(MacAddress mac, uint16_t vlan) const;
+  // Counts one more occupied slot, unless the table is at its bound.
+  bool Reserve();
   // Claims a free or expired slot of `bucket` for `key`; false if there is none.
   bool Insert(Bucket& bucket, uint64_t key, uint16_t port, uint64_t now_ms);
 
