@@ -33,13 +33,15 @@ constexpr absl::Duration kLoadWindow = absl::Minutes(1);
 uint64_t CyclesIn(absl::Duration d) { return static_cast<uint64_t>(absl::ToDoubleSeconds(d) * rte_get_tsc_hz()); }
 
 // Two entries are the same work if they read and write the same queues of the same
-// ports through the same functions, counting in the same counters.
+// ports through the same functions, counting in the same counters (and, for a bridge
+// port, with the same view of its bridge: a new view is new work).
 using EntryKey = std::tuple<PortIo::RxBurst, const void*, uint16_t, PortIo::TxBurst, const void*, uint16_t,
-                            const QueueCounters*, const QueueCounters*, const std::atomic<uint32_t>*>;
+                            const QueueCounters*, const QueueCounters*, const std::atomic<uint32_t>*,
+                            const BridgeView*>;
 
 EntryKey KeyOf(const PollEntry& e) {
   return {e.rx_port.rx, e.rx_port.context, e.rx_queue, e.tx_port.tx, e.tx_port.context, e.tx_queue,
-          e.rx_counters, e.tx_counters, e.tx_port.tx_offloads};
+          e.rx_counters, e.tx_counters, e.tx_port.tx_offloads, e.bridge};
 }
 
 // The state of every entry the cores' programs have: an entry that stays, on its core

@@ -59,16 +59,23 @@ inline void SendBurst(const PollEntry& e, rte_mbuf** pkts, uint16_t count) {
   Drop(e, &pkts[sent], count - sent);
 }
 
-// Receives one burst and sends it on. Returns the number of packets received.
-inline uint16_t ForwardBurst(const PollEntry& e, const OffloadPools& pools) {
-  if (__builtin_expect(e.backlog != nullptr && e.backlog->count != 0, 0) && !DrainBacklog(e)) return 0;
-  rte_mbuf* pkts[kBurstSize];
+// Receives up to kBurstSize packets from e's receive queue into `pkts`, counting them.
+inline uint16_t ReceiveCounted(const PollEntry& e, rte_mbuf** pkts) {
   const uint16_t received = e.rx_port.rx(e.rx_port.context, e.rx_queue, pkts, kBurstSize);
-  if (received == 0) return 0;
+  if (received == 0) return 0;  // an empty poll writes nothing
   uint64_t bytes = 0;
   for (uint16_t i = 0; i < received; ++i) bytes += rte_pktmbuf_pkt_len(pkts[i]);
   CounterAdd(e.rx_counters->rx_packets, received);
   CounterAdd(e.rx_counters->rx_bytes, bytes);
+  return received;
+}
+
+// Receives one burst and sends it on. Returns the number of packets received.
+inline uint16_t ForwardBurst(const PollEntry& e, const OffloadPools& pools) {
+  if (__builtin_expect(e.backlog != nullptr && e.backlog->count != 0, 0) && !DrainBacklog(e)) return 0;
+  rte_mbuf* pkts[kBurstSize];
+  const uint16_t received = ReceiveCounted(e, pkts);
+  if (received == 0) return 0;
   if (__builtin_expect(AnyPendingOffload(pkts, received), 0)) {
     SendWithOffloads(e, pools, pkts, received);
   } else {

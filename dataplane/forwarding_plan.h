@@ -17,6 +17,7 @@
 namespace vhostd {
 
 struct TxBacklog;  // forward_burst.h: segments waiting for room in the transmit ring
+struct BridgeView;  // bridge.h: a learning bridge the entry's packets go to
 
 // One receive queue polled by a core and the transmit queue its packets go to.
 struct PollEntry {
@@ -28,6 +29,10 @@ struct PollEntry {
   QueueCounters* tx_counters;  // counters of (tx_port, tx_queue)
   TxBacklog* backlog = nullptr;  // owned by the polling core running the entry
   std::atomic<uint64_t>* busy_cycles = nullptr;  // likewise: cycles of its non-empty bursts
+  // Set for a bridge port's queue: packets go where the bridge says (bridge_forward.h),
+  // not to tx_port, which is then the receiving port itself (see BridgeUnits).
+  const BridgeView* bridge = nullptr;
+  uint16_t bridge_slot = 0;  // the receiving port's slot in the bridge
 };
 
 // Names for a PollEntry, for operators; kept apart from the hot data.

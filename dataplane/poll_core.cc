@@ -8,6 +8,7 @@
 #include <rte_pause.h>
 
 #include "absl/time/clock.h"
+#include "dataplane/bridge_forward.h"
 #include "dataplane/forward_burst.h"
 
 namespace vhostd {
@@ -59,7 +60,7 @@ void PollCore::Loop() {
     // entries between; empty polls read no clock.
     uint64_t mark = start;
     for (const PollEntry& entry : program->entries) {
-      const uint16_t n = ForwardBurst(entry, offload_pools_);
+      const uint16_t n = entry.bridge ? BridgeBurst(entry, offload_pools_) : ForwardBurst(entry, offload_pools_);
       if (n == 0) continue;
       const uint64_t burst_end = rte_rdtsc();
       CounterAdd(*entry.busy_cycles, burst_end - mark);
