@@ -2,8 +2,10 @@
 """Control plane at scale: N vhost-user ports through vhostd's API, and N dpdkvhostuser
 ports added to OVS-DPDK in the same run for comparison.
 
-Per round, each from a fresh daemon (state file on the disk the temporary directory is
-on, so every acknowledged change is really fsync'ed):
+Per round, each from a fresh daemon. As in a deployment with the default paths
+(/var/lib/vhostd/state.json, /run/vhostd/sockets), the state file is on disk (the
+temporary directory's file system, so every acknowledged change is really fsync'ed) and
+the vhost-user sockets on tmpfs (--socket-base, default /dev/shm when it is tmpfs):
   * create N vhost-user ports one CreatePort call after the other (one client, as a
     script or an orchestrator's reconcile loop does), then delete them the same way:
     seconds for each, and their sum (target: < 2 s for 1,000);
@@ -27,6 +29,7 @@ import os
 import shutil
 import statistics
 import sys
+import tempfile
 import threading
 import time
 
@@ -37,6 +40,15 @@ from bench_vswitch_host import RoundLock, load_average  # noqa: E402
 from bench_vswitch_ovs import OvsDpdk, available as ovs_unavailable_reason  # noqa: E402
 from testpmd import short_tmpdir  # noqa: E402
 from vhostd_proc import Vhostd, import_api, vhost_user_port  # noqa: E402
+
+
+def socket_base(requested, work):
+    if requested:
+        return requested
+    with open("/proc/mounts") as f:
+        if any(line.split()[1:3] == ["/dev/shm", "tmpfs"] for line in f):
+            return "/dev/shm"
+    return work
 
 
 def proc_status(pid):
@@ -85,6 +97,8 @@ def vhostd_round(a, work, clients):
     api = import_api()
     d = Vhostd(os.path.join(work, "vhostd"), cores=str(a.backend_cpu), extra_flags=["--metrics-address="],
                file_prefix="bcp%d" % os.getpid())
+    d.socket_dir = a.socket_dir
+    d.argv = [x if not x.startswith("--socket-dir=") else "--socket-dir=" + a.socket_dir for x in d.argv]
     if a.vhostd:
         d.argv[0] = a.vhostd
     d.start()
@@ -129,7 +143,8 @@ def vhostd_round(a, work, clients):
 
 
 def ovs_round(a, work):
-    ovs = OvsDpdk(os.path.join(work, "ovs"), pmd_cpu=a.backend_cpu, file_prefix="bco%d" % os.getpid())
+    ovs = OvsDpdk(os.path.join(work, "ovs"), pmd_cpu=a.backend_cpu, file_prefix="bco%d" % os.getpid(),
+                  rundir=os.path.join(a.socket_dir, "ovs"))
     ovs.start()
     try:
         ovs.add_bridge("br0")
@@ -188,6 +203,8 @@ def main(argv=None):
     p.add_argument("--lists", type=int, default=20, help="ListPorts calls timed per round")
     p.add_argument("--backend-cpu", type=int, default=1)
     p.add_argument("--vhostd", help="daemon binary (default: bazel-bin/server/vhostd)")
+    p.add_argument("--socket-base", help="where the sockets go (default: /dev/shm if it is tmpfs, else the "
+                   "temporary directory)")
     p.add_argument("--no-ovs", action="store_true")
     p.add_argument("--ovs-timeout", type=float, default=300, help="stop adding OVS ports after this many seconds")
     p.add_argument("--lock", action="append", default=[], help="flock this file for each round; repeatable")
@@ -199,7 +216,9 @@ def main(argv=None):
         raise SystemExit("run as root (DPDK, OVS)")
     ovs_reason = "--no-ovs" if a.no_ovs else ovs_unavailable_reason()
     work = short_tmpdir("bcp")
+    a.socket_dir = tempfile.mkdtemp(prefix="bcp.", dir=socket_base(a.socket_base, work))
     results = {"run": {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "ports": a.ports,
+                       "state_dir": work, "socket_dir": a.socket_dir,
                        "rounds": a.rounds, "load_start": load_average()}, "vhostd": [], "ovs": []}
     try:
         for r in range(a.rounds):
@@ -220,6 +239,7 @@ def main(argv=None):
                              row["rss_kib_per_port"]), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(a.socket_dir, ignore_errors=True)
     if ovs_reason:
         print("# OVS-DPDK not measured: " + ovs_reason)
     results["run"]["load_end"] = load_average()

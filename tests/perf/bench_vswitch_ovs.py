@@ -59,13 +59,15 @@ def parse_pmd_stats(text):
 
 
 class OvsDpdk:
-    def __init__(self, workdir, pmd_cpu, mem_mb=2048, file_prefix=None):
+    def __init__(self, workdir, pmd_cpu, mem_mb=2048, file_prefix=None, rundir=None):
+        """workdir: database and logs; rundir (default workdir): control and vhost-user sockets."""
         self.dir = workdir
+        self.rundir = rundir or workdir
         self.pmd_cpu = pmd_cpu
         self.mem_mb = mem_mb
         self.file_prefix = file_prefix or "ovs%d" % os.getpid()
         self.db_sock = os.path.join(workdir, "db.sock")
-        self.env = dict(os.environ, OVS_RUNDIR=workdir, OVS_DBDIR=workdir, OVS_LOGDIR=workdir,
+        self.env = dict(os.environ, OVS_RUNDIR=self.rundir, OVS_DBDIR=workdir, OVS_LOGDIR=workdir,
                         OVS_SYSCONFDIR=workdir, OVS_PKGDATADIR=os.path.dirname(SCHEMA))
         self.ovsdb = None
         self.vswitchd = None
@@ -81,6 +83,7 @@ class OvsDpdk:
 
     def start(self, timeout=120.0):
         os.makedirs(self.dir, exist_ok=True)
+        os.makedirs(self.rundir, exist_ok=True)
         self._run("ovsdb-tool", "create", os.path.join(self.dir, "conf.db"), SCHEMA)
         self.ovsdb = self._spawn("ovsdb.out", "ovsdb-server", os.path.join(self.dir, "conf.db"),
                                  "--remote=punix:" + self.db_sock,
@@ -126,14 +129,14 @@ class OvsDpdk:
     # ------------------------------------------------------------------ configuration
 
     def ctl(self):
-        return os.path.join(self.dir, "vswitchd.ctl")
+        return os.path.join(self.rundir, "vswitchd.ctl")
 
     def log_path(self):
         return os.path.join(self.dir, "vswitchd.log")
 
     def socket_path(self, port):
         """Where a dpdkvhostuser (server) port's socket appears: OVS_RUNDIR/<port>."""
-        return os.path.join(self.dir, port)
+        return os.path.join(self.rundir, port)
 
     def vsctl(self, *args, check=True):
         return self._run("ovs-vsctl", "--db=unix:" + self.db_sock, "--timeout=120", *args, check=check)
@@ -181,7 +184,7 @@ class OvsDpdk:
     # ------------------------------------------------------------------ helpers
 
     def _run(self, *argv, check=True):
-        r = subprocess.run(argv, env=dict(self.env, OVS_RUNDIR=self.dir), capture_output=True, text=True)
+        r = subprocess.run(argv, env=self.env, capture_output=True, text=True)
         if check and r.returncode != 0:
             raise OvsError("%s failed (%d): %s%s" % (" ".join(argv[:6]), r.returncode, r.stdout, r.stderr))
         return r.stdout
