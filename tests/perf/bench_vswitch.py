@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 
@@ -236,6 +237,9 @@ def parse_args(argv):
                    help="%% of a CPU used by other processes during a window above which it is re-run")
     p.add_argument("--retries", type=int, default=1)
     p.add_argument("--retry-wait", type=float, default=10)
+    p.add_argument("--nice", type=int, default=-10,
+                   help="niceness of the benchmark and everything it starts (traffic side and backends alike), "
+                   "so that a shared machine's other work disturbs the windows less; 0 leaves it")
     p.add_argument("--lock", action="append", default=[],
                    help="flock this file for each round (released between rounds); repeatable")
     p.add_argument("--vhostd", default=os.path.join(HERE, "..", "..", "bazel-bin", "server", "vhostd"))
@@ -250,7 +254,14 @@ def parse_args(argv):
     return a
 
 
+def exit_on_signal(signum, _frame):
+    """SIGTERM and SIGINT end the run through its finally blocks, which stop what it started."""
+    raise SystemExit("interrupted by signal %d" % signum)
+
+
 def main(argv=None):
+    signal.signal(signal.SIGTERM, exit_on_signal)
+    signal.signal(signal.SIGINT, exit_on_signal)
     a = parse_args(argv)
     if os.geteuid() != 0:
         raise SystemExit("run as root (DPDK, OVS)")
@@ -260,6 +271,8 @@ def main(argv=None):
     if "testpmd" not in configs:
         raise SystemExit("--configs must include testpmd (the reference of every ratio)")
     binaries = snapshot_binaries(a)
+    if a.nice:
+        os.setpriority(os.PRIO_PROCESS, 0, a.nice)  # inherited by every process and thread started later
     work = short_tmpdir("bvs")
     cpu = CpuMeter()
     samples = []
@@ -267,7 +280,8 @@ def main(argv=None):
               "rounds": a.rounds, "seconds": a.seconds, "warmup": a.warmup, "sizes": a.sizes,
               "configs": configs, "skipped": skipped, "population": 2 * a.tx_first * BURST,
               "backend_cpu": a.backend_cpu, "traffic_cpu": a.traffic_cpu, "binaries": binaries,
-              "cpus": os.cpu_count(), "kernel": os.uname().release}
+              "cpus": os.cpu_count(), "kernel": os.uname().release,
+              "nice": os.getpriority(os.PRIO_PROCESS, 0)}
     print("# %s" % json.dumps(header), flush=True)
     try:
         for r in range(a.rounds):
