@@ -33,6 +33,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -104,7 +105,17 @@ def drain(tp, seconds=0.5):
     tp.set_fwd("io")
 
 
-def measure(tp, backend, cpu, a):
+def perf_record(a, name):
+    """`perf record -g` of the backend CPU for one window (--perf-record DIR), or None."""
+    if not a.perf_record:
+        return None
+    os.makedirs(a.perf_record, exist_ok=True)
+    out = os.path.join(a.perf_record, name + ".data")
+    return subprocess.Popen(["perf", "record", "-q", "-g", "-C", str(a.backend_cpu), "-o", out,
+                             "--", "sleep", str(a.seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def measure(tp, backend, cpu, a, name):
     """Injects the population and measures one window; returns the sample's fields."""
     tp.start_forwarding(tx_first=a.tx_first)
     time.sleep(a.warmup)
@@ -113,7 +124,10 @@ def measure(tp, backend, cpu, a):
     t0 = time.monotonic()
     s0 = tp.port_stats()
     c0 = testpmd_cycles(tp)
+    recorder = perf_record(a, name)
     time.sleep(a.seconds)
+    if recorder is not None:
+        recorder.wait()
     s1 = tp.port_stats()
     c1 = testpmd_cycles(tp)
     t1 = time.monotonic()
@@ -179,7 +193,7 @@ def sample_with_retries(tp, backend, config, size, a, cpu):
     for attempt in range(a.retries + 1):
         load1 = load_average()[0]
         wait_forwarding(tp)
-        s = measure(tp, backend, cpu, a)
+        s = measure(tp, backend, cpu, a, "%s-%d-%d" % (config, size, int(time.time())))
         if not backend.alive():
             raise RuntimeError("backend died during the window")
         s.update(config=config, size=size, load1=load1, attempt=attempt)
@@ -246,6 +260,9 @@ def parse_args(argv):
     p.add_argument("--vhostctl", default=os.path.join(HERE, "..", "..", "bazel-bin", "client", "vhostctl"))
     p.add_argument("--out", help="write every sample and the summary as JSON")
     p.add_argument("--png", help="plot the medians (needs gnuplot)")
+    p.add_argument("--perf-record", metavar="DIR",
+                   help="perf record -g the backend CPU during every window into DIR (for profiling, not for "
+                   "the figures: perf costs the backend some cycles)")
     p.add_argument("--keep", help="copy the logs of failed samples into this directory")
     a = p.parse_args(argv)
     a.sizes = [int(s) for s in a.sizes.split(",")]

@@ -21,6 +21,15 @@ from testpmd import Testpmd, vhost_vdev, wait_for_sockets
 from vhostd_proc import Vhostd, import_api, vhost_user_port
 
 
+def wrapper(a):
+    """A command the testpmd and vhostd backends run under (e.g. valgrind), or nothing."""
+    return list(getattr(a, "backend_wrapper", []))
+
+
+def start_timeout(a):
+    return 600.0 if wrapper(a) else 60.0
+
+
 def window_counters(busy_cycles, packets, busy_pct):
     return {"backend_busy_cycles": busy_cycles, "backend_packets": packets,
             "backend_cycles_per_packet": busy_cycles / packets if packets else None,
@@ -49,7 +58,8 @@ class TestpmdBackend:
                           main_lcore=self.a.traffic_cpu, forward_mode="io", nb_cores=1, mem_mb=1024,
                           total_num_mbufs=16384, file_prefix="bvp%d" % os.getpid(),
                           extra_args=["--record-core-cycles"])
-        self.tp.start()
+        self.tp.argv = wrapper(self.a) + self.tp.argv
+        self.tp.start(timeout=start_timeout(self.a))
         self.tp.start_forwarding()
         wait_for_sockets(socks, alive=self.tp.alive)
         return socks
@@ -88,7 +98,8 @@ class VhostdBackend:
                              extra_flags=["--metrics-address="], file_prefix="bvd%d" % os.getpid())
         self.daemon.argv[0] = self.a.vhostd
         self.daemon.set_plugin_dir(self.a.plugin_dir)
-        self.daemon.start()
+        self.daemon.argv = wrapper(self.a) + self.daemon.argv
+        self.daemon.start(timeout=start_timeout(self.a))
         api = import_api()
         stub = self.daemon.stub()
         socks = [os.path.join(self.daemon.socket_dir, "p%d.sock" % i) for i in (0, 1)]
