@@ -3,9 +3,12 @@ and VXLAN devices, with a real vhostd (or two) and a "pod" on a vhost-kernel tap
 
   [ns pod] eth0 ─ vhostd vhost-kernel k0 ══cross-connect══ uplink up0 ─ veth ─ [ns far] 10.x.0.2
 
+Both modes run the traffic tests: AF_XDP (native XDP on a veth, generic XDP on a VXLAN
+device) and AF_PACKET; MODE_AUTO's choice and its fallback are checked on their own.
+
 Multi-host: two namespaces stand in for two hosts, joined by a veth, each with a kernel
-VXLAN device and its own vhostd; an uplink on each side's VXLAN device carries pod A's
-frames to pod B.
+VXLAN device and its own vhostd (`ip netns exec`); an uplink on each side's VXLAN device
+carries pod A's frames to pod B.
 """
 
 import os
@@ -19,7 +22,7 @@ ROOT = os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "tests", "testlib"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from kernel_ports_test import counter, make_netns, sh, tcp_transfer  # noqa: E402
-from testpmd import short_tmpdir  # noqa: E402
+from testpmd import Testpmd, short_tmpdir  # noqa: E402
 from vhostd_proc import Vhostd, import_api, spec_of, type_status_of, typed_port, vhost_kernel_port  # noqa: E402
 
 import grpc  # noqa: E402
@@ -29,14 +32,18 @@ HAS_VHOST_NET = os.path.exists("/dev/vhost-net")
 TAG = "%d" % (os.getpid() % 10000)
 NET = "10.%d.%d." % (90 + os.getpid() % 9, os.getpid() % 200 + 20)
 DAEMON_FLAGS = ["--metrics-address=", "--memory-mb=512", "--mbufs=8192"]
+AF_XDP, AF_PACKET, AUTO = api.UplinkSpec.MODE_AF_XDP, api.UplinkSpec.MODE_AF_PACKET, api.UplinkSpec.MODE_AUTO
+MODE_NAMES = {AF_XDP: "af_xdp", AF_PACKET: "af_packet"}
 
 
-def uplink(name, interface, mode=None, queues=None):
+def uplink(name, interface, mode=None, queues=None, promiscuous=None):
     spec = api.UplinkSpec(interface=interface)
     if mode:
         spec.mode = mode
     if queues:
         spec.queues = queues
+    if promiscuous is not None:
+        spec.promiscuous = promiscuous
     return typed_port(name, "uplink", spec)
 
 
@@ -51,13 +58,20 @@ def veth(host_end, peer, peer_ns, peer_ip):
     # A veth peer's own stack leaves TCP checksums to "the device" (CHECKSUM_PARTIAL),
     # and a veth never fills them in: an AF_PACKET or AF_XDP socket would pass on frames
     # with bad checksums. Like OVS's AF_XDP guide: no checksum offload on the peer. And
-    # no GSO frames bigger than the socket's 2 KiB ring slots.
+    # no GSO frames bigger than one packet buffer.
     sh("ethtool", "-K", peer, "tx", "off", "tso", "off", "gso", "off", netns=peer_ns)
     sh("ethtool", "-K", host_end, "gro", "off", "tso", "off", "gso", "off")
 
 
 def ping(netns, ip, count=5):
     return sh("ping", "-c", str(count), "-i", "0.2", "-W", "2", ip, netns=netns, check=False)
+
+
+def link_flags(ifname, netns=None):
+    return int(sh("cat", "/sys/class/net/%s/flags" % ifname, netns=netns).stdout, 16)
+
+
+IFF_PROMISC = 0x100
 
 
 class UplinkOnVeth(unittest.TestCase):
@@ -93,77 +107,200 @@ class UplinkOnVeth(unittest.TestCase):
     def stats(self, name):
         return self.stub.GetPortStats(api.GetPortStatsRequest(name=name))
 
-    def test_pod_reaches_the_far_namespace_through_af_packet(self):
-        port = self.create(uplink("up0", self.host_if, mode=api.UplinkSpec.MODE_AF_PACKET))
-        self.assertEqual(port.status.backend, "af_packet")
+    def refused(self, port):
+        with self.assertRaises(grpc.RpcError) as refused:
+            self.create(port)
+        return refused.exception
+
+    def pod_traffic(self, mode):
+        """Ping and 4 MiB over TCP from the pod to the far namespace through uplink
+        `mode`; vhostd's counters of the uplink must equal the far end's kernel counters."""
+        port = self.create(uplink("up0", self.host_if, mode=mode))
+        self.assertEqual(port.status.backend, MODE_NAMES[mode], port.status.message)
         self.assertEqual(port.status.state, api.PortStatus.UP, port.status.message)
         status = type_status_of(port)
-        self.assertEqual((status.interface, status.mode), (self.host_if, "af_packet"))
+        self.assertEqual((status.interface, status.mode), (self.host_if, MODE_NAMES[mode]))
         self.assertEqual(status.ifindex, int(sh("cat", "/sys/class/net/%s/ifindex" % self.host_if).stdout))
+        self.assertTrue(status.promiscuous)
         self.attach_pod("up0")
         result = ping(self.pod, NET + "2")
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         self.assertIn("5 received", result.stdout)
         sent, received = tcp_transfer(self.pod, self.far, NET + "2", 4 << 20)
         self.assertEqual(sent, received)
-        # vhostd's counters of the uplink agree with the far end's kernel counters.
         time.sleep(0.5)
         stats = self.stats("up0")
         self.assertEqual(stats.tx_packets, counter(self.far_if, "rx_packets", netns=self.far))
         self.assertEqual(stats.rx_packets, counter(self.far_if, "tx_packets", netns=self.far))
         self.assertEqual(stats.tx_dropped, 0)
-        print("af_packet: %d packets out, %d in, sha256 %s" % (stats.tx_packets, stats.rx_packets, sent[1]),
-              file=sys.stderr)
+        self.assertGreater(stats.tx_packets, (4 << 20) // 1500)  # the data went through the uplink
+        print("%s: %d packets out, %d in, sha256 %s" % (MODE_NAMES[mode], stats.tx_packets, stats.rx_packets,
+                                                        sent[1]), file=sys.stderr)
+        return type_status_of(self.stub.GetPort(api.GetPortRequest(name="up0")))
 
-    def test_af_xdp_attaches_and_auto_says_what_it_chose(self):
-        port = self.create(uplink("up0", self.host_if, mode=api.UplinkSpec.MODE_AF_XDP))
-        self.assertEqual(port.status.backend, "af_xdp", port.status.message)
-        self.assertEqual(port.status.state, api.PortStatus.UP, port.status.message)
-        self.assertIn("xdp", sh("ip", "-d", "link", "show", self.host_if).stdout)  # the XSK program is loaded
-        self.stub.DeletePort(api.DeletePortRequest(name="up0"))
-        # AF_XDP binds one socket per receive queue: more queues than the interface has is refused.
-        with self.assertRaises(grpc.RpcError) as refused:
-            self.create(uplink("up1", "lo", mode=api.UplinkSpec.MODE_AF_XDP, queues=16))
-        self.assertTrue(refused.exception.details().startswith("port.spec.mode: AF_XDP on lo failed"),
-                        refused.exception.details())
-        # Auto: AF_PACKET, with the reason; several queue pairs spread by flow.
-        port = self.create(uplink("up2", self.host_if, queues=2))
-        self.assertEqual(port.status.backend, "af_packet")
-        self.assertIn("mode auto uses AF_PACKET", type_status_of(port).mode_reason)
-        self.assertEqual(len(port.status.queues), 2)
+    def test_pod_reaches_the_far_namespace_through_af_packet(self):
+        status = self.pod_traffic(AF_PACKET)
+        self.assertEqual(status.xdp_attach_mode, "")
 
-    def test_interface_vanishing_under_a_running_port_is_an_error_not_a_crash(self):
-        self.create(uplink("up0", self.host_if, mode=api.UplinkSpec.MODE_AF_PACKET))
-        self.attach_pod("up0")
-        self.assertEqual(ping(self.pod, NET + "2", count=2).returncode, 0)
-        sh("ip", "link", "del", self.host_if)
-        port = self.stub.GetPort(api.GetPortRequest(name="up0"))
-        self.assertEqual(port.status.state, api.PortStatus.ERROR)
-        self.assertIn("interface %s is gone" % self.host_if, port.status.message)
-        ping(self.pod, NET + "2", count=3)  # traffic into the dead port
-        # The daemon keeps serving: status, new ports, deletes.
-        self.assertEqual(len(self.stub.ListPorts(api.ListPortsRequest()).ports), 2)
-        self.create(uplink("lo0", "lo", mode=api.UplinkSpec.MODE_AF_PACKET))
+    def test_pod_reaches_the_far_namespace_through_af_xdp(self):
+        status = self.pod_traffic(AF_XDP)
+        # A veth runs XDP programs in its driver.
+        self.assertEqual(status.xdp_attach_mode, "native")
+        self.assertIn("prog/xdp", sh("ip", "-d", "link", "show", self.host_if).stdout)
         self.stub.DeleteCrossConnect(api.DeleteCrossConnectRequest(name="x0"))
         self.stub.DeletePort(api.DeletePortRequest(name="up0"))
+        # Given back as it was: no XDP program, not promiscuous.
+        self.assertNotIn("prog/xdp", sh("ip", "-d", "link", "show", self.host_if).stdout)
+        self.assertFalse(link_flags(self.host_if) & IFF_PROMISC)
+        # ... and its queue is free again: a new port on it gets AF_XDP at once, not the
+        # fallback (the kernel unbinds a closed socket's queue in a workqueue, later).
+        port = self.create(uplink("up1", self.host_if))
+        self.assertEqual(port.status.backend, "af_xdp", type_status_of(port).mode_reason)
+
+    def test_auto_uses_af_xdp_and_falls_back_to_af_packet_saying_why(self):
+        port = self.create(uplink("up0", self.host_if))
+        self.assertEqual((port.status.backend, type_status_of(port).mode_reason), ("af_xdp", ""))
+        self.assertEqual(spec_of(port).mode, AUTO)  # the desired state stays "auto"
+        self.stub.DeletePort(api.DeletePortRequest(name="up0"))
+        # Another AF_XDP user holds the interface (its XDP program is attached).
+        other = Testpmd(["net_af_xdp0,iface=%s,start_queue=0,queue_count=1" % self.host_if], lcores="0,1",
+                        main_lcore=0, mem_mb=256, total_num_mbufs=4096)
+        other.start()
+        try:
+            port = self.create(uplink("up0", self.host_if))
+            self.assertEqual(port.status.backend, "af_packet")
+            reason = type_status_of(port).mode_reason
+            self.assertIn("AF_XDP on %s failed" % self.host_if, reason)
+            self.assertIn("already runs XDP program", reason)
+            # ... and that program is still there: trying AF_XDP did not detach it.
+            self.assertIn("prog/xdp", sh("ip", "-d", "link", "show", self.host_if).stdout)
+            self.assertIn(reason, port.status.message)
+            print("auto fell back to af_packet: %s" % reason, file=sys.stderr)
+            self.stub.DeletePort(api.DeletePortRequest(name="up0"))
+            # Asked for explicitly, AF_XDP is refused with that reason, naming the field.
+            error = self.refused(uplink("up0", self.host_if, mode=AF_XDP))
+            self.assertEqual(error.code(), grpc.StatusCode.FAILED_PRECONDITION)
+            self.assertTrue(error.details().startswith("port.spec.mode: AF_XDP on %s failed" % self.host_if),
+                            error.details())
+        finally:
+            other.close()
+        # More queue pairs than AF_XDP can take here: auto spreads them over AF_PACKET.
+        port = self.create(uplink("up2", self.host_if, queues=2))
+        self.assertEqual(port.status.backend, "af_packet")
+        self.assertIn("one queue pair", type_status_of(port).mode_reason)
+        self.assertEqual(len(port.status.queues), 2)
+        self.stub.DeletePort(api.DeletePortRequest(name="up2"))
+        error = self.refused(uplink("up3", self.host_if, mode=AF_XDP, queues=2))
+        self.assertTrue(error.details().startswith("port.spec.queues: AF_XDP ports have one queue pair"),
+                        error.details())
+
+    def test_promiscuous_flag_is_given_back(self):
+        for mode in (AF_XDP, AF_PACKET):
+            with self.subTest(mode=MODE_NAMES[mode]):
+                self.assertFalse(link_flags(self.host_if) & IFF_PROMISC)
+                self.create(uplink("up0", self.host_if, mode=mode))
+                self.assertTrue(link_flags(self.host_if) & IFF_PROMISC)
+                self.stub.DeletePort(api.DeletePortRequest(name="up0"))
+                self.assertFalse(link_flags(self.host_if) & IFF_PROMISC)
+                port = self.create(uplink("up0", self.host_if, mode=mode, promiscuous=False))
+                self.assertFalse(type_status_of(port).promiscuous)
+                self.assertFalse(link_flags(self.host_if) & IFF_PROMISC)
+                self.stub.DeletePort(api.DeletePortRequest(name="up0"))
+        # The operator's own setting survives the port, whatever the spec says.
+        sh("ip", "link", "set", self.host_if, "promisc", "on")
+        self.create(uplink("up0", self.host_if, promiscuous=False))
+        self.assertTrue(link_flags(self.host_if) & IFF_PROMISC)
+        self.stub.DeletePort(api.DeletePortRequest(name="up0"))
+        self.assertTrue(link_flags(self.host_if) & IFF_PROMISC)
+
+    def test_link_down_and_up(self):
+        self.create(uplink("up0", self.host_if))
+        sh("ip", "link", "set", self.far_if, "down", netns=self.far)  # the veth loses its carrier
+        status = self.stub.GetPort(api.GetPortRequest(name="up0")).status
+        self.assertEqual(status.state, api.PortStatus.DOWN)
+        self.assertIn("interface %s has no carrier" % self.host_if, status.message)
+        sh("ip", "link", "set", self.host_if, "down")
+        status = self.stub.GetPort(api.GetPortRequest(name="up0")).status
+        self.assertEqual(status.state, api.PortStatus.DOWN)
+        self.assertIn("interface %s is down" % self.host_if, status.message)
+        sh("ip", "link", "set", self.host_if, "up")
+        sh("ip", "link", "set", self.far_if, "up", netns=self.far)
+        deadline = time.time() + 5
+        while self.stub.GetPort(api.GetPortRequest(name="up0")).status.state != api.PortStatus.UP:
+            self.assertLess(time.time(), deadline, "the uplink did not come back UP")
+            time.sleep(0.1)
+
+    def test_interface_vanishing_under_a_running_port_is_an_error_not_a_crash(self):
+        for mode in (AF_XDP, AF_PACKET):
+            with self.subTest(mode=MODE_NAMES[mode]):
+                self.create(uplink("up0", self.host_if, mode=mode))
+                self.attach_pod("up0")
+                self.assertEqual(ping(self.pod, NET + "2", count=2).returncode, 0)
+                sh("ip", "link", "del", self.host_if)
+                port = self.stub.GetPort(api.GetPortRequest(name="up0"))
+                self.assertEqual(port.status.state, api.PortStatus.ERROR)
+                self.assertIn("interface %s is gone" % self.host_if, port.status.message)
+                ping(self.pod, NET + "2", count=3)  # traffic into the dead port
+                # The daemon keeps serving: status, new ports, deletes.
+                self.assertEqual(len(self.stub.ListPorts(api.ListPortsRequest()).ports), 2)
+                spare = "ups" + TAG
+                sh("ip", "link", "add", spare, "type", "veth", "peer", "name", spare + "p")
+                try:
+                    self.assertEqual(self.create(uplink("spare", spare, mode=mode)).status.backend, MODE_NAMES[mode])
+                    self.stub.DeleteCrossConnect(api.DeleteCrossConnectRequest(name="x0"))
+                    for name in ("up0", "spare", "k0"):
+                        self.stub.DeletePort(api.DeletePortRequest(name=name))
+                finally:
+                    sh("ip", "link", "del", spare, check=False)
+                self.assertEqual(len(self.stub.ListPorts(api.ListPortsRequest()).ports), 0)
+                # A new interface of the same name is not the port's: ERROR "replaced".
+                veth(self.host_if, self.far_if, self.far, NET + "2")
+                self.create(uplink("up0", self.host_if, mode=mode))
+                sh("ip", "link", "del", self.host_if)
+                veth(self.host_if, self.far_if, self.far, NET + "2")
+                status = self.stub.GetPort(api.GetPortRequest(name="up0")).status
+                self.assertEqual(status.state, api.PortStatus.ERROR)
+                self.assertIn("interface %s was replaced" % self.host_if, status.message)
+                self.stub.DeletePort(api.DeletePortRequest(name="up0"))
+                # ... and closing that port left the new interface alone.
+                self.assertNotIn("prog/xdp", sh("ip", "-d", "link", "show", self.host_if).stdout)
+        self.assertIsNone(self.daemon.proc.poll())
 
     def test_bad_interfaces_are_refused_naming_the_field_and_change_nothing(self):
-        self.create(uplink("up0", self.host_if, mode=api.UplinkSpec.MODE_AF_PACKET))
-        before = [(p.name, p.spec) for p in self.stub.ListPorts(api.ListPortsRequest()).ports]
-        cases = [
-            (uplink("u1", "nosuch" + TAG), grpc.StatusCode.NOT_FOUND, "port.spec.interface: there is no interface"),
-            (uplink("u2", "bad/name"), grpc.StatusCode.INVALID_ARGUMENT, "port.spec.interface: "),
-            (uplink("u3", ""), grpc.StatusCode.INVALID_ARGUMENT, "port.spec.interface: required"),
-            (uplink("u4", self.host_if, queues=17), grpc.StatusCode.INVALID_ARGUMENT, "port.spec.queues: "),
-            (uplink("u5", self.host_if), grpc.StatusCode.FAILED_PRECONDITION,
-             "port.spec: interface %s is already used by port up0" % self.host_if),
-        ]
-        for port, code, prefix in cases:
-            with self.assertRaises(grpc.RpcError) as refused:
-                self.create(port)
-            self.assertEqual(refused.exception.code(), code, refused.exception.details())
-            self.assertTrue(refused.exception.details().startswith(prefix), refused.exception.details())
-        self.assertEqual([(p.name, p.spec) for p in self.stub.ListPorts(api.ListPortsRequest()).ports], before)
+        self.create(uplink("up0", self.host_if, mode=AF_PACKET))
+        # A tap of this vhostd's own (a vhost-kernel port in the daemon's namespace).
+        own_tap = "vko" + TAG
+        self.create(vhost_kernel_port("k1", tap_name=own_tap, allow_plain_tap=not HAS_VHOST_NET))
+        big = "upb" + TAG
+        sh("ip", "link", "add", big, "mtu", "9000", "type", "veth", "peer", "name", big + "p")
+        try:
+            before = [(p.name, p.spec) for p in self.stub.ListPorts(api.ListPortsRequest()).ports]
+            cases = [
+                (uplink("u1", "nosuch" + TAG), grpc.StatusCode.NOT_FOUND,
+                 "port.spec.interface: there is no interface nosuch%s in the daemon's network namespace" % TAG),
+                (uplink("u2", "bad/name"), grpc.StatusCode.INVALID_ARGUMENT,
+                 "port.spec.interface: \"bad/name\" is not an interface name"),
+                (uplink("u3", ""), grpc.StatusCode.INVALID_ARGUMENT, "port.spec.interface: required"),
+                (uplink("u4", "eth0,qpairs=8"), grpc.StatusCode.INVALID_ARGUMENT,
+                 "port.spec.interface: \"eth0,qpairs=8\" contains ','"),
+                (uplink("u5", self.host_if, queues=17), grpc.StatusCode.INVALID_ARGUMENT,
+                 "port.spec.queues: 17 is out of range 1..16"),
+                (uplink("u6", self.host_if), grpc.StatusCode.FAILED_PRECONDITION,
+                 "port.spec: interface %s is already used by port up0" % self.host_if),
+                (uplink("u7", own_tap), grpc.StatusCode.FAILED_PRECONDITION,
+                 "port.spec.interface: %s is a tap of this vhostd" % own_tap),
+                (uplink("u8", big, mode=AF_PACKET), grpc.StatusCode.FAILED_PRECONDITION,
+                 "port.spec.interface: %s has MTU 9000" % big),
+            ]
+            for port, code, prefix in cases:
+                with self.subTest(port=port.name):
+                    error = self.refused(port)
+                    self.assertEqual(error.code(), code, error.details())
+                    self.assertTrue(error.details().startswith(prefix), error.details())
+            self.assertEqual([(p.name, p.spec) for p in self.stub.ListPorts(api.ListPortsRequest()).ports], before)
+            self.assertNotIn("prog/xdp", sh("ip", "-d", "link", "show", big).stdout)
+        finally:
+            sh("ip", "link", "del", big, check=False)
 
 
 class UplinkOverVxlanBetweenTwoHosts(unittest.TestCase):
@@ -201,13 +338,14 @@ class UplinkOverVxlanBetweenTwoHosts(unittest.TestCase):
             sh("ip", "netns", "del", ns, check=False)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def test_pod_a_reaches_pod_b_over_the_kernels_vxlan(self):
+    def pod_a_to_pod_b(self, mode):
         addresses = {"a": NET + "11", "b": NET + "12"}
         for side, daemon in self.daemons.items():
             stub = daemon.stub()
-            port = stub.CreatePort(api.CreatePortRequest(port=uplink("vx", "vx0", mode=api.UplinkSpec.MODE_AF_PACKET)))
+            port = stub.CreatePort(api.CreatePortRequest(port=uplink("vx", "vx0", mode=mode)))
             self.assertEqual(port.status.state, api.PortStatus.UP, port.status.message)
             self.assertEqual(port.status.mtu, 1450)  # VXLAN's overhead taken from the underlay's 1500
+            self.assertEqual(port.status.backend, MODE_NAMES.get(mode, "af_xdp"), port.status.message)
             stub.CreatePort(api.CreatePortRequest(port=vhost_kernel_port(
                 "pod", tap_name="eth0", netns="/var/run/netns/" + self.pods[side], mtu=1450,
                 allow_plain_tap=not HAS_VHOST_NET)))
@@ -219,11 +357,26 @@ class UplinkOverVxlanBetweenTwoHosts(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         sent, received = tcp_transfer(self.pods["a"], self.pods["b"], addresses["b"], 4 << 20)
         self.assertEqual(sent, received)
-        # Encapsulated on the underlay: the VXLAN devices' counters moved.
+        # Encapsulated on the underlay: the VXLAN devices' counters moved, and vhostd's
+        # counters of each uplink equal its VXLAN device's.
+        time.sleep(0.5)
         rx_b = int(sh("cat", "/sys/class/net/vx0/statistics/rx_packets", netns=self.hosts["b"]).stdout)
         self.assertGreater(rx_b, 1000)
-        print("vxlan: %d bytes, sha256 %s; host B's vx0 received %d packets" % (sent[0], sent[1], rx_b),
-              file=sys.stderr)
+        for side, daemon in self.daemons.items():
+            stats = daemon.stub().GetPortStats(api.GetPortStatsRequest(name="vx"))
+            self.assertEqual(stats.rx_packets, counter("vx0", "rx_packets", netns=self.hosts[side]), side)
+            self.assertEqual(stats.tx_packets, counter("vx0", "tx_packets", netns=self.hosts[side]), side)
+        status = type_status_of(self.daemons["a"].stub().GetPort(api.GetPortRequest(name="vx")))
+        print("vxlan over %s (xdp %r): %d bytes, sha256 %s; host B's vx0 received %d packets" % (
+            status.mode, status.xdp_attach_mode, sent[0], sent[1], rx_b), file=sys.stderr)
+        return status
+
+    def test_pod_a_reaches_pod_b_over_the_kernels_vxlan_with_af_xdp(self):
+        # A VXLAN device has no XDP in its driver: the kernel runs the program generically.
+        self.assertEqual(self.pod_a_to_pod_b(AUTO).xdp_attach_mode, "generic")
+
+    def test_pod_a_reaches_pod_b_over_the_kernels_vxlan_with_af_packet(self):
+        self.assertEqual(self.pod_a_to_pod_b(AF_PACKET).mode, "af_packet")
 
 
 if __name__ == "__main__":
