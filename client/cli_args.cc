@@ -21,6 +21,8 @@
 namespace vhostctl {
 namespace {
 
+constexpr uint32_t kMaxVlan = 4094;
+
 // Lines of the usage text and synopses wrap before this column.
 constexpr size_t kLineWidth = 80;
 
@@ -60,6 +62,8 @@ struct CommandDef {
   const char* help;
   std::vector<FlagDef> flags;
   const char* synopsis_tail = "";  // what the synopsis adds after the flags
+  const char* name_word = "NAME";  // how the synopsis and errors call NAME
+  std::vector<const char*> extra_args = {};  // positional words after NAME (Command::args)
 };
 
 const FlagDef kIntervalFlag = {"--interval", "SECONDS",
@@ -90,6 +94,22 @@ const std::vector<CommandDef>& Commands() {
       {"xconnect", "list", CommandKind::kXconnectList, false, "List the cross-connects.", {}},
       {"xconnect", "delete", CommandKind::kXconnectDelete, true, "Delete a cross-connect.",
        {kAllowMissingFlag}},
+      {"bridge", "create", CommandKind::kBridgeCreate, true, "Create a learning bridge (no ports yet).",
+       {{"--mac-table-size", "N", "most MAC addresses it learns (default: 2048)"},
+        {"--mac-aging", "SECONDS", "how long an unseen address stays learned (default: 300)"}}},
+      {"bridge", "get", CommandKind::kBridgeGet, true, "Show a bridge, its ports and counters.", {}},
+      {"bridge", "delete", CommandKind::kBridgeDelete, true, "Delete a bridge; its ports stay, detached.",
+       {kAllowMissingFlag}},
+      {"bridge", "list", CommandKind::kBridgeList, false, "List the bridges.", {}},
+      {"bridge", "add-port", CommandKind::kBridgeAddPort, true,
+       "Attach a port to a bridge: with no VLAN rule, as an access port of one VLAN, or as a trunk.",
+       {{"--vlan", "ID", "access port of VLAN ID (1..4094): untagged frames only"},
+        {"--trunk", "IDS", "trunk of these VLANs (e.g. 10,20,100-199): tagged frames only"}},
+       "", "BRIDGE", {"PORT"}},
+      {"bridge", "del-port", CommandKind::kBridgeDelPort, true, "Detach a port from a bridge.", {}, "",
+       "BRIDGE", {"PORT"}},
+      {"bridge", "macs", CommandKind::kBridgeMacs, true, "Show the MAC addresses a bridge learned.", {}, "",
+       "BRIDGE"},
       {"core", "list", CommandKind::kCoreList, false, "List the polling cores and their queues.",
        {}},
       {"plugin", "list", CommandKind::kPluginList, false,
@@ -125,7 +145,9 @@ std::string CommandName(const CommandDef& def) {
 
 // "port create NAME", "top": a command's words as its synopsis starts.
 std::string CommandWords(const CommandDef& def) {
-  return absl::StrCat(CommandName(def), def.takes_name ? " NAME" : "");
+  std::string words = absl::StrCat(CommandName(def), def.takes_name ? absl::StrCat(" ", def.name_word) : "");
+  for (const char* arg : def.extra_args) absl::StrAppend(&words, " ", arg);
+  return words;
 }
 
 // "--interval SECONDS", "[--watch]": a flag as a synopsis shows it.
@@ -255,6 +277,8 @@ struct Leaf {
   CLI::App* app = nullptr;
   CLI::Option* name_option = nullptr;
   std::string name;
+  std::vector<CLI::Option*> extra_options;  // parallel to def->extra_args
+  std::vector<std::string> extra_values;    // sized once: the options point into it
   std::map<std::string, CLI::Option*> flags;  // by FlagDef::name
   std::vector<CLI::Option*> type_options;     // port create: parallel to the type flags
 };
@@ -323,6 +347,10 @@ class Parser {
       Configure(leaf->app);
       globals_.push_back(AddGlobals(leaf->app));
       if (def.takes_name) leaf->name_option = leaf->app->add_option("NAME", leaf->name);
+      leaf->extra_values.resize(def.extra_args.size());
+      for (size_t i = 0; i < def.extra_args.size(); ++i) {
+        leaf->extra_options.push_back(leaf->app->add_option(def.extra_args[i], leaf->extra_values[i]));
+      }
       for (const FlagDef& flag : def.flags) leaf->flags[flag.name] = AddFlag(leaf->app, flag);
       if (def.kind == CommandKind::kPortCreate && type_flags_ != nullptr) AddTypeFlags(leaf.get());
       leaves_.push_back(std::move(leaf));
@@ -488,12 +516,20 @@ class Parser {
     if (help_mode_) return;
     if (leaf_->def->takes_name) {
       if (leaf_->name_option->count() == 0) {
-        return Fail(absl::StrCat("'", LeafName(), "': missing NAME"));
+        return Fail(absl::StrCat("'", LeafName(), "': missing ", leaf_->def->name_word));
       }
       if (leaf_->name.empty()) {
-        return Fail(absl::StrCat("'", LeafName(), "': NAME must not be empty"));
+        return Fail(absl::StrCat("'", LeafName(), "': ", leaf_->def->name_word, " must not be empty"));
       }
       command->name = leaf_->name;
+    }
+    for (size_t i = 0; i < leaf_->extra_options.size(); ++i) {
+      const char* word = leaf_->def->extra_args[i];
+      if (leaf_->extra_options[i]->count() == 0) return Fail(absl::StrCat("'", LeafName(), "': missing ", word));
+      if (leaf_->extra_values[i].empty()) {
+        return Fail(absl::StrCat("'", LeafName(), "': ", word, " must not be empty"));
+      }
+      command->args.push_back(leaf_->extra_values[i]);
     }
     for (const FlagDef& flag : leaf_->def->flags) {
       if (flag.required && leaf_->flags.at(flag.name)->count() == 0) {
@@ -509,8 +545,13 @@ class Parser {
         return ApplyPortCreateFlags(command);
       case CommandKind::kPortDelete:
       case CommandKind::kXconnectDelete:
+      case CommandKind::kBridgeDelete:
         command->allow_missing = LeafSwitch("--allow-missing");
         return;
+      case CommandKind::kBridgeCreate:
+        return ApplyBridgeCreateFlags(command);
+      case CommandKind::kBridgeAddPort:
+        return ApplyVlanFlags(command);
       case CommandKind::kXconnectCreate:
         return ApplyPortsFlag(command);
       case CommandKind::kPortStats:
@@ -597,6 +638,32 @@ class Parser {
         if (std::optional<uint32_t> limit = PositiveNumberFlag("--limit", *text)) {
           command->limit = *limit;
         }
+      }
+    }
+  }
+
+  // A whole number flag the daemon checks the range of; nullopt if not given.
+  std::optional<uint32_t> NumberFlag(const std::string& flag) {
+    std::optional<std::string> text = LeafValue(flag);
+    if (!text) return std::nullopt;
+    std::optional<uint64_t> value = ParseUint64(*text, UINT32_MAX);
+    if (!value) Fail(absl::StrCat("invalid value ", Quoted(*text), " for ", flag, ": expected a whole number"));
+    return value;
+  }
+
+  void ApplyBridgeCreateFlags(Command* command) {
+    command->mac_table_size = NumberFlag("--mac-table-size");
+    command->mac_aging_seconds = NumberFlag("--mac-aging");
+  }
+
+  void ApplyVlanFlags(Command* command) {
+    command->access_vlan = NumberFlag("--vlan");
+    if (std::optional<std::string> text = LeafValue("--trunk")) {
+      if (command->access_vlan) return Fail("flags --vlan and --trunk exclude each other");
+      command->trunk_vlans = ParseVlanList(*text);
+      if (!command->trunk_vlans) {
+        Fail(absl::StrCat("invalid value ", Quoted(*text), " for --trunk: expected VLAN IDs and ranges ",
+                          "of 1..4094 separated by commas (10,20,100-199)"));
       }
     }
   }
@@ -755,6 +822,23 @@ bool IsPortCreateOwnFlag(const std::string& spelling) {
     }
   }
   return false;
+}
+
+std::optional<std::vector<uint32_t>> ParseVlanList(const std::string& text) {
+  std::vector<uint32_t> vlans;
+  for (absl::string_view item : absl::StrSplit(text, ',')) {
+    std::vector<absl::string_view> bounds = absl::StrSplit(item, absl::MaxSplits('-', 1));
+    std::optional<uint64_t> first = ParseUint64(bounds[0], UINT32_MAX);
+    if (!first) return std::nullopt;
+    if (bounds.size() == 1) {
+      vlans.push_back(static_cast<uint32_t>(*first));
+      continue;
+    }
+    std::optional<uint64_t> last = ParseUint64(bounds[1], kMaxVlan);
+    if (*first < 1 || !last || *last < *first) return std::nullopt;
+    for (uint64_t v = *first; v <= *last; ++v) vlans.push_back(static_cast<uint32_t>(v));
+  }
+  return vlans;
 }
 
 bool IsLiveView(const Command& command) {

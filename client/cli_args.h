@@ -49,6 +49,13 @@ enum class CommandKind {
   kXconnectCreate,
   kXconnectList,
   kXconnectDelete,
+  kBridgeCreate,
+  kBridgeGet,
+  kBridgeDelete,
+  kBridgeList,
+  kBridgeAddPort,
+  kBridgeDelPort,
+  kBridgeMacs,
   kCoreList,
   kPluginList,
   kTop,
@@ -97,6 +104,15 @@ struct Command {
   PortCreateArgs port;         // port create
   std::string port_a;          // xconnect create --ports A,B
   std::string port_b;
+  // The positional words after NAME, for commands that take more (bridge add-port
+  // BRIDGE PORT: {PORT}).
+  std::vector<std::string> args;
+  // bridge create: --mac-table-size, --mac-aging (unset: the daemon's defaults).
+  std::optional<uint32_t> mac_table_size;
+  std::optional<uint32_t> mac_aging_seconds;
+  // bridge add-port: --vlan ID (access) or --trunk IDS (expanded, in order given).
+  std::optional<uint32_t> access_vlan;
+  std::optional<std::vector<uint32_t>> trunk_vlans;
 
   // Live views: "port stats NAME --watch" and "top" (see IsLiveView).
   bool watch = false;                          // port stats --watch
@@ -104,6 +120,11 @@ struct Command {
   std::optional<uint32_t> count;               // --count: refreshes; unset = until stopped
   uint32_t limit = kDefaultTopLimit;           // top --limit: ports shown, >= 1
 };
+
+// "10,20,100-199" as the VLAN IDs it lists, in order (a range expanded, within
+// 1..4094); nullopt if it is not such a list. Single IDs may be any whole number:
+// the daemon checks them and names the one out of range.
+std::optional<std::vector<uint32_t>> ParseVlanList(const std::string& text);
 
 // Whether `command` is a live view, which refreshes until stopped or --count times.
 bool IsLiveView(const Command& command);

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "client/bridge_output.h"
 #include "client/flag_values.h"
 #include "client/live_view.h"
 #include "client/output_format.h"
@@ -100,6 +101,14 @@ class Runner {
         return XconnectList();
       case CommandKind::kXconnectDelete:
         return XconnectDelete();
+      case CommandKind::kBridgeCreate:
+      case CommandKind::kBridgeGet:
+      case CommandKind::kBridgeDelete:
+      case CommandKind::kBridgeList:
+      case CommandKind::kBridgeAddPort:
+      case CommandKind::kBridgeDelPort:
+      case CommandKind::kBridgeMacs:
+        return RunBridgeCommand();
       case CommandKind::kCoreList:
         return CoreList();
       case CommandKind::kPluginList:
@@ -344,6 +353,72 @@ class Runner {
         &all);
     if (!status.ok()) return Fail(status);
     return Print(all, FormatCrossConnectTable(all));
+  }
+
+  // The bridge commands: one RPC each, printed as the daemon answered.
+  int RunBridgeCommand() {
+    google::protobuf::Empty empty;
+    vhostd::v1::Bridge bridge;
+    switch (command_.kind) {
+      case CommandKind::kBridgeCreate: {
+        const vhostd::v1::CreateBridgeRequest request = MakeCreateBridgeRequest(command_);
+        grpc::Status status = Call([&](grpc::ClientContext* c) { return stub_->CreateBridge(c, request, &bridge); });
+        if (!status.ok()) return Fail(status);
+        return Print(bridge, absl::StrCat("bridge ", bridge.name(), " created\n", FormatBridgeDetails(bridge)));
+      }
+      case CommandKind::kBridgeGet:
+      case CommandKind::kBridgeMacs: {
+        vhostd::v1::GetBridgeRequest request;
+        request.set_name(command_.name);
+        request.set_mac_table(command_.kind == CommandKind::kBridgeMacs);
+        grpc::Status status = Call([&](grpc::ClientContext* c) { return stub_->GetBridge(c, request, &bridge); });
+        if (!status.ok()) return Fail(status);
+        if (command_.kind == CommandKind::kBridgeMacs) return Print(bridge, [&] { return FormatMacTable(bridge); });
+        return Print(bridge, [&] { return FormatBridgeDetails(bridge); });
+      }
+      case CommandKind::kBridgeDelete: {
+        vhostd::v1::DeleteBridgeRequest request;
+        request.set_name(command_.name);
+        request.set_allow_missing(command_.allow_missing);
+        grpc::Status status = Call([&](grpc::ClientContext* c) { return stub_->DeleteBridge(c, request, &empty); });
+        if (!status.ok()) return Fail(status);
+        return Print(empty, absl::StrCat("bridge ", command_.name, " deleted\n"));
+      }
+      case CommandKind::kBridgeAddPort: {
+        const vhostd::v1::AddBridgePortRequest request = MakeAddBridgePortRequest(command_);
+        vhostd::v1::BridgePort port;
+        grpc::Status status = Call([&](grpc::ClientContext* c) { return stub_->AddBridgePort(c, request, &port); });
+        if (!status.ok()) return Fail(status);
+        return Print(port, absl::StrCat("port ", port.port(), " added to bridge ", command_.name, " (VLAN rule: ",
+                                        VlanRuleText(port), ")\n"));
+      }
+      case CommandKind::kBridgeDelPort: {
+        vhostd::v1::DeleteBridgePortRequest request;
+        request.set_bridge(command_.name);
+        request.set_port(command_.args.at(0));
+        grpc::Status status = Call([&](grpc::ClientContext* c) { return stub_->DeleteBridgePort(c, request, &empty); });
+        if (!status.ok()) return Fail(status);
+        return Print(empty, absl::StrCat("port ", request.port(), " removed from bridge ", command_.name, "\n"));
+      }
+      default:
+        return BridgeList();
+    }
+  }
+
+  int BridgeList() {
+    vhostd::v1::ListBridgesResponse all;
+    grpc::Status status = FetchAllPages<vhostd::v1::ListBridgesResponse>(
+        [&](grpc::ClientContext* context, const std::string& token, vhostd::v1::ListBridgesResponse* page) {
+          vhostd::v1::ListBridgesRequest request;
+          request.set_page_token(token);
+          return stub_->ListBridges(context, request, page);
+        },
+        [](vhostd::v1::ListBridgesResponse* page, vhostd::v1::ListBridgesResponse* all) {
+          for (vhostd::v1::Bridge& b : *page->mutable_bridges()) all->add_bridges()->Swap(&b);
+        },
+        &all);
+    if (!status.ok()) return Fail(status);
+    return Print(all, FormatBridgeTable(all));
   }
 
   int XconnectDelete() {

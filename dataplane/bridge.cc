@@ -25,6 +25,6 @@ std::shared_ptr<BridgePortCounters[]> NewBridgePortCounters() {
   return std::shared_ptr<BridgePortCounters[]>(new BridgePortCounters[kCounterLanes]);
 }
 
-uint64_t BridgeNowMs(const BridgeView& bridge) { return rte_rdtsc() / bridge.tsc_per_ms; }
+uint64_t TscMs(uint64_t tsc_per_ms) { return rte_rdtsc() / tsc_per_ms; }
 
 }  // namespace vhostd

@@ -74,8 +74,10 @@ struct BridgeView {
   std::vector<BridgeMember> members;
 };
 
-// Milliseconds of the clock the MAC table of bridges runs on (the TSC).
-uint64_t BridgeNowMs(const BridgeView& bridge);
+// Milliseconds of the clock the MAC tables of bridges run on (the TSC), for a TSC of
+// `tsc_per_ms` cycles per millisecond; the control thread reads the same clock.
+uint64_t TscMs(uint64_t tsc_per_ms);
+inline uint64_t BridgeNowMs(const BridgeView& bridge) { return TscMs(bridge.tsc_per_ms); }
 
 }  // namespace vhostd
 

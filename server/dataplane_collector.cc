@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "server/bridge_metrics.h"
 #include "server/text_exposition.h"
 
 namespace vhostd {
@@ -156,6 +157,7 @@ void DataplaneCollector::AppendText(std::string* out) const {
   for (const auto& [type, count] : by_type) text.Sample("vhostd_ports", TextExposition::Label("type", type), count);
   text.Family("vhostd_cross_connects", "Cross-connects.", "gauge");
   text.Sample("vhostd_cross_connects", "", uint64_t{manager_->CrossConnectCount()});
+  AppendBridgeFamilies(text, manager_->SnapshotBridges());
 }
 
 }  // namespace vhostd

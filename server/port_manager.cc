@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "server/bridge_config.h"
 #include "server/log.h"
 #include "server/names.h"
 #include "server/pagination.h"
@@ -30,7 +31,7 @@ constexpr char kTypeUrlPrefix[] = "type.googleapis.com/";
 // Names are unique, and every cross-connect joins two distinct existing ports that are
 // in no other cross-connect.
 absl::Status CheckConsistent(const vhostd::state::DesiredState& state) {
-  std::set<std::string> ports, xconnects, joined;
+  std::set<std::string> ports, xconnects, joined, bridges;
   for (const google::protobuf::Struct& port : state.ports()) {
     const std::string name = StoredString(port, "name");
     if (!ports.insert(name).second) return absl::DataLossError(absl::StrCat("port ", name, " twice"));
@@ -42,6 +43,15 @@ absl::Status CheckConsistent(const vhostd::state::DesiredState& state) {
     if (x.port_a() == x.port_b() || !ports.count(x.port_a()) || !ports.count(x.port_b()) ||
         !joined.insert(x.port_a()).second || !joined.insert(x.port_b()).second) {
       return absl::DataLossError(absl::StrCat("cross-connect ", x.name(), " joins missing or already joined ports"));
+    }
+  }
+  for (const vhostd::v1::Bridge& b : state.bridges()) {
+    if (!bridges.insert(b.name()).second) return absl::DataLossError(absl::StrCat("bridge ", b.name(), " twice"));
+    if (absl::Status s = NormalizeStoredBridge(b).status(); !s.ok()) return absl::DataLossError(s.message());
+    for (const vhostd::v1::BridgePort& p : b.ports()) {
+      if (!ports.count(p.port()) || !joined.insert(p.port()).second) {
+        return absl::DataLossError(absl::StrCat("bridge ", b.name(), " has missing or already joined port ", p.port()));
+      }
     }
   }
   return absl::OkStatus();
@@ -85,6 +95,9 @@ absl::Status PortManager::Restore() {
     ports_[name] = std::move(entry);
   }
   for (const CrossConnect& xconnect : state->cross_connects()) xconnects_[xconnect.name()] = xconnect;
+  for (const vhostd::v1::Bridge& bridge : state->bridges()) {
+    bridges_.try_emplace(bridge.name(), *NormalizeStoredBridge(bridge), engine_->tsc_hz() / 1000);
+  }
   if (store_->loaded_format_version() != 0 && store_->loaded_format_version() < kStateFormatVersion) {
     // Migrated on load: written back at once in today's format (the journal appends to it).
     if (absl::Status s = store_->Save(CurrentState()); !s.ok()) {
@@ -92,8 +105,8 @@ absl::Status PortManager::Restore() {
     }
     VHOSTD_LOG_INFO("state file ", store_->path(), " rewritten in format ", kStateFormatVersion);
   }
-  VHOSTD_LOG_INFO("restored ", ports_.size(), " ports and ", xconnects_.size(), " cross-connects from ",
-                  store_->path());
+  VHOSTD_LOG_INFO("restored ", ports_.size(), " ports, ", xconnects_.size(), " cross-connects and ", bridges_.size(),
+                  " bridges from ", store_->path());
   Reprogram().IgnoreError();  // logged; the desired state stands, and ports a core may poll stay pinned
   return absl::OkStatus();
 }
@@ -272,6 +285,10 @@ absl::Status PortManager::DeletePort(const std::string& name, bool allow_missing
     return absl::FailedPreconditionError(
         absl::StrCat("port ", name, " is part of cross-connect ", xconnect->name(), "; delete that first"));
   }
+  if (const BridgeRuntime* bridge = BridgeOf(name)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("port ", name, " is in bridge ", bridge->name(), "; remove it from there first"));
+  }
   if (possibly_polled_.count(name)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "port ", name, " may still be polled: a polling core did not acknowledge its new program; retry later"));
@@ -323,12 +340,14 @@ absl::StatusOr<CrossConnect> PortManager::CreateCrossConnect(CrossConnect xconne
       return absl::FailedPreconditionError(
           absl::StrCat("port ", port, " is already part of cross-connect ", other->name()));
     }
+    const std::string field = port == xconnect.port_a() ? "cross_connect.port_a" : "cross_connect.port_b";
+    if (absl::Status s = CheckPortFree(port, field); !s.ok()) return s;
   }
   xconnects_[xconnect.name()] = xconnect;
   const auto undo = [&] { xconnects_.erase(xconnect.name()); };
   vhostd::state::JournalRecord change;
   *change.mutable_put_cross_connect() = xconnect;
-  if (absl::Status s = CommitCrossConnectChange(change, "cross-connect not created", undo); !s.ok()) return s;
+  if (absl::Status s = CommitForwardingChange(change, "cross-connect not created", undo); !s.ok()) return s;
   VHOSTD_LOG_INFO("created cross-connect ", xconnect.name(), ": ", xconnect.port_a(), " <-> ", xconnect.port_b());
   return xconnect;
 }
@@ -346,7 +365,7 @@ absl::Status PortManager::DeleteCrossConnect(const std::string& name, bool allow
   const auto undo = [&] { xconnects_[name] = removed; };
   vhostd::state::JournalRecord change;
   change.set_delete_cross_connect(name);
-  if (absl::Status s = CommitCrossConnectChange(change, "cross-connect not deleted", undo); !s.ok()) return s;
+  if (absl::Status s = CommitForwardingChange(change, "cross-connect not deleted", undo); !s.ok()) return s;
   VHOSTD_LOG_INFO("deleted cross-connect ", name);
   return absl::OkStatus();
 }
@@ -480,6 +499,10 @@ PortStats PortManager::Stats(const PortEntry& entry) {
   stats.set_rx_errors(driver.rx_errors);
   stats.set_tx_errors(driver.tx_errors);
   stats.set_rx_no_mbuf(driver.rx_no_mbuf + no_mbuf);
+  if (const BridgeRuntime* bridge = BridgeOf(entry.spec.name())) {
+    stats.set_bridge(bridge->name());
+    *stats.mutable_bridge_counters() = bridge->PortCounters(entry.spec.name());
+  }
   return stats;
 }
 
@@ -494,6 +517,7 @@ vhostd::state::DesiredState PortManager::CurrentState() const {
   vhostd::state::DesiredState state;
   for (const auto& [name, entry] : ports_) *state.add_ports() = entry.stored;
   for (const auto& [name, xconnect] : xconnects_) *state.add_cross_connects() = xconnect;
+  for (const auto& [name, bridge] : bridges_) *state.add_bridges() = bridge.Spec();
   return state;
 }
 
@@ -505,7 +529,7 @@ absl::Status PortManager::Persist(const vhostd::state::JournalRecord& change) {
 // The data plane first: a cross-connect change is reported and saved only once every
 // core took it, so neither the caller nor the state file is told of forwarding the
 // cores refused.
-absl::Status PortManager::CommitCrossConnectChange(const vhostd::state::JournalRecord& change,
+absl::Status PortManager::CommitForwardingChange(const vhostd::state::JournalRecord& change,
                                                    const std::string& failure, const std::function<void()>& undo) {
   absl::Status status = Reprogram();
   if (status.ok()) {
@@ -534,16 +558,23 @@ absl::Status PortManager::Reprogram() {
     units.insert(units.end(), more.begin(), more.end());
     polled.insert({a.spec.name(), b.spec.name()});
   }
+  PlanInputs bridge_inputs = CurrentBridgeInputs();
+  std::vector<std::shared_ptr<BridgeView>> views;
+  std::vector<ForwardingUnit> bridge_units = BridgePlan(views, polled);
+  units.insert(units.end(), bridge_units.begin(), bridge_units.end());
   // From where the cores poll now, so that a change moves only the queues it must.
   const CurrentAssignment current = AssignmentOf(engine_->Cores());
   if (absl::Status s = engine_->Apply(AssignToCores(units, engine_->core_count(), current)); !s.ok()) {
     VHOSTD_LOG_ERROR("reprogramming polling cores: ", s.ToString());
     possibly_polled_.insert(polled.begin(), polled.end());
+    views_.insert(views_.end(), views.begin(), views.end());
     SetPlanStale(true);
     return s;
   }
   possibly_polled_ = std::move(polled);
+  views_ = std::move(views);  // the cores let go of the older ones
   planned_ = std::move(inputs);
+  planned_bridges_ = std::move(bridge_inputs);
   SetPlanStale(false);
   return absl::OkStatus();
 }

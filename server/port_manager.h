@@ -22,6 +22,7 @@
 #include "dataplane/plugin_registry.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/struct.pb.h"
+#include "server/bridge_runtime.h"
 #include "server/state_store.h"
 #include "vhostd/v1/vhostd.pb.h"
 
@@ -55,6 +56,16 @@ class PortManager : public PortEvents {
   absl::Status DeleteCrossConnect(const std::string& name, bool allow_missing);
   absl::StatusOr<vhostd::v1::ListCrossConnectsResponse> ListCrossConnects(
       const vhostd::v1::ListCrossConnectsRequest& request);
+
+  // Bridges (port_manager_bridges.cc): the same rules as for cross-connects (validated
+  // first, applied to the data plane, then persisted, undone if either fails).
+  absl::StatusOr<vhostd::v1::Bridge> CreateBridge(vhostd::v1::Bridge bridge);
+  absl::StatusOr<vhostd::v1::Bridge> GetBridge(const std::string& name, bool mac_table);
+  absl::StatusOr<vhostd::v1::ListBridgesResponse> ListBridges(const vhostd::v1::ListBridgesRequest& request);
+  absl::Status DeleteBridge(const std::string& name, bool allow_missing);
+  absl::StatusOr<vhostd::v1::BridgePort> AddBridgePort(const std::string& bridge, vhostd::v1::BridgePort port);
+  absl::Status DeleteBridgePort(const std::string& bridge, const std::string& port);
+  std::vector<vhostd::v1::Bridge> SnapshotBridges();  // every bridge with counters, for exporters
 
   vhostd::v1::ListPluginsResponse ListPlugins();
   vhostd::v1::ListCoresResponse ListCores();
@@ -124,6 +135,17 @@ class PortManager : public PortEvents {
   vhostd::v1::Port Describe(const PortEntry& entry, const QueueCores& cores) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   vhostd::v1::PortStats Stats(const PortEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const vhostd::v1::CrossConnect* CrossConnectOf(const std::string& port) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  const BridgeRuntime* BridgeOf(const std::string& port) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Why `port` cannot join a bridge or cross-connect (error naming `field`), if it cannot.
+  absl::Status CheckPortFree(const std::string& port, const std::string& field) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<BridgeRuntime*> FindBridge(const std::string& name, const std::string& field)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // (port, queues) of every bridge port that is open: a bridge plan is stale when it differs.
+  PlanInputs CurrentBridgeInputs() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Units for every bridge, with the views they point to and the ports they poll.
+  std::vector<ForwardingUnit> BridgePlan(std::vector<std::shared_ptr<BridgeView>>& views, std::set<std::string>& polled)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Makes one change of the desired state durable (the state journal).
   absl::Status Persist(const vhostd::state::JournalRecord& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The desired state as held in memory (what a snapshot of it holds).
@@ -136,7 +158,7 @@ class PortManager : public PortEvents {
   // persists it. If either fails, `undo` reverts the change in memory, the previous
   // plan is applied again, and the error (UNAVAILABLE, prefixed with `failure`) is
   // returned.
-  absl::Status CommitCrossConnectChange(const vhostd::state::JournalRecord& change, const std::string& failure,
+  absl::Status CommitForwardingChange(const vhostd::state::JournalRecord& change, const std::string& failure,
                                         const std::function<void()>& undo)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   PlanInputs CurrentPlanInputs() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -154,6 +176,11 @@ class PortManager : public PortEvents {
   absl::Mutex mu_;
   std::map<std::string, PortEntry> ports_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, vhostd::v1::CrossConnect> xconnects_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, BridgeRuntime> bridges_ ABSL_GUARDED_BY(mu_);
+  // Bridge views a polling core may run: the installed plan's, and after a failed
+  // Apply the older ones too (like possibly_polled_), so none is freed under a core.
+  std::vector<std::shared_ptr<BridgeView>> views_ ABSL_GUARDED_BY(mu_);
+  PlanInputs planned_bridges_ ABSL_GUARDED_BY(mu_);
   // Ports a polling core may still read. Normally the ports of the installed programs;
   // after a core failed to take a new program, the old ports stay here too, so they
   // are not closed under it.

@@ -44,8 +44,11 @@ void PortManager::Reconcile() {
   const absl::Time now = absl::Now();
   RetryFailedPorts(now);
   // A plan that fails is logged, marks the plan stale and is tried again next pass.
-  if (plan_stale_ || CurrentPlanInputs() != planned_) Reprogram().IgnoreError();
+  if (plan_stale_ || CurrentPlanInputs() != planned_ || CurrentBridgeInputs() != planned_bridges_) {
+    Reprogram().IgnoreError();
+  }
   SampleTxStalls(now);
+  for (auto& [name, bridge] : bridges_) bridge.SweepMacTable();
 }
 
 PortManager::PlanInputs PortManager::CurrentPlanInputs() const {

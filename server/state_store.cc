@@ -39,6 +39,7 @@ absl::Status WriteAll(int fd, const std::string& data) {
 
 std::string NameOf(const google::protobuf::Struct& port) { return StoredString(port, "name"); }
 std::string NameOf(const vhostd::v1::CrossConnect& xconnect) { return xconnect.name(); }
+std::string NameOf(const vhostd::v1::Bridge& bridge) { return bridge.name(); }
 
 absl::Status FsyncDirectoryOf(const std::string& path) {
   const size_t slash = path.find_last_of('/');
@@ -151,6 +152,12 @@ void StateStore::ApplyChange(const JournalRecord& change, DesiredState& state) {
       replace(state.mutable_cross_connects(), change.delete_cross_connect(),
               static_cast<const vhostd::v1::CrossConnect*>(nullptr));
       break;
+    case JournalRecord::kPutBridge:
+      replace(state.mutable_bridges(), change.put_bridge().name(), &change.put_bridge());
+      break;
+    case JournalRecord::kDeleteBridge:
+      replace(state.mutable_bridges(), change.delete_bridge(), static_cast<const vhostd::v1::Bridge*>(nullptr));
+      break;
     case JournalRecord::CHANGE_NOT_SET:
       break;
   }
@@ -200,7 +207,8 @@ absl::Status StateStore::AppendLine(const std::string& line) {
 
 void StateStore::SetCompactionPoint(const DesiredState& snapshot) {
   compact_after_ = std::max<uint64_t>(kMinRecordsBeforeCompaction,
-                                      static_cast<uint64_t>(snapshot.ports_size() + snapshot.cross_connects_size()));
+                                      static_cast<uint64_t>(snapshot.ports_size() + snapshot.cross_connects_size() +
+                                                            snapshot.bridges_size()));
 }
 
 absl::Status StateStore::Save(const DesiredState& state) {

@@ -61,6 +61,36 @@ grpc::Status VhostdService::ListCrossConnects(grpc::ServerContext*,
   return Reply(manager_->ListCrossConnects(*request), response);
 }
 
+grpc::Status VhostdService::CreateBridge(grpc::ServerContext*, const vhostd::v1::CreateBridgeRequest* request,
+                                         vhostd::v1::Bridge* response) {
+  return Reply(manager_->CreateBridge(request->bridge()), response);
+}
+
+grpc::Status VhostdService::GetBridge(grpc::ServerContext*, const vhostd::v1::GetBridgeRequest* request,
+                                      vhostd::v1::Bridge* response) {
+  return Reply(manager_->GetBridge(request->name(), request->mac_table()), response);
+}
+
+grpc::Status VhostdService::ListBridges(grpc::ServerContext*, const vhostd::v1::ListBridgesRequest* request,
+                                        vhostd::v1::ListBridgesResponse* response) {
+  return Reply(manager_->ListBridges(*request), response);
+}
+
+grpc::Status VhostdService::DeleteBridge(grpc::ServerContext*, const vhostd::v1::DeleteBridgeRequest* request,
+                                         google::protobuf::Empty*) {
+  return ToGrpcStatus(manager_->DeleteBridge(request->name(), request->allow_missing()));
+}
+
+grpc::Status VhostdService::AddBridgePort(grpc::ServerContext*, const vhostd::v1::AddBridgePortRequest* request,
+                                          vhostd::v1::BridgePort* response) {
+  return Reply(manager_->AddBridgePort(request->bridge(), request->port()), response);
+}
+
+grpc::Status VhostdService::DeleteBridgePort(grpc::ServerContext*, const vhostd::v1::DeleteBridgePortRequest* request,
+                                             google::protobuf::Empty*) {
+  return ToGrpcStatus(manager_->DeleteBridgePort(request->bridge(), request->port()));
+}
+
 grpc::Status VhostdService::ListPlugins(grpc::ServerContext*, const vhostd::v1::ListPluginsRequest*,
                                         vhostd::v1::ListPluginsResponse* response) {
   *response = manager_->ListPlugins();

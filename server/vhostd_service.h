@@ -26,6 +26,16 @@ class VhostdService final : public vhostd::v1::Vhostd::Service {
                                   google::protobuf::Empty*) override;
   grpc::Status ListCrossConnects(grpc::ServerContext*, const vhostd::v1::ListCrossConnectsRequest*,
                                  vhostd::v1::ListCrossConnectsResponse*) override;
+  grpc::Status CreateBridge(grpc::ServerContext*, const vhostd::v1::CreateBridgeRequest*, vhostd::v1::Bridge*) override;
+  grpc::Status GetBridge(grpc::ServerContext*, const vhostd::v1::GetBridgeRequest*, vhostd::v1::Bridge*) override;
+  grpc::Status ListBridges(grpc::ServerContext*, const vhostd::v1::ListBridgesRequest*,
+                           vhostd::v1::ListBridgesResponse*) override;
+  grpc::Status DeleteBridge(grpc::ServerContext*, const vhostd::v1::DeleteBridgeRequest*,
+                            google::protobuf::Empty*) override;
+  grpc::Status AddBridgePort(grpc::ServerContext*, const vhostd::v1::AddBridgePortRequest*,
+                             vhostd::v1::BridgePort*) override;
+  grpc::Status DeleteBridgePort(grpc::ServerContext*, const vhostd::v1::DeleteBridgePortRequest*,
+                                google::protobuf::Empty*) override;
   grpc::Status ListPlugins(grpc::ServerContext*, const vhostd::v1::ListPluginsRequest*,
                            vhostd::v1::ListPluginsResponse*) override;
   grpc::Status ListCores(grpc::ServerContext*, const vhostd::v1::ListCoresRequest*,
