@@ -574,3 +574,49 @@ TEST(ParseArgsTest, ShortFlagForms) {
 
 }  // namespace
 }  // namespace vhostctl
+
+namespace vhostctl {
+namespace {
+
+TEST(BridgeArgsTest, AddPortTakesBridgePortAndOneVlanRule) {
+  Command c = Parse({"bridge", "add-port", "br0", "vm1", "--vlan", "10"});
+  EXPECT_EQ(c.kind, CommandKind::kBridgeAddPort);
+  EXPECT_EQ(c.name, "br0");
+  EXPECT_EQ(c.args, std::vector<std::string>({"vm1"}));
+  EXPECT_EQ(c.access_vlan, 10u);
+  EXPECT_FALSE(c.trunk_vlans.has_value());
+  c = Parse({"bridge", "add-port", "br0", "vm1", "--trunk", "10,20-22,7"});
+  EXPECT_EQ(*c.trunk_vlans, std::vector<uint32_t>({10, 20, 21, 22, 7}));
+  c = Parse({"bridge", "add-port", "br0", "vm1"});
+  EXPECT_FALSE(c.access_vlan || c.trunk_vlans);
+  // The daemon checks the range of single IDs (and names the field).
+  EXPECT_EQ(Parse({"bridge", "add-port", "br0", "vm1", "--vlan", "5000"}).access_vlan, 5000u);
+}
+
+TEST(BridgeArgsTest, BadVlanFlagsAndMissingWordsAreUsageErrors) {
+  EXPECT_THAT(ParseError({"bridge", "add-port", "br0"}).message, HasSubstr("missing PORT"));
+  EXPECT_THAT(ParseError({"bridge", "add-port"}).message, HasSubstr("missing BRIDGE"));
+  EXPECT_THAT(ParseError({"bridge", "add-port", "br0", "vm1", "--vlan", "ten"}).message,
+              HasSubstr("for --vlan"));
+  EXPECT_THAT(ParseError({"bridge", "add-port", "br0", "vm1", "--vlan", "1", "--trunk", "2"}).message,
+              HasSubstr("--vlan and --trunk exclude each other"));
+  for (const char* bad : {"", "10,", "x", "10-", "20-10", "0-5", "1-4095", "1,,2"}) {
+    EXPECT_THAT(ParseError({"bridge", "add-port", "br0", "vm1", "--trunk", bad}).message, HasSubstr("for --trunk"))
+        << bad;
+  }
+  EXPECT_THAT(ParseError({"bridge", "del-port", "br0"}).message, HasSubstr("missing PORT"));
+  EXPECT_THAT(ParseError({"bridge", "macs"}).message, HasSubstr("missing BRIDGE"));
+}
+
+TEST(BridgeArgsTest, CreateTakesTableSettings) {
+  Command c = Parse({"bridge", "create", "br0", "--mac-table-size", "100", "--mac-aging", "30"});
+  EXPECT_EQ(c.kind, CommandKind::kBridgeCreate);
+  EXPECT_EQ(c.mac_table_size, 100u);
+  EXPECT_EQ(c.mac_aging_seconds, 30u);
+  EXPECT_FALSE(Parse({"bridge", "create", "br0"}).mac_table_size.has_value());
+  EXPECT_EQ(Parse({"bridge", "list"}).kind, CommandKind::kBridgeList);
+  EXPECT_EQ(Parse({"bridge", "delete", "br0", "--allow-missing"}).allow_missing, true);
+}
+
+}  // namespace
+}  // namespace vhostctl

@@ -21,7 +21,7 @@ vhostd::v1::BridgeCounters ToProto(const BridgePortTotals& totals) {
 }  // namespace
 
 BridgeRuntime::BridgeRuntime(const vhostd::v1::Bridge& spec, uint64_t tsc_per_ms)
-    : tsc_per_ms_(tsc_per_ms),
+    : tsc_per_ms_(std::max<uint64_t>(tsc_per_ms, 1)),  // an engine without a TSC (tests) still ages
       macs_(std::make_shared<MacTable>(spec.mac_table_size(), uint64_t{spec.mac_aging_seconds()} * 1000)) {
   spec_.set_name(spec.name());
   spec_.set_mac_table_size(spec.mac_table_size());
