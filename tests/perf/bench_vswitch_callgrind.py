@@ -8,14 +8,15 @@ runs natively and keeps it saturated. Once packets circulate, instrumentation is
 on (`callgrind_control -i on`), the counts zeroed (`-z`) for one window, then dumped; the instructions
 executed by the whole backend process in the window (Ir) are divided by the packets its
 polling core received in the same window (the backend's own counters, as in
-bench_vswitch.py). The dump's top functions go to DIR/<config>-<size>.txt.
+bench_vswitch.py). The dump's top functions go to DIR/r<round>/<config>-<size>.txt.
 
-    bench_vswitch_callgrind.py [--configs testpmd,xconnect] [--sizes 64,1518] [--seconds 10] --out DIR
+    bench_vswitch_callgrind.py [--configs testpmd,xconnect] [--sizes 64,1518] [--seconds 10] [--rounds 3] --out DIR
 """
 
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -43,6 +44,7 @@ def dumped_instructions(path):
 def profile(config, size, a, out):
     backend = BACKENDS[config](a)
     work = short_tmpdir("bvc")
+    os.makedirs(out, exist_ok=True)
     prefix = os.path.join(out, "%s-%d" % (config, size))
     a.backend_wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--dump-instr=no",
                          "--callgrind-out-file=%s.%%p.callgrind" % prefix]
@@ -84,21 +86,30 @@ def main(argv=None):
     p.add_argument("--configs", default="testpmd,xconnect")
     p.add_argument("--sizes", default="64,1518")
     p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--rounds", type=int, default=3, help="windows per configuration and size (alternating)")
     p.add_argument("--out", required=True, help="directory for the dumps and annotations")
     own = p.parse_args(argv)
     a = bench_vswitch.parse_args(["--sizes", own.sizes, "--seconds", str(own.seconds), "--warmup", "5"])
     bench_vswitch.snapshot_binaries(a)
-    os.makedirs(own.out, exist_ok=True)
-    rows = []
-    for config in own.configs.split(","):
+    configs = own.configs.split(",")
+    for config in configs:
         if config not in ("testpmd", "xconnect", "bridge"):
             raise SystemExit("--configs: %s cannot run under valgrind here (testpmd, xconnect, bridge)" % config)
-        for size in a.sizes:
-            row = profile(config, size, a, os.path.abspath(own.out))
-            rows.append(row)
-            print("%-9s %4d B: %d instructions / %d packets = %.0f instructions per packet" % (
-                config, size, row["instructions"], row["packets"], row["instructions_per_packet"] or 0),
-                flush=True)
+    # Instructions per packet depend on how full the bursts are, which varies from one
+    # window to the next: several rounds, alternating, and their median.
+    per_packet = {}
+    for r in range(own.rounds):
+        for config in configs:
+            for size in a.sizes:
+                row = profile(config, size, a, os.path.join(os.path.abspath(own.out), "r%d" % r))
+                per_packet.setdefault((config, size), []).append(row["instructions_per_packet"] or 0)
+                print("round %d %-9s %4d B: %d instructions / %d packets = %.0f instructions per packet" % (
+                    r, config, size, row["instructions"], row["packets"], row["instructions_per_packet"] or 0),
+                    flush=True)
+    print("\n| configuration | frame | instructions per packet, median (min..max) |\n| --- | --- | --- |")
+    for (config, size), values in per_packet.items():
+        print("| %s | %d B | %.0f (%.0f..%.0f) |" % (config, size, statistics.median(values), min(values),
+                                                  max(values)))
     return 0
 
 
