@@ -7,7 +7,10 @@
 #   2. `podman build` of deploy/image/Containerfile on that base, with the binaries Bazel
 #      built: the daemon, its plugins, vhostctl, vhostd-health and vhostd-cni.
 #
-# usage: deploy/build-image.sh [--tag IMAGE] [--artifacts DIR] [--base-tarball FILE] [--mirror URL]
+# usage: deploy/build-image.sh [--testpmd] [--tag IMAGE] [--artifacts DIR] [--base-tarball FILE] [--mirror URL]
+#   --testpmd       build the example DPDK application image instead (Debian's testpmd on its
+#                   own base, deploy/image/testpmd-packages.txt; default tag
+#                   localhost/vhostd-testpmd:dev), for examples/dpdk-testpmd-pod.yaml
 #   --tag           image name (default localhost/vhostd:dev)
 #   --artifacts     a tree holding server/vhostd, server/plugins/*.so, client/vhostctl,
 #                   deploy/probe/vhostd-health and client/vhostd-cni, as bazel-bin or a
@@ -20,7 +23,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
-tag=localhost/vhostd:dev
+tag=""
+variant=vhostd
 artifacts=""
 base_tarball=""
 mirror=""
@@ -32,6 +36,7 @@ log() { echo "build-image: $*" >&2; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
+    --testpmd) variant=testpmd; shift ;;
     --tag) tag=${2:?--tag: needs a value}; shift 2 ;;
     --artifacts) artifacts=${2:?--artifacts: needs a directory}; shift 2 ;;
     --base-tarball) base_tarball=${2:?--base-tarball: needs a file}; shift 2 ;;
@@ -41,6 +46,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, rootful podman)"
+if [ "$variant" = testpmd ]; then
+  [ -z "$artifacts" ] || die "--artifacts: the testpmd image takes no vhostd binaries"
+  packages_file="$here/image/testpmd-packages.txt"
+  containerfile=testpmd.Containerfile
+  tag=${tag:-localhost/vhostd-testpmd:dev}
+else
+  packages_file="$here/image/packages.txt"
+  containerfile=Containerfile
+  tag=${tag:-localhost/vhostd:dev}
+fi
 command -v podman >/dev/null || die "podman is missing (deploy/install-deps.sh installs it)"
 
 # Podman on hosts with hybrid cgroups: crun refuses them, runc works; runc cannot raise
@@ -48,7 +63,7 @@ command -v podman >/dev/null || die "podman is missing (deploy/install-deps.sh i
 podman_flags=(--runtime=runc)
 build_flags=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network=none --pull=never)
 
-runtime_packages() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$here/image/packages.txt"; }
+runtime_packages() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$packages_file"; }
 
 apt_mirror() {
   [ -n "$mirror" ] && { echo "$mirror"; return; }
@@ -144,12 +159,17 @@ main() {
   local base from
   base=$(base_name)
   ensure_base "$base"
-  from=${artifacts:-$(build_artifacts)}
   ctx=$(mktemp -d "$cache/context.XXXXXX")
   trap '[ -z "$ctx" ] || rm -rf "$ctx"' EXIT
-  stage_context "$from" "$ctx"
+  if [ "$variant" = testpmd ]; then
+    cp "$here/image/$containerfile" "$ctx/"
+  else
+    from=${artifacts:-$(build_artifacts)}
+    stage_context "$from" "$ctx"
+  fi
   log "podman build $tag on $base"
-  podman "${podman_flags[@]}" build "${build_flags[@]}" --build-arg "BASE=$base" -t "$tag" "$ctx" >&2
+  podman "${podman_flags[@]}" build "${build_flags[@]}" -f "$ctx/$containerfile" --build-arg "BASE=$base" \
+    -t "$tag" "$ctx" >&2
   log "built $tag"
 }
 

@@ -7,9 +7,10 @@ args, CPU and memory limits, the probes as `podman exec`), with the node's /run/
   * the init container's command installs vhostd-cni (or says the image has none);
   * the daemon starts, polls on the CPU its entrypoint chose, and every probe passes;
   * vhostctl on the host creates a vhost-user port through the mounted socket directory,
-    the example pod's launcher (examples/dpdk-testpmd-pod.yaml) starts a testpmd
-    net_virtio_user frontend on it from a device-info annotation, and packets cross a
-    cross-connect to a second frontend and come back;
+    the example pod (examples/dpdk-testpmd-pod.yaml, in the image build-image.sh
+    --testpmd makes, with its mounts) starts a testpmd net_virtio_user frontend on it
+    from a device-info annotation, and packets cross a cross-connect to a second
+    frontend and come back;
   * a vhost-kernel port lands in a network namespace of the host (setns with the
     DaemonSet's capabilities, /run/netns mount), served through /dev/net/tun;
   * /metrics answers on the node address and port the annotations name;
@@ -45,6 +46,7 @@ from testpmd import Testpmd, virtio_user_vdev  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(HERE))
 KUBERNETES = os.path.join(ROOT, "deploy", "kubernetes")
 IMAGE = "localhost/vhostd:test"
+TESTPMD_IMAGE = "localhost/vhostd-testpmd:test"
 CNI_IN_TREE = os.path.exists(os.path.join(ROOT, "client", "vhostd-cni"))
 
 
@@ -86,6 +88,21 @@ def why_not_runnable():
     return None
 
 
+def config_map_dir(workdir, name, data):
+    """A ConfigMap as the kubelet mounts it: one file per key."""
+    path = os.path.join(workdir, "configmap-" + name)
+    os.makedirs(path, exist_ok=True)
+    for key, value in data.items():
+        with open(os.path.join(path, key), "w") as f:
+            f.write(value)
+    return path
+
+
+def this_hosts_cpus():
+    """The CPUs a static CPU manager would give a Guaranteed pod here: all of them."""
+    return ",".join(map(str, sorted(os.sched_getaffinity(0))))
+
+
 class Deployment:
     """The base's objects and the podman arguments of its containers on this host."""
 
@@ -98,13 +115,11 @@ class Deployment:
                             for cm in deployment_checks.find(objects, "ConfigMap")}
         self.host_dirs = {p: os.path.join(workdir, "node" + p.replace("/", "-"))
                           for p in ("/run/vhostd", "/var/lib/vhostd", "/opt/cni/bin", "/etc/cni/net.d")}
-        self.config_map_dirs = {}
-        for name, data in self.config_maps.items():
-            path = self.config_map_dirs[name] = os.path.join(workdir, "configmap-" + name)
-            os.makedirs(path)
-            for key, value in data.items():
-                with open(os.path.join(path, key), "w") as f:
-                    f.write(value)
+        self.volume_dirs = {}
+        for volume in self.pod["volumes"]:
+            if "configMap" in volume:
+                self.volume_dirs[volume["name"]] = config_map_dir(
+                    workdir, volume["configMap"]["name"], self.config_maps[volume["configMap"]["name"]])
         self.metrics_port = free_port()
         self.file_prefix = "img%d" % os.getpid()
 
@@ -124,12 +139,50 @@ class Deployment:
                # The ConfigMap key for extra EAL arguments: a file prefix of this test's own.
                "VHOSTD_EAL_ARGS": (config_env.get("VHOSTD_EAL_ARGS", "") + " --file-prefix=" + self.file_prefix).strip()}
         env.update(extra_env or {})
-        # The image under test, and the CPUs a static CPU manager would give: all of this host's.
-        container = dict(self.container(container_name), image=IMAGE)
+        container = dict(self.container(container_name), image=IMAGE)  # the image under test
         return podman_from_pod.podman_run_args(
-            self.pod, container, podman_name, self.config_maps, self.host_dirs, self.config_map_dirs,
+            self.pod, container, podman_name, self.config_maps, self.node, self.volume_dirs,
             {"status.podIP": "127.0.0.1"}, extra_env=env,
-            cpuset=",".join(map(str, sorted(os.sched_getaffinity(0)))))
+            cpuset=this_hosts_cpus())
+
+
+class ExamplePod:
+    """examples/dpdk-testpmd-pod.yaml run with podman as a kubelet would (its mounts,
+    capabilities, limits, ConfigMap), with the downwardAPI annotations file Multus and the
+    kubelet would give it: a network-status whose device-info names `socket_path`."""
+
+    def __init__(self, deployment, workdir, socket_path):
+        docs = manifest_checks.load_documents(os.path.join(KUBERNETES, "examples", "dpdk-testpmd-pod.yaml"))
+        pod = deployment_checks.find(docs, "Pod")[0]
+        config_maps = {cm["metadata"]["name"]: cm["data"] for cm in deployment_checks.find(docs, "ConfigMap")}
+        status = [{"name": "default/vhost-user", "interface": "net1",
+                   "device-info": {"type": "vhost-user", "version": "1.1.0",
+                                   "vhost-user": {"mode": "client", "path": socket_path}}}]
+        annotations = dict(pod["metadata"]["annotations"], **{"k8s.v1.cni.cncf.io/network-status": json.dumps(status)})
+        volume_dirs = {}
+        for volume in pod["spec"]["volumes"]:
+            if "configMap" in volume:
+                name = volume["configMap"]["name"]
+                volume_dirs[volume["name"]] = config_map_dir(workdir, name, config_maps[name])
+            elif "downwardAPI" in volume:
+                # The kubelet's format: key="value" per line, the value quoted like a Go string.
+                text = "".join('%s=%s\n' % (k, json.dumps(v)) for k, v in sorted(annotations.items()))
+                volume_dirs[volume["name"]] = config_map_dir(workdir, "downward-" + volume["name"],
+                                                             {"annotations": text})
+        self.name = "vhostd-example-pod-%d" % os.getpid()
+        container = dict(pod["spec"]["containers"][0], image=TESTPMD_IMAGE)
+        args = podman_from_pod.podman_run_args(pod["spec"], container, self.name, config_maps, deployment.node,
+                                               volume_dirs, {}, extra_env={"STATS_PERIOD": "1"},
+                                               cpuset=this_hosts_cpus())
+        podman("rm", "-f", self.name, check=False)
+        podman("run", "-d", *args)
+
+    def logs(self):
+        result = podman("logs", self.name, check=False)
+        return result.stdout + result.stderr
+
+    def remove(self):
+        podman("rm", "-f", "-t", "5", self.name, check=False)
 
 
 @unittest.skipIf(why_not_runnable(), "SKIP image test: %s" % why_not_runnable())
@@ -138,14 +191,18 @@ class ImageTest(unittest.TestCase):
     def setUpClass(cls):
         cls.workdir = tempfile.mkdtemp(prefix="vhostd-image-test.")
         started = time.time()
-        say("building %s with deploy/build-image.sh from this tree's binaries (the first build makes the "
-            "Debian base: minutes)" % IMAGE)
+        say("building %s with deploy/build-image.sh from this tree's binaries, and %s (the first build makes "
+            "each Debian base: minutes)" % (IMAGE, TESTPMD_IMAGE))
         build = subprocess.run([os.path.join(ROOT, "deploy", "build-image.sh"), "--tag", IMAGE, "--artifacts", ROOT],
                                capture_output=True, text=True, timeout=1200)
         if build.returncode != 0:
             raise AssertionError("build-image.sh failed:\n" + build.stdout[-3000:] + build.stderr[-3000:])
-        say("image built in %.0f s%s" % (time.time() - started, "" if CNI_IN_TREE else
-                                         " (without vhostd-cni: //client:vhostd-cni is not in this tree)"))
+        build = subprocess.run([os.path.join(ROOT, "deploy", "build-image.sh"), "--testpmd", "--tag", TESTPMD_IMAGE],
+                               capture_output=True, text=True, timeout=1200)
+        if build.returncode != 0:
+            raise AssertionError("build-image.sh --testpmd failed:\n" + build.stdout[-3000:] + build.stderr[-3000:])
+        say("images built in %.0f s%s" % (time.time() - started, "" if CNI_IN_TREE else
+                                          " (without vhostd-cni: //client:vhostd-cni is not in this tree)"))
         cls.deployment = Deployment(cls.workdir)
         cls.name = "vhostd-image-test-%d" % os.getpid()
         cls.netns = "vhostd-img%d" % os.getpid()
@@ -235,10 +292,10 @@ class ImageTest(unittest.TestCase):
         pod_socket = self.deployment.node(in_container)
         self.assertTrue(os.path.exists(pod_socket), "the port's socket on the node: " + pod_socket)
         say("vhostctl on the host made pod0 at %s (the node's %s)" % (in_container, pod_socket))
-        launcher = self.example_launcher(pod_socket)
+        example = ExamplePod(self.deployment, self.workdir, in_container)
         try:
             wait_for("pod0's frontend", lambda: self.port("pod0")["status"]["state"] == "UP", 60)
-            say("the example pod's launcher started testpmd on pod0 from its device-info: pod0 is UP")
+            say("the example pod (%s) started testpmd on pod0 from its device-info: pod0 is UP" % TESTPMD_IMAGE)
             peer = self.deployment.node(self.port("peer0")["spec"]["socketPath"])
             with Testpmd([virtio_user_vdev(0, peer)], lcores="0,1", main_lcore=0,
                          file_prefix="imgpeer%d" % os.getpid()) as tp:
@@ -252,8 +309,8 @@ class ImageTest(unittest.TestCase):
                     pass  # the assertions below say which direction is missing
                 tp.stop_forwarding()
             pod, peer = self.stats("pod0"), self.stats("peer0")
-            with open(os.path.join(self.workdir, "launcher.log")) as f:
-                diagnostics = "\nlauncher:\n%s\npod0:\n%s" % (f.read()[-3000:], self.vhostctl("port", "get", "pod0").stdout)
+            diagnostics = "\nexample pod:\n%s\npod0:\n%s" % (example.logs()[-3000:],
+                                                           self.vhostctl("port", "get", "pod0").stdout)
             say("txonly on peer0: peer0 rx %d tx %d, pod0 tx %d rx %d (vhostd's counters)"
                 % (peer["rx"], peer["tx"], pod["tx"], pod["rx"]))
             self.assertGreater(peer["rx"], 0, "vhostd received peer0's packets" + diagnostics)
@@ -261,26 +318,7 @@ class ImageTest(unittest.TestCase):
             self.assertGreater(pod["rx"], 0, "which sent them back (macswap)" + diagnostics)
             self.assertGreater(peer["tx"], 0, "and they reached peer0's frontend" + diagnostics)
         finally:
-            launcher.terminate()
-            launcher.wait(timeout=30)
-            subprocess.run(["rm", "-rf", "/var/run/dpdk/img-pod%d" % os.getpid()], check=False)
-
-    def example_launcher(self, socket_path):
-        """examples/dpdk-testpmd-pod.yaml's launcher, given a network-status annotation as
-        Multus writes it (through a downwardAPI file) for pod0's socket."""
-        docs = manifest_checks.load_documents(os.path.join(KUBERNETES, "examples", "dpdk-testpmd-pod.yaml"))
-        script = deployment_checks.find(docs, "ConfigMap", "testpmd-launcher")[0]["data"]["run-testpmd.py"]
-        status = [{"name": "default/vhost-user", "interface": "net1",
-                   "device-info": {"type": "vhost-user", "version": "1.1.0",
-                                   "vhost-user": {"mode": "client", "path": socket_path}}}]
-        annotations = os.path.join(self.workdir, "annotations")
-        with open(annotations, "w") as f:
-            f.write('k8s.v1.cni.cncf.io/network-status=%s\n' % json.dumps(json.dumps(status)))
-        env = dict(os.environ, PODINFO_ANNOTATIONS=annotations, DPDK_FILE_PREFIX="img-pod%d" % os.getpid(),
-                   STATS_PERIOD="1")
-        with open(os.path.join(self.workdir, "launcher.log"), "w") as log:
-            return subprocess.Popen(["/usr/bin/python3", "-c", script], env=env, stdout=log,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            example.remove()
 
     def test_4_vhost_kernel_port_in_a_host_namespace(self):
         self.vhostctl("port", "create", "vk0", "--type", "vhost-kernel", "--tap", "net1",

@@ -1,8 +1,10 @@
 """`podman run` arguments that run a container of a Kubernetes pod spec the way a kubelet
 would on this host: its host namespaces, capabilities, security options, hostPath and
 emptyDir and ConfigMap volumes, environment (envFrom ConfigMaps, $(VAR) expansion in
-args), CPU and memory limits. Host paths can be redirected (`host_dirs`) so that a test
-does not touch the node's real /run/vhostd; everything else is taken as written.
+args), CPU and memory limits. Host paths can be redirected (`host_path`) so that a test
+does not touch the node's real /run/vhostd; ConfigMap and downwardAPI volumes are
+directories the caller prepared (`volume_dirs`, by volume name); everything else is
+taken as written.
 Raises ValueError for a field it does not know how to run, so a new field in the
 manifest cannot be silently left out of the test.
 """
@@ -66,7 +68,7 @@ def _security_args(context):
     return args
 
 
-def _volume_args(pod_spec, container, host_dirs, config_map_dirs):
+def _volume_args(pod_spec, container, host_path, volume_dirs):
     volumes = {v["name"]: v for v in pod_spec.get("volumes", [])}
     args = []
     for mount in container.get("volumeMounts", []):
@@ -76,16 +78,17 @@ def _volume_args(pod_spec, container, host_dirs, config_map_dirs):
             options.append("rslave")
         suffix = ":" + ",".join(options) if options else ""
         if "hostPath" in volume:
-            path = host_dirs.get(volume["hostPath"]["path"], volume["hostPath"]["path"])
+            path = host_path(volume["hostPath"]["path"])
             if volume["hostPath"].get("type") == "DirectoryOrCreate":
                 os.makedirs(path, exist_ok=True)
             args += ["-v", "%s:%s%s" % (path, mount["mountPath"], suffix)]
         elif "emptyDir" in volume:
             args += ["--tmpfs", mount["mountPath"]]
-        elif "configMap" in volume:
-            args += ["-v", "%s:%s%s" % (config_map_dirs[volume["configMap"]["name"]], mount["mountPath"], suffix)]
+        elif "configMap" in volume or "downwardAPI" in volume:
+            args += ["-v", "%s:%s%s" % (volume_dirs[mount["name"]], mount["mountPath"], suffix)]
         else:
-            raise ValueError("volume %s: podman_from_pod runs hostPath, emptyDir and configMap volumes" % mount["name"])
+            raise ValueError("volume %s: podman_from_pod runs hostPath, emptyDir, configMap and downwardAPI volumes"
+                             % mount["name"])
     return args
 
 
@@ -100,7 +103,7 @@ def _resource_args(container):
     return args
 
 
-def podman_run_args(pod_spec, container, name, config_maps, host_dirs, config_map_dirs, field_values,
+def podman_run_args(pod_spec, container, name, config_maps, host_path, volume_dirs, field_values,
                     extra_env=None, cpuset=None):
     """The arguments of `podman run` after "run" for `container` of `pod_spec`. extra_env
     overrides variables (as an overlay's ConfigMap would); cpuset stands in for the CPUs
@@ -115,7 +118,7 @@ def podman_run_args(pod_spec, container, name, config_maps, host_dirs, config_ma
     if pod_spec.get("hostPID"):
         args.append("--pid=host")
     args += _security_args(container.get("securityContext", {}))
-    args += _volume_args(pod_spec, container, host_dirs, config_map_dirs)
+    args += _volume_args(pod_spec, container, host_path, volume_dirs)
     args += _resource_args(container)
     if cpuset:
         args += ["--cpuset-cpus", cpuset]
