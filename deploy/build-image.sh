@@ -167,9 +167,15 @@ main() {
     from=${artifacts:-$(build_artifacts)}
     stage_context "$from" "$ctx"
   fi
+  local previous
+  previous=$(podman "${podman_flags[@]}" image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
   log "podman build $tag on $base"
   podman "${podman_flags[@]}" build "${build_flags[@]}" -f "$ctx/$containerfile" --build-arg "BASE=$base" \
     -t "$tag" "$ctx" >&2
+  # The image this tag named before is left untagged: remove it unless a container uses it.
+  if [ -n "$previous" ] && [ "$previous" != "$(podman "${podman_flags[@]}" image inspect -f '{{.Id}}' "$tag")" ]; then
+    podman "${podman_flags[@]}" rmi "$previous" >/dev/null 2>&1 || true
+  fi
   log "built $tag"
 }
 
