@@ -29,7 +29,7 @@
 extern "C" {
 #endif
 
-#define VHOSTD_PLUGIN_ABI_VERSION 2u
+#define VHOSTD_PLUGIN_ABI_VERSION 3u
 #define VHOSTD_PLUGIN_ENTRY_SYMBOL "vhostd_plugin_entry"
 
 /* Daemon-wide settings a plugin may need when it is created. */

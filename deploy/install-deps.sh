@@ -8,6 +8,7 @@ PACKAGES=(
   bazel-bootstrap bazel-platforms bazel-rules-java g++ pkg-config
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
   libdpdk-dev dpdk-dev prometheus-cpp-dev libcivetweb-dev libgtest-dev libgmock-dev libcli11-dev
+  libnl-route-3-dev
   # run and test: DPDK's testpmd as vhost-user frontend, Python gRPC clients, Prometheus
   dpdk python3-grpcio python3-protobuf python3-prometheus-client prometheus
   iproute2 iputils-ping curl procps ethtool

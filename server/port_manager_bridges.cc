@@ -32,6 +32,13 @@ absl::Status PortManager::CheckPortFree(const std::string& port, const std::stri
     return absl::FailedPreconditionError(
         absl::StrCat(field, ": port ", port, " is already part of cross-connect ", xconnect->name()));
   }
+  // A port whose packets never pass through vhostd (e.g. a vdpa device the kernel drives).
+  if (auto it = ports_.find(port); it != ports_.end() && it->second.backend) {
+    if (absl::Status s = it->second.backend->CheckForwardable(); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(field, ": port ", port, " has no data path in vhostd: port.spec.",
+                                                 s.message()));
+    }
+  }
   return absl::OkStatus();
 }
 

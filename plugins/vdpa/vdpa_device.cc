@@ -24,8 +24,7 @@ std::string Basename(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// The driver a vdpa device is bound to ("" if none).
-std::string BoundDriver(const std::string& device_dir) {
+std::string BoundDriverOfDir(const std::string& device_dir) {
   char target[PATH_MAX];
   const ssize_t n = readlink((device_dir + "/driver").c_str(), target, sizeof(target) - 1);
   if (n <= 0) return "";
@@ -46,6 +45,10 @@ std::string VhostVdpaChild(const std::string& device_dir) {
 }
 
 }  // namespace
+
+std::string BoundVdpaDriver(const std::string& name, const VdpaLocations& locations) {
+  return BoundDriverOfDir(absl::StrCat(locations.sysfs_devices, "/", name));
+}
 
 bool IsVhostVdpaPath(const std::string& device, const VdpaLocations& locations) {
   const std::string prefix = absl::StrCat(locations.dev, "/", kVhostVdpaPrefix);
@@ -84,7 +87,7 @@ absl::StatusOr<std::string> ResolveVhostVdpa(const std::string& device, const Vd
   if (access(dir.c_str(), F_OK) != 0) {
     return absl::NotFoundError(absl::StrCat(field, ": no vdpa device named ", device, " (see `vdpa dev show`)"));
   }
-  const std::string driver = BoundDriver(dir);
+  const std::string driver = BoundDriverOfDir(dir);
   if (driver != "vhost_vdpa") {
     return absl::FailedPreconditionError(absl::StrCat(
         field, ": vdpa device ", device, " is bound to ", driver.empty() ? "no driver" : "driver " + driver,

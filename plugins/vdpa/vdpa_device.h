@@ -10,13 +10,18 @@ namespace vhostd {
 
 struct VdpaLocations {
   std::string dev = "/dev";
+  std::string sysfs_bus = "/sys/bus/vdpa";          // drivers/, drivers_probe
   std::string sysfs_devices = "/sys/bus/vdpa/devices";
+  std::string netns_dir = "/var/run/netns";         // where `ip netns` keeps named namespaces
 };
 
 // True for "/dev/vhost-vdpa-<N>" (under `locations.dev`).
 bool IsVhostVdpaPath(const std::string& device, const VdpaLocations& locations);
 // True for a vdpa device name such as "vdpa0" (1-31 of [A-Za-z0-9_.-]).
 bool IsVdpaName(const std::string& device);
+
+// The driver the vdpa device `name` is bound to ("vhost_vdpa", "virtio_vdpa"; "" if none).
+std::string BoundVdpaDriver(const std::string& name, const VdpaLocations& locations);
 
 // Resolves a device name through sysfs to its /dev/vhost-vdpa-N, or checks a path.
 // NOT_FOUND if there is no such device; FAILED_PRECONDITION if it is bound to a driver
