@@ -14,8 +14,9 @@ namespace vhostd {
 // Sets the MTU of `ifname` (in the caller's namespace).
 absl::Status SetLinkMtu(const std::string& ifname, uint32_t mtu);
 
-// Sets the MAC address of `ifname` ("xx:xx:xx:xx:xx:xx", already validated).
-absl::Status SetLinkMac(const std::string& ifname, const std::string& mac);
+// Sets the MAC address of `ifname` ("xx:xx:xx:xx:xx:xx", already validated) in the
+// namespace at `netns_path` ("": the caller's).
+absl::Status SetLinkMac(const std::string& ifname, const std::string& mac, const std::string& netns_path = "");
 
 // Moves `ifname` into the namespace at `netns_path` ("": stays in the caller's) with
 // the name `new_name`, and brings it up, in one request: the kernel renames the device

@@ -27,11 +27,20 @@ std::string WhereIs(const std::string& netns) { return netns.empty() ? "the daem
 
 class VirtioVdpaBackend : public PortBackend {
  public:
-  VirtioVdpaBackend(VdpaSpec spec, VdpaBinding found, VdpaLocations locations)
-      : spec_(std::move(spec)), found_(std::move(found)), locations_(std::move(locations)) {}
+  VirtioVdpaBackend(VdpaSpec spec, VdpaBinding found, std::string device_mac, VdpaLocations locations)
+      : spec_(std::move(spec)), found_(std::move(found)), device_mac_(std::move(device_mac)),
+        locations_(std::move(locations)) {}
 
-  // Unbinding destroys the interface wherever it is; then the device goes back.
+  // Unbinding destroys the interface wherever it is; then the device goes back. The MAC
+  // first: virtio-net wrote it into the device's config space (the control queue's
+  // MAC_ADDR_SET), which outlives the binding.
   ~VirtioVdpaBackend() override {
+    if (!spec_.mac().empty() && !device_mac_.empty()) {
+      if (absl::Status s = SetLinkMac(spec_.interface(), device_mac_, spec_.netns()); !s.ok()) {
+        fprintf(stderr, "vdpa: restoring MAC %s of %s: %s\n", device_mac_.c_str(), spec_.device().c_str(),
+                std::string(s.message()).c_str());
+      }
+    }
     if (absl::Status s = RestoreVdpaBinding(spec_.device(), found_, locations_); !s.ok()) {
       fprintf(stderr, "vdpa: putting %s back on %s: %s\n", spec_.device().c_str(),
               found_.driver.empty() ? "no driver" : found_.driver.c_str(), std::string(s.message()).c_str());
@@ -74,6 +83,7 @@ class VirtioVdpaBackend : public PortBackend {
  private:
   const VdpaSpec spec_;
   const VdpaBinding found_;
+  const std::string device_mac_;  // the interface's MAC before vhostd set spec.mac
   const VdpaLocations locations_;
   QueueCounters no_queue_;
 };
@@ -129,12 +139,14 @@ absl::StatusOr<std::string> WaitForInterface(const std::string& device, const Vd
 }
 
 // Binds the device and sets its interface up; on error the caller puts the device back.
-absl::Status Attach(const VdpaSpec& spec, const VdpaLocations& locations) {
+// Returns the MAC the interface came with (the device's).
+absl::StatusOr<std::string> Attach(const VdpaSpec& spec, const VdpaLocations& locations) {
   if (absl::Status s = BindVdpaDevice(spec.device(), kVirtioVdpa, locations); !s.ok()) {
     return absl::FailedPreconditionError(absl::StrCat("bus: ", s.message()));
   }
   absl::StatusOr<std::string> ifname = WaitForInterface(spec.device(), locations);
   if (!ifname.ok()) return ifname.status();
+  const std::string device_mac = ReadInterface(*ifname, "").mac;
   if (spec.mtu() != 0) {
     if (absl::Status s = SetLinkMtu(*ifname, spec.mtu()); !s.ok()) {
       return absl::FailedPreconditionError(absl::StrCat("mtu: ", spec.mtu(), " on ", *ifname, ": ", s.message()));
@@ -150,7 +162,7 @@ absl::Status Attach(const VdpaSpec& spec, const VdpaLocations& locations) {
                                                       *ifname, " to ", spec.interface(), " in ",
                                                       WhereIs(spec.netns()), ": ", s.message()));
   }
-  return absl::OkStatus();
+  return device_mac;
 }
 
 }  // namespace
@@ -158,13 +170,15 @@ absl::Status Attach(const VdpaSpec& spec, const VdpaLocations& locations) {
 absl::StatusOr<std::unique_ptr<PortBackend>> OpenVirtioVdpaPort(const VdpaSpec& spec, const VdpaLocations& locations) {
   absl::StatusOr<VdpaBinding> found = CheckHost(spec, locations);
   if (!found.ok()) return found.status();
-  if (absl::Status s = Attach(spec, locations); !s.ok()) {
+  absl::StatusOr<std::string> device_mac = Attach(spec, locations);
+  if (!device_mac.ok()) {
+    const absl::Status& s = device_mac.status();
     if (absl::Status undo = RestoreVdpaBinding(spec.device(), *found, locations); !undo.ok()) {
       return absl::Status(s.code(), absl::StrCat(s.message(), "; and putting the device back failed: ", undo.message()));
     }
     return s;
   }
-  return std::unique_ptr<PortBackend>(new VirtioVdpaBackend(spec, *found, locations));
+  return std::unique_ptr<PortBackend>(new VirtioVdpaBackend(spec, *found, *device_mac, locations));
 }
 
 }  // namespace vhostd
