@@ -66,7 +66,8 @@ class PortBackend {
   // Reports the port's state. `type_status` is a new message of the plugin's
   // status_type() to fill, or null when the plugin has none.
   virtual void FillStatus(PortState* state, google::protobuf::Message* type_status) const = 0;
-  // Whether polling cores can move this port's packets, i.e. it may be cross-connected.
+  // Whether polling cores can move this port's packets, i.e. it may be cross-connected
+  // or join a bridge.
   // A port whose packets never pass through vhostd (a device the kernel drives) says
   // why not: FAILED_PRECONDITION whose message starts with the spec field that decides
   // ("bus: ..."), as in PortPlugin::Normalize. Such a port reports queues() == 0.

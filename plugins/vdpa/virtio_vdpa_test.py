@@ -205,6 +205,15 @@ class VirtioVdpaPorts(unittest.TestCase):
         self.assertIn("cross_connect.port_a: port v0 has no data path in vhostd: port.spec.bus: VIRTIO_VDPA",
                       raised.exception.details())
         self.assertEqual(len(self.stub.ListCrossConnects(api.ListCrossConnectsRequest()).cross_connects), 0)
+        # Nor can it join a bridge.
+        self.stub.CreateBridge(api.CreateBridgeRequest(bridge=api.Bridge(name="br0")))
+        with self.assertRaises(grpc.RpcError) as raised:
+            self.stub.AddBridgePort(api.AddBridgePortRequest(bridge="br0", port=api.BridgePort(port="v0")))
+        self.assertEqual(raised.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertIn("port.port: port v0 has no data path in vhostd: port.spec.bus: VIRTIO_VDPA",
+                      raised.exception.details())
+        self.assertEqual(len(self.stub.GetBridge(api.GetBridgeRequest(name="br0")).ports), 0)
+        self.stub.DeleteBridge(api.DeleteBridgeRequest(name="br0"))
         self.stub.DeletePort(api.DeletePortRequest(name="u9"))
 
         # The device is in use: another port on it is refused, and nothing changes.
