@@ -110,8 +110,26 @@ const std::vector<CommandDef>& Commands() {
        "BRIDGE", {"PORT"}},
       {"bridge", "macs", CommandKind::kBridgeMacs, true, "Show the MAC addresses a bridge learned.", {}, "",
        "BRIDGE"},
-      {"core", "list", CommandKind::kCoreList, false, "List the polling cores and their queues.",
+      {"core", "list", CommandKind::kCoreList, false,
+       "List the polling cores and their rx queues, with each queue's share of its core "
+       "over the last minute (USAGE%), and how queues are placed.",
        {}},
+      {"core", "pin", CommandKind::kCorePin, true,
+       "Pin rx queue QUEUE of PORT to the polling core LCORE (an lcore of 'core list'). Kept "
+       "in the daemon's state; the core polls pinned queues only unless isolation is off.",
+       {}, "", "PORT", {"QUEUE", "LCORE"}},
+      {"core", "unpin", CommandKind::kCoreUnpin, true, "Unpin rx queue QUEUE of PORT.",
+       {kAllowMissingFlag}, "", "PORT", {"QUEUE"}},
+      {"core", "rebalance", CommandKind::kCoreRebalance, false,
+       "Spread the unpinned rx queues over the polling cores afresh, by the assignment mode "
+       "and their measured load; prints the queues that move.",
+       {{"--dry-run", nullptr, "only print the moves a rebalance would make"}}},
+      {"core", "settings", CommandKind::kCoreSettings, false,
+       "Show, or change until the daemon restarts, how rx queues are placed and how long idle "
+       "cores sleep.",
+       {{"--assign", "cycles|group|roundrobin", "the assignment mode (as OVS's pmd-rxq-assign)"},
+        {"--isolate-pinned", nullptr, "cores with a pinned queue poll pinned queues only"},
+        {"--sleep-max-us", "N", "an idle core sleeps up to N microseconds, 0..10000 (0: never)"}}},
       {"plugin", "list", CommandKind::kPluginList, false,
        "List the port types: the daemon's plugins.", {}},
       {"top", "", CommandKind::kTop, false, "A live view of the busiest cores and ports.",
@@ -568,6 +586,14 @@ class Parser {
         return ApplyLiveFlags(command);
       case CommandKind::kTop:
         return ApplyLiveFlags(command);
+      case CommandKind::kCorePin:
+      case CommandKind::kCoreUnpin:
+        return ApplyQueueOperands(command);
+      case CommandKind::kCoreRebalance:
+        command->dry_run = LeafSwitch("--dry-run");
+        return;
+      case CommandKind::kCoreSettings:
+        return ApplyCoreSettingsFlags(command);
       default:
         return;
     }
@@ -665,6 +691,35 @@ class Parser {
         Fail(absl::StrCat("invalid value ", Quoted(*text), " for --trunk: expected VLAN IDs and ranges ",
                           "of 1..4094 separated by commas (10,20,100-199)"));
       }
+  // A whole number 0..UINT32_MAX given for `what` (an operand or flag).
+  std::optional<uint32_t> NumberArg(const std::string& what, const std::string& text) {
+    std::optional<uint64_t> value = ParseUint64(text, UINT32_MAX);
+    if (!value) Fail(absl::StrCat("invalid value ", Quoted(text), " for ", what, ": expected a whole number"));
+    return value ? std::optional<uint32_t>(static_cast<uint32_t>(*value)) : std::nullopt;
+  }
+
+  // core pin PORT QUEUE LCORE, core unpin PORT QUEUE [--allow-missing].
+  void ApplyQueueOperands(Command* command) {
+    std::optional<uint32_t> queue = NumberArg("QUEUE", command->args.at(0));
+    if (!queue) return;
+    command->queue = *queue;
+    if (leaf_->def->kind == CommandKind::kCoreUnpin) {
+      command->allow_missing = LeafSwitch("--allow-missing");
+      return;
+    }
+    if (std::optional<uint32_t> lcore = NumberArg("LCORE", command->args.at(1))) command->lcore = *lcore;
+  }
+
+  void ApplyCoreSettingsFlags(Command* command) {
+    if (std::optional<std::string> mode = LeafValue("--assign")) {
+      if (*mode != "cycles" && *mode != "group" && *mode != "roundrobin") {
+        return Fail(absl::StrCat("invalid value ", Quoted(*mode), " for --assign: expected cycles, group or roundrobin"));
+      }
+      command->assign_mode = *mode;
+    }
+    if (leaf_->flags.at("--isolate-pinned")->count() > 0) command->isolate_pinned = LeafSwitch("--isolate-pinned");
+    if (std::optional<std::string> text = LeafValue("--sleep-max-us")) {
+      command->sleep_max_us = NumberArg("--sleep-max-us", *text);
     }
   }
 

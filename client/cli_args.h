@@ -57,6 +57,10 @@ enum class CommandKind {
   kBridgeDelPort,
   kBridgeMacs,
   kCoreList,
+  kCorePin,
+  kCoreUnpin,
+  kCoreRebalance,
+  kCoreSettings,
   kPluginList,
   kTop,
 };
@@ -113,6 +117,15 @@ struct Command {
   // bridge add-port: --vlan ID (access) or --trunk IDS (expanded, in order given).
   std::optional<uint32_t> access_vlan;
   std::optional<std::vector<uint32_t>> trunk_vlans;
+
+  // core pin PORT QUEUE LCORE, core unpin PORT QUEUE (port in `name`).
+  uint32_t queue = 0;
+  uint32_t lcore = 0;
+  bool dry_run = false;  // core rebalance --dry-run
+  // core settings: what to change (unset: keep).
+  std::optional<std::string> assign_mode;  // --assign: cycles, group or roundrobin
+  std::optional<bool> isolate_pinned;      // --isolate-pinned[=BOOL]
+  std::optional<uint32_t> sleep_max_us;    // --sleep-max-us N
 
   // Live views: "port stats NAME --watch" and "top" (see IsLiveView).
   bool watch = false;                          // port stats --watch

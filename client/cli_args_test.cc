@@ -59,6 +59,10 @@ INSTANTIATE_TEST_SUITE_P(
         KindCase{{"xconnect", "list"}, CommandKind::kXconnectList},
         KindCase{{"xconnect", "delete", "x1"}, CommandKind::kXconnectDelete},
         KindCase{{"core", "list"}, CommandKind::kCoreList},
+        KindCase{{"core", "pin", "vm1", "0", "2"}, CommandKind::kCorePin},
+        KindCase{{"core", "unpin", "vm1", "0"}, CommandKind::kCoreUnpin},
+        KindCase{{"core", "rebalance", "--dry-run"}, CommandKind::kCoreRebalance},
+        KindCase{{"core", "settings"}, CommandKind::kCoreSettings},
         KindCase{{"plugin", "list"}, CommandKind::kPluginList},
         KindCase{{"port", "stats", "vm1", "--watch"}, CommandKind::kPortStats},
         KindCase{{"top"}, CommandKind::kTop},
@@ -319,7 +323,35 @@ TEST(ParseArgsTest, MissingVerb) {
   EXPECT_THAT(ParseError({"port"}).message,
               AllOf(HasSubstr("missing port command"), HasSubstr("create"), HasSubstr("stats")));
   EXPECT_THAT(ParseError({"xconnect"}).message, HasSubstr("missing xconnect command"));
-  EXPECT_THAT(ParseError({"core"}).message, HasSubstr("missing core command (list)"));
+  EXPECT_THAT(ParseError({"core"}).message,
+              HasSubstr("missing core command (list, pin, unpin, rebalance, settings)"));
+}
+
+TEST(ParseArgsTest, CoreCommands) {
+  Command pin = Parse({"core", "pin", "vm1", "3", "2"});
+  EXPECT_EQ(pin.name, "vm1");
+  EXPECT_EQ(pin.queue, 3u);
+  EXPECT_EQ(pin.lcore, 2u);
+  Command unpin = Parse({"core", "unpin", "vm1", "1", "--allow-missing"});
+  EXPECT_EQ(unpin.queue, 1u);
+  EXPECT_TRUE(unpin.allow_missing);
+  EXPECT_TRUE(Parse({"core", "rebalance", "--dry-run"}).dry_run);
+  EXPECT_FALSE(Parse({"core", "rebalance"}).dry_run);
+  Command settings = Parse({"core", "settings", "--assign", "group", "--isolate-pinned=false", "--sleep-max-us", "50"});
+  EXPECT_EQ(settings.assign_mode, "group");
+  EXPECT_EQ(settings.isolate_pinned, false);
+  EXPECT_EQ(settings.sleep_max_us, 50u);
+  Command show = Parse({"core", "settings"});
+  EXPECT_FALSE(show.assign_mode || show.isolate_pinned || show.sleep_max_us);
+
+  EXPECT_THAT(ParseError({"core", "pin", "vm1", "0"}).message, HasSubstr("'core pin': missing LCORE"));
+  EXPECT_THAT(ParseError({"core", "pin", "vm1"}).message, HasSubstr("missing QUEUE"));
+  EXPECT_THAT(ParseError({"core", "pin", "vm1", "x", "1"}).message, HasSubstr("invalid value 'x' for QUEUE"));
+  EXPECT_THAT(ParseError({"core", "pin", "vm1", "0", "-1"}).message, HasSubstr("-1"));
+  EXPECT_THAT(ParseError({"core", "pin", "vm1", "0", "1", "2"}).message, HasSubstr("unexpected argument '2'"));
+  EXPECT_THAT(ParseError({"core", "settings", "--assign", "fast"}).message,
+              HasSubstr("invalid value 'fast' for --assign"));
+  EXPECT_THAT(ParseError({"core", "pin", "vm1", "0"}).synopsis, HasSubstr("core pin PORT QUEUE LCORE"));
 }
 
 TEST(ParseArgsTest, UnknownFlag) {

@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/bridge_output.h"
@@ -111,6 +112,14 @@ class Runner {
         return RunBridgeCommand();
       case CommandKind::kCoreList:
         return CoreList();
+      case CommandKind::kCorePin:
+        return CorePin();
+      case CommandKind::kCoreUnpin:
+        return CoreUnpin();
+      case CommandKind::kCoreRebalance:
+        return CoreRebalance();
+      case CommandKind::kCoreSettings:
+        return CoreSettings();
       case CommandKind::kPluginList:
         return PluginList();
       case CommandKind::kTop:  // a live view: RunCommand hands it to RunLiveView
@@ -441,6 +450,62 @@ class Runner {
     });
     if (!status.ok()) return Fail(status);
     return Print(response, FormatCoreTable(response));
+  }
+
+  int CorePin() {
+    vhostd::v1::PinQueueRequest request;
+    request.mutable_pin()->set_port(command_.name);
+    request.mutable_pin()->set_queue(command_.queue);
+    request.mutable_pin()->set_lcore(command_.lcore);
+    vhostd::v1::QueuePin response;
+    grpc::Status status = Call([&](grpc::ClientContext* context) {
+      return stub_->PinQueue(context, request, &response);
+    });
+    if (!status.ok()) return Fail(status);
+    return Print(response, absl::StrCat("rx queue ", response.queue(), " of ", response.port(),
+                                        " pinned to lcore ", response.lcore(), "\n"));
+  }
+
+  int CoreUnpin() {
+    vhostd::v1::UnpinQueueRequest request;
+    request.set_port(command_.name);
+    request.set_queue(command_.queue);
+    request.set_allow_missing(command_.allow_missing);
+    google::protobuf::Empty response;
+    grpc::Status status = Call([&](grpc::ClientContext* context) {
+      return stub_->UnpinQueue(context, request, &response);
+    });
+    if (!status.ok()) return Fail(status);
+    return Print(response, absl::StrCat("rx queue ", command_.queue, " of ", command_.name, " unpinned\n"));
+  }
+
+  int CoreRebalance() {
+    vhostd::v1::RebalanceCoresRequest request;
+    request.set_dry_run(command_.dry_run);
+    vhostd::v1::RebalanceCoresResponse response;
+    grpc::Status status = Call([&](grpc::ClientContext* context) {
+      return stub_->RebalanceCores(context, request, &response);
+    });
+    if (!status.ok()) return Fail(status);
+    return Print(response, FormatRebalance(response));
+  }
+
+  // Without flags: shows the settings; with some: changes those.
+  int CoreSettings() {
+    vhostd::v1::UpdateCoreSettingsRequest request;
+    if (command_.assign_mode) {
+      vhostd::v1::AssignMode mode = vhostd::v1::ASSIGN_MODE_UNSPECIFIED;
+      vhostd::v1::AssignMode_Parse("ASSIGN_MODE_" + absl::AsciiStrToUpper(*command_.assign_mode), &mode);
+      request.set_assign_mode(mode);
+    }
+    if (command_.isolate_pinned) request.set_isolate_pinned(*command_.isolate_pinned);
+    if (command_.sleep_max_us) request.set_sleep_max_us(*command_.sleep_max_us);
+    vhostd::v1::CoreSettings response;
+    grpc::Status status = Call([&](grpc::ClientContext* context) {
+      return stub_->UpdateCoreSettings(context, request, &response);  // no field set: changes nothing
+    });
+    if (!status.ok()) return Fail(status);
+    return Print(response, FormatCoreSettings(response));
   }
 
   int PluginList() {

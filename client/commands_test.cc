@@ -550,8 +550,9 @@ TEST_F(CommandsTest, ErrorWithoutMessage) {
 TEST_F(CommandsTest, CoreList) {
   ASSERT_EQ(Run({"core", "list"}), 0);
   EXPECT_EQ(out_.str(),
-            "LCORE   CPU   BUSY%   PACKETS   QUEUES\n"
-            "    3     5       -         0   -\n");
+            "LCORE   CPU   ISOLATED   BUSY%   PACKETS   QUEUE   PINNED   USAGE%\n"
+            "    3     5   no             -         0   -       -             -\n"
+            "assign: -   isolate pinned: no   sleep max: 0 us\n");
 }
 
 TEST_F(CommandsTest, PluginList) {

@@ -257,7 +257,8 @@ std::string PortStateName(const PortStatus& status) {
 
 std::string BusyPercent(const Core& core) {
   // Sum in floating point: the two counters may each be near UINT64_MAX.
-  double total = static_cast<double>(core.busy_cycles()) + static_cast<double>(core.idle_cycles());
+  double total = static_cast<double>(core.busy_cycles()) + static_cast<double>(core.idle_cycles()) +
+                 static_cast<double>(core.sleep_cycles());
   if (total <= 0) return "-";
   return absl::StrFormat("%.1f", 100.0 * static_cast<double>(core.busy_cycles()) / total);
 }
@@ -391,22 +392,63 @@ std::string FormatCrossConnectDetails(const CrossConnect& cross_connect) {
                           {"port b", cross_connect.port_b()}});
 }
 
+std::string AssignModeName(vhostd::v1::AssignMode mode) {
+  switch (mode) {
+    case vhostd::v1::ASSIGN_MODE_CYCLES:
+      return "cycles";
+    case vhostd::v1::ASSIGN_MODE_GROUP:
+      return "group";
+    case vhostd::v1::ASSIGN_MODE_ROUNDROBIN:
+      return "roundrobin";
+    default:
+      return "-";
+  }
+}
+
+// One row per polled rx queue, like OVS's pmd-rxq-show (a core's own columns on its
+// first row), then the placement settings.
 std::string FormatCoreTable(const ListCoresResponse& response) {
   Table table({{"LCORE", Align::kRight},
                {"CPU", Align::kRight},
+               {"ISOLATED"},
                {"BUSY%", Align::kRight},
                {"PACKETS", Align::kRight},
-               {"QUEUES"}});
+               {"QUEUE"},
+               {"PINNED"},
+               {"USAGE%", Align::kRight}});
   for (const Core& core : response.cores()) {
-    std::vector<std::string> queues;
-    for (const PolledQueue& queue : core.queues()) {
-      queues.push_back(absl::StrCat(queue.port(), "/", queue.queue(), "->",
-                                    OrDash(queue.forwards_to())));
+    std::vector<std::string> first = {absl::StrCat(core.lcore()), absl::StrCat(core.cpu()), YesNo(core.isolated()),
+                                      BusyPercent(core), absl::StrCat(core.packets())};
+    if (core.queues().empty()) {
+      table.AddRow({first[0], first[1], first[2], first[3], first[4], "-", "-", "-"});
+      continue;
     }
-    table.AddRow({absl::StrCat(core.lcore()), absl::StrCat(core.cpu()), BusyPercent(core),
-                  absl::StrCat(core.packets()), queues.empty() ? "-" : absl::StrJoin(queues, ",")});
+    for (int i = 0; i < core.queues_size(); ++i) {
+      const PolledQueue& queue = core.queues(i);
+      std::vector<std::string> row = i == 0 ? first : std::vector<std::string>{first[0], "", "", "", ""};
+      row.push_back(absl::StrCat(queue.port(), "/", queue.queue(), "->", OrDash(queue.forwards_to())));
+      row.push_back(YesNo(queue.pinned()));
+      row.push_back(queue.has_share_percent() ? absl::StrFormat("%.1f", queue.share_percent()) : "-");
+      table.AddRow(row);
+    }
   }
-  return table.Render();
+  return absl::StrCat(table.Render(), FormatCoreSettings(response.settings()));
+}
+
+std::string FormatCoreSettings(const vhostd::v1::CoreSettings& settings) {
+  return absl::StrCat("assign: ", AssignModeName(settings.assign_mode()), "   isolate pinned: ",
+                      YesNo(settings.isolate_pinned()), "   sleep max: ", settings.sleep_max_us(), " us\n");
+}
+
+std::string FormatRebalance(const vhostd::v1::RebalanceCoresResponse& response) {
+  if (response.moves().empty()) return "no rx queue moves\n";
+  Table table({{"PORT"}, {"QUEUE", Align::kRight}, {"FROM", Align::kRight}, {"TO", Align::kRight}});
+  for (const vhostd::v1::QueueMove& move : response.moves()) {
+    table.AddRow({move.port(), absl::StrCat(move.queue()), absl::StrCat(move.from_lcore()),
+                  absl::StrCat(move.to_lcore())});
+  }
+  return absl::StrCat(table.Render(), response.moves_size(), " rx queue", response.moves_size() == 1 ? "" : "s",
+                      response.applied() ? " moved\n" : " would move (dry run)\n");
 }
 
 std::string FormatPluginTable(const ListPluginsResponse& response) {

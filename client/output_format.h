@@ -55,6 +55,8 @@ std::string FormatPortStats(const vhostd::v1::PortStats& stats);
 std::string FormatCrossConnectTable(const vhostd::v1::ListCrossConnectsResponse& response);
 std::string FormatCrossConnectDetails(const vhostd::v1::CrossConnect& cross_connect);
 std::string FormatCoreTable(const vhostd::v1::ListCoresResponse& response);
+std::string FormatCoreSettings(const vhostd::v1::CoreSettings& settings);  // one line
+std::string FormatRebalance(const vhostd::v1::RebalanceCoresResponse& response);
 std::string FormatPluginTable(const vhostd::v1::ListPluginsResponse& response);
 
 // Pieces of the above, exposed for tests.

@@ -417,9 +417,45 @@ TEST(FormatCoreTableTest, Table) {
     cores { lcore: 12 cpu: 14 }
   )pb");
   EXPECT_EQ(FormatCoreTable(response),
-            "LCORE   CPU   BUSY%   PACKETS   QUEUES\n"
-            "    1     2    12.5   1000000   vm1/0->vm2,vm2/0->vm1\n"
-            "   12    14       -         0   -\n");
+            "LCORE   CPU   ISOLATED   BUSY%   PACKETS   QUEUE        PINNED   USAGE%\n"
+            "    1     2   no          12.5   1000000   vm1/0->vm2   no            -\n"
+            "    1                                      vm2/0->vm1   no            -\n"
+            "   12    14   no             -         0   -            -             -\n"
+            "assign: -   isolate pinned: no   sleep max: 0 us\n");
+}
+
+// Like OVS's pmd-rxq-show: each queue's share of its core, pins, isolation, settings;
+// slept cycles count in BUSY%'s total.
+TEST(FormatCoreTableTest, SharesPinsAndSettings) {
+  ListCoresResponse response = FromText<ListCoresResponse>(R"pb(
+    cores {
+      lcore: 2
+      cpu: 1
+      busy_cycles: 1
+      idle_cycles: 1
+      sleep_cycles: 2
+      isolated: true
+      queues { port: "vm1" queue: 1 forwards_to: "vm2" share_percent: 42.25 pinned: true }
+    }
+    settings { assign_mode: ASSIGN_MODE_GROUP isolate_pinned: true sleep_max_us: 100 }
+  )pb");
+  EXPECT_EQ(FormatCoreTable(response),
+            "LCORE   CPU   ISOLATED   BUSY%   PACKETS   QUEUE        PINNED   USAGE%\n"
+            "    2     1   yes         25.0         0   vm1/1->vm2   yes        42.2\n"
+            "assign: group   isolate pinned: yes   sleep max: 100 us\n");
+}
+
+TEST(FormatRebalanceTest, MovesAndDryRun) {
+  vhostd::v1::RebalanceCoresResponse response = FromText<vhostd::v1::RebalanceCoresResponse>(R"pb(
+    moves { port: "vm1" queue: 0 from_lcore: 1 to_lcore: 2 }
+  )pb");
+  EXPECT_EQ(FormatRebalance(response),
+            "PORT   QUEUE   FROM   TO\n"
+            "vm1        0      1    2\n"
+            "1 rx queue would move (dry run)\n");
+  response.set_applied(true);
+  EXPECT_THAT(FormatRebalance(response), testing::EndsWith("1 rx queue moved\n"));
+  EXPECT_EQ(FormatRebalance({}), "no rx queue moves\n");
 }
 
 TEST(FormatPluginTableTest, Table) {

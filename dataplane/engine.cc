@@ -216,10 +216,18 @@ std::vector<CoreInfo> Engine::Cores() const {
   for (size_t i = 0; i < cores_.size(); ++i) {
     const PollCore& core = *cores_[i];
     const CoreCounters& c = core.counters();
-    CoreInfo info{core.lcore(), static_cast<unsigned>(rte_lcore_to_cpu_id(core.lcore())), posted_[i].labels, {},
-                  CounterRead(c.busy_cycles), CounterRead(c.idle_cycles), CounterRead(c.packets), {}};
+    CoreInfo info{core.lcore(),
+                  static_cast<unsigned>(rte_lcore_to_cpu_id(core.lcore())),
+                  posted_[i].labels,
+                  {},
+                  CounterRead(c.busy_cycles),
+                  CounterRead(c.idle_cycles),
+                  CounterRead(c.sleep_cycles),
+                  CounterRead(c.packets),
+                  {}};
     for (const auto& count : c.batch_sizes) info.batch_sizes.push_back(CounterRead(count));
-    reading.push_back({info.busy_cycles + info.idle_cycles, {}});
+    // A queue's share is of all the core's cycles, the slept ones too.
+    reading.push_back({info.busy_cycles + info.idle_cycles + info.sleep_cycles, {}});
     for (const auto& state : posted_[i].states) reading.back().queues.push_back({state->id, CounterRead(state->busy_cycles)});
     cores.push_back(std::move(info));
   }
@@ -236,6 +244,10 @@ void Engine::SetLoadWindow(absl::Duration interval, absl::Duration window) {
 }
 
 uint64_t Engine::tsc_hz() const { return rte_get_tsc_hz(); }
+
+void Engine::SetSleepMax(uint32_t microseconds) {
+  for (const auto& core : cores_) core->SetSleepMax(microseconds);
+}
 
 void Engine::WaitForQuiescence() {
   for (const auto& core : cores_) {

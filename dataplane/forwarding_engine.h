@@ -26,9 +26,13 @@ struct CoreInfo {
   std::vector<QueueLoad> loads;  // parallel to `queues`
   uint64_t busy_cycles;
   uint64_t idle_cycles;
+  uint64_t sleep_cycles;  // slept after empty polls (SetSleepMax); busy + idle + sleep is all
   uint64_t packets;
   std::vector<uint64_t> batch_sizes;  // [n]: receive calls that returned n packets
 };
+
+// The most a core may sleep when idle (SetSleepMax), as OVS allows for pmd-sleep-max.
+inline constexpr uint32_t kMaxIdleSleepUs = 10000;
 
 class ForwardingEngine {
  public:
@@ -43,6 +47,9 @@ class ForwardingEngine {
   virtual std::vector<CoreInfo> Cores() const = 0;
   // Frequency of the cycle counter behind CoreInfo's busy/idle cycles.
   virtual uint64_t tsc_hz() const = 0;
+  // Every core sleeps up to `microseconds` when its polls come back empty (0: never);
+  // see PollCore::SetSleepMax. Any thread.
+  virtual void SetSleepMax(uint32_t microseconds) = 0;
 };
 
 // Where the cores poll each receive queue now and what it costs there (core i is

@@ -94,31 +94,102 @@ void Place(const ForwardingUnit& unit, double load, CoreProgram& program, CoreLo
   core.entries += unit.entries.size();
 }
 
+// The core of `unit`'s first pinned queue (in unit order), if any is pinned to one of
+// the `cores` cores.
+std::optional<size_t> PinnedCore(const ForwardingUnit& unit, size_t cores, const AssignOptions& options) {
+  for (const PollLabel& label : unit.labels) {
+    auto it = options.pins.find({label.rx_port, label.rx_queue});
+    if (it != options.pins.end() && it->second < cores) return it->second;
+  }
+  return std::nullopt;
+}
+
+// The cores unpinned units may go to: those not isolated, or all if every one is.
+std::vector<size_t> EligibleCores(const std::vector<bool>& isolated) {
+  std::vector<size_t> eligible;
+  for (size_t c = 0; c < isolated.size(); ++c) {
+    if (!isolated[c]) eligible.push_back(c);
+  }
+  if (eligible.empty()) {
+    for (size_t c = 0; c < isolated.size(); ++c) eligible.push_back(c);
+  }
+  return eligible;
+}
+
+// Where the `nth` unit placed afresh goes, among `eligible` (non-empty).
+size_t ChooseCore(const AssignOptions& options, size_t nth, const std::vector<size_t>& eligible,
+                  const std::vector<CoreLoad>& loads) {
+  const size_t n = eligible.size();
+  if (options.rebalance && options.mode == AssignMode::kRoundRobin) return eligible[nth % n];
+  if (options.rebalance && options.mode == AssignMode::kCycles) {
+    const size_t pos = nth % (2 * n);  // there and back: 0..n-1, n-1..0
+    return eligible[pos < n ? pos : 2 * n - 1 - pos];
+  }
+  size_t least = eligible.front();
+  for (size_t c : eligible) {
+    const bool better = options.mode == AssignMode::kRoundRobin ? loads[c].entries < loads[least].entries
+                                                                : loads[c].Rank() < loads[least].Rank();
+    if (better) least = c;
+  }
+  return least;
+}
+
 }  // namespace
 
+std::vector<bool> IsolatedCores(const std::vector<ForwardingUnit>& units, size_t cores, const AssignOptions& options) {
+  std::vector<bool> isolated(cores, false);
+  if (!options.isolate_pinned) return isolated;
+  for (const ForwardingUnit& unit : units) {
+    if (std::optional<size_t> pin = PinnedCore(unit, cores, options)) isolated[*pin] = true;
+  }
+  return isolated;
+}
+
 std::vector<CoreProgram> AssignToCores(const std::vector<ForwardingUnit>& units, size_t cores,
-                                       const CurrentAssignment& current) {
+                                       const CurrentAssignment& current, const AssignOptions& options) {
   std::vector<CoreProgram> programs(cores);
   if (cores == 0) return programs;
   std::vector<CoreLoad> loads(cores);
   const double guess = MeanLoad(units, current);
-  // Units that run now stay first, so new ones see the load that remains.
-  std::vector<const ForwardingUnit*> fresh;
+  const std::vector<size_t> eligible = EligibleCores(IsolatedCores(units, cores, options));
+  std::vector<bool> may_stay(cores, false);
+  for (size_t c : eligible) may_stay[c] = true;
+  // Pinned units first, then those that stay, so new ones see the load that remains.
+  std::vector<std::pair<double, const ForwardingUnit*>> fresh;
+  std::vector<const ForwardingUnit*> unpinned;
   for (const ForwardingUnit& unit : units) {
-    if (std::optional<size_t> home = HomeCore(unit, cores, current)) {
-      Place(unit, UnitLoad(unit, current, guess), programs[*home], loads[*home]);
+    if (std::optional<size_t> pin = PinnedCore(unit, cores, options)) {
+      Place(unit, UnitLoad(unit, current, guess), programs[*pin], loads[*pin]);
     } else {
-      fresh.push_back(&unit);
+      unpinned.push_back(&unit);
     }
   }
-  for (const ForwardingUnit* unit : fresh) {
-    size_t least = 0;
-    for (size_t c = 1; c < cores; ++c) {
-      if (loads[c].Rank() < loads[least].Rank()) least = c;
+  for (const ForwardingUnit* unit : unpinned) {
+    const double load = UnitLoad(*unit, current, guess);
+    std::optional<size_t> home = options.rebalance ? std::nullopt : HomeCore(*unit, cores, current);
+    if (home && may_stay[*home]) {
+      Place(*unit, load, programs[*home], loads[*home]);
+    } else {
+      fresh.push_back({load, unit});
     }
-    Place(*unit, UnitLoad(*unit, current, guess), programs[least], loads[least]);
+  }
+  if (options.rebalance && options.mode != AssignMode::kRoundRobin) {
+    std::stable_sort(fresh.begin(), fresh.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  }
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    const size_t core = ChooseCore(options, i, eligible, loads);
+    Place(*fresh[i].second, fresh[i].first, programs[core], loads[core]);
   }
   return programs;
+}
+
+std::vector<QueueMove> MovesBetween(const CurrentAssignment& current, const std::vector<CoreProgram>& programs) {
+  std::vector<QueueMove> moves;
+  for (const auto& [queue, next] : AssignmentOf(programs)) {
+    auto it = current.find(queue);
+    if (it != current.end() && it->second.core != next.core) moves.push_back({queue, it->second.core, next.core});
+  }
+  return moves;
 }
 
 }  // namespace vhostd

@@ -89,19 +89,60 @@ inline constexpr double kLoadTie = 0.05;
 // The assignment that `programs` (one per core) make, without loads.
 CurrentAssignment AssignmentOf(const std::vector<CoreProgram>& programs);
 
-// Spreads units over `cores` cores, keeping what runs now where it runs (stable
-// assignment: an unrelated change moves no queue, so no core loses a warm queue and
-// no counter changes hands):
+// How units that are placed afresh choose their core, like OVS's pmd-rxq-assign.
+enum class AssignMode {
+  // The default. Placing new units: as kGroup. Rebalancing: units sorted by load,
+  // heaviest first, dealt to the cores in order and back (0, 1, .., n-1, n-1, .., 0).
+  kCycles,
+  // Each unit to the least-loaded core (heaviest first when rebalancing), so that one
+  // hot queue can own a core.
+  kGroup,
+  // Loads ignored: new units to the core with the fewest entries; rebalancing deals
+  // the units to the cores in turn, in unit order.
+  kRoundRobin,
+};
+
+struct AssignOptions {
+  AssignMode mode = AssignMode::kCycles;
+  // Pinned receive queues: queue -> core index (cores at or above `cores` are ignored).
+  // A unit goes to the core of its first pinned queue (in unit order): its queues
+  // write one transmit queue, so they cannot be split.
+  std::map<RxQueueKey, size_t> pins;
+  // Cores that run a pinned unit get no unpinned one (unless every core does).
+  bool isolate_pinned = true;
+  // Place every unpinned unit afresh, ignoring where it runs now (a rebalance).
+  bool rebalance = false;
+};
+
+// Spreads units over `cores` cores. Pinned units go to their core. Otherwise it keeps
+// what runs now where it runs (stable assignment: an unrelated change moves no queue,
+// so no core loses a warm queue and no counter changes hands):
 // - a unit with a receive queue in `current` on a core below `cores` stays on the core
-//   that polls most of its queues (lowest index on ties); it moves only queues that
-//   joined it, as when a port's queue count changed;
-// - every other unit, in order, goes to the least-loaded core: the lowest load (the sum
-//   of its queues' measured loads, compared in steps of kLoadTie so that noise does not
-//   decide), then the fewest entries, then the lowest index. A queue without a measured
-//   load counts as the mean of the measured ones (0 if none: then it is entry count).
+//   that polls most of its queues (lowest index on ties), unless that core is isolated
+//   or options.rebalance; it moves only queues that joined it, as when a port's queue
+//   count changed;
+// - every other unit, in order, goes where options.mode says. "Least loaded" is the
+//   lowest load (the sum of its queues' measured loads, compared in steps of kLoadTie
+//   so that noise does not decide), then the fewest entries, then the lowest index. A
+//   queue without a measured load counts as the mean of the measured ones (0 if none:
+//   then it is entry count).
 // Queues in `current` that no unit has are dropped. Deterministic for equal input.
 std::vector<CoreProgram> AssignToCores(const std::vector<ForwardingUnit>& units, size_t cores,
-                                       const CurrentAssignment& current = {});
+                                       const CurrentAssignment& current = {}, const AssignOptions& options = {});
+
+// Whether core `core` of `programs` runs a pinned queue, with options.isolate_pinned:
+// then it is isolated (polls pinned queues only), as AssignToCores placed them.
+std::vector<bool> IsolatedCores(const std::vector<ForwardingUnit>& units, size_t cores, const AssignOptions& options);
+
+// A receive queue that a new assignment polls on another core than now.
+struct QueueMove {
+  RxQueueKey queue;
+  size_t from;  // core index
+  size_t to;
+};
+
+// The queues `programs` poll on another core than `current` says, in queue order.
+std::vector<QueueMove> MovesBetween(const CurrentAssignment& current, const std::vector<CoreProgram>& programs);
 
 }  // namespace vhostd
 

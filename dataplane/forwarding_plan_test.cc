@@ -498,5 +498,127 @@ TEST(LoadAssignmentTest, UnmeasuredQueuesCountAsTheMeanLoad) {
   EXPECT_EQ(placed, (std::vector<size_t>{1, 1, 1, 1, 0, 1}));
 }
 
+// --- Assignment modes, pinning, rebalancing (OVS's pmd-rxq-assign, pmd-rxq-affinity) ---
+
+// Units of one queue each, "a" queue i, measured at loads[i] on core 0.
+CurrentAssignment LoadedOnCoreZero(const std::vector<double>& loads) {
+  CurrentAssignment current;
+  for (size_t i = 0; i < loads.size(); ++i) current[{"a", static_cast<uint16_t>(i)}] = {0, loads[i]};
+  return current;
+}
+
+AssignOptions Rebalance(AssignMode mode) {
+  AssignOptions options;
+  options.mode = mode;
+  options.rebalance = true;
+  return options;
+}
+
+TEST(AssignModeTest, RebalanceRoundRobinDealsUnitsInOrderIgnoringLoad) {
+  const auto units = MakeUnits({1, 1, 1, 1, 1});
+  const auto current = LoadedOnCoreZero({0.9, 0.8, 0.1, 0.1, 0.1});
+  EXPECT_EQ(CoreOfUnits(units, AssignToCores(units, 2, current, Rebalance(AssignMode::kRoundRobin))),
+            (std::vector<size_t>{0, 1, 0, 1, 0}));
+}
+
+TEST(AssignModeTest, RebalanceCyclesDealsHeaviestFirstThereAndBack) {
+  const auto units = MakeUnits({1, 1, 1, 1, 1, 1});
+  // Sorted by load: q5 (0.6), q4, q3, q2, q1, q0 (0.1); dealt 0, 1, 1, 0, 0, 1.
+  const auto current = LoadedOnCoreZero({0.1, 0.2, 0.3, 0.4, 0.5, 0.6});
+  EXPECT_EQ(CoreOfUnits(units, AssignToCores(units, 2, current, Rebalance(AssignMode::kCycles))),
+            (std::vector<size_t>{1, 0, 0, 1, 1, 0}));
+}
+
+TEST(AssignModeTest, RebalanceGroupLetsOneHotQueueOwnACore) {
+  const auto units = MakeUnits({1, 1, 1, 1});
+  const auto current = LoadedOnCoreZero({0.1, 0.9, 0.1, 0.1});
+  // The hot queue first, alone on core 0; the others fill core 1 (0.3 < 0.9).
+  EXPECT_EQ(CoreOfUnits(units, AssignToCores(units, 2, current, Rebalance(AssignMode::kGroup))),
+            (std::vector<size_t>{1, 0, 1, 1}));
+  // Cycles would deal the second-hottest to core 1 and the next one back to it too,
+  // then core 0 again: the hot queue shares its core.
+  EXPECT_EQ(CoreOfUnits(units, AssignToCores(units, 2, current, Rebalance(AssignMode::kCycles))),
+            (std::vector<size_t>{1, 0, 1, 0}));
+}
+
+TEST(AssignModeTest, RoundRobinPlacesNewUnitsByEntryCountIgnoringLoad) {
+  Ports ports;
+  ports.Add("hot", 1), ports.Add("idle", 3), ports.Add("new", 1);
+  CurrentAssignment current{{{"hot", 0}, {0, 0.9}}, {{"idle", 0}, {1, 0.0}}, {{"idle", 1}, {1, 0.0}},
+                            {{"idle", 2}, {1, 0.0}}};
+  std::vector<ForwardingUnit> units = ports.Units({{0, 1}, {2, 2}});
+  AssignOptions options;
+  options.mode = AssignMode::kRoundRobin;
+  EXPECT_EQ(CoreOf(AssignToCores(units, 2, current, options), {"new", 0}), 0u);
+  options.mode = AssignMode::kGroup;
+  EXPECT_EQ(CoreOf(AssignToCores(units, 2, current, options), {"new", 0}), 1u);
+}
+
+TEST(PinTest, APinnedQueueGoesToItsCoreAndIsolatesIt) {
+  const auto units = MakeUnits({1, 1, 1, 1});
+  AssignOptions options;
+  options.pins[{"a", 2}] = 1;
+  // Stable assignment would keep every queue on core 0; the pin moves q2, and its core
+  // takes no other queue.
+  const auto programs = AssignToCores(units, 2, LoadedOnCoreZero({0, 0, 0, 0}), options);
+  EXPECT_EQ(CoreOfUnits(units, programs), (std::vector<size_t>{0, 0, 1, 0}));
+  EXPECT_EQ(IsolatedCores(units, 2, options), (std::vector<bool>{false, true}));
+  // Unpinned queues that ran on the now isolated core leave it.
+  CurrentAssignment on_core_one;
+  for (uint16_t q = 0; q < 4; ++q) on_core_one[{"a", q}] = {1, std::nullopt};
+  EXPECT_EQ(CoreOfUnits(units, AssignToCores(units, 2, on_core_one, options)), (std::vector<size_t>{0, 0, 1, 0}));
+}
+
+TEST(PinTest, WithoutIsolationOtherQueuesMayShareThePinnedCore) {
+  const auto units = MakeUnits({1, 1, 1, 1});
+  AssignOptions options;
+  options.pins[{"a", 0}] = 1;
+  options.isolate_pinned = false;
+  // q1 to the empty core 0; q2 ties (one entry each) and takes the lower index; q3 core 1.
+  EXPECT_EQ(CoreOfUnits(units, AssignToCores(units, 2, {}, options)), (std::vector<size_t>{1, 0, 0, 1}));
+  EXPECT_EQ(IsolatedCores(units, 2, options), (std::vector<bool>{false, false}));
+}
+
+TEST(PinTest, EveryCoreIsolatedLeavesUnpinnedQueuesPolledAnyway) {
+  const auto units = MakeUnits({1, 1, 1});
+  AssignOptions options;
+  options.pins[{"a", 0}] = 0;
+  options.pins[{"a", 1}] = 1;
+  const auto cores = CoreOfUnits(units, AssignToCores(units, 2, {}, options));
+  EXPECT_EQ(cores[0], 0u);
+  EXPECT_EQ(cores[1], 1u);
+}
+
+TEST(PinTest, AUnitFollowsItsFirstPinnedQueueAndPinsToMissingCoresAreIgnored) {
+  const auto units = MakeUnits({3});  // three rx queues writing one tx queue
+  AssignOptions options;
+  options.pins[{"a", 1}] = 1;
+  options.pins[{"a", 2}] = 0;
+  EXPECT_EQ(CoreOfUnits(units, AssignToCores(units, 2, {}, options)), (std::vector<size_t>{1}));
+  options.pins = {{{"a", 0}, 5}};
+  EXPECT_EQ(CoreOfUnits(units, AssignToCores(units, 2, {}, options)), (std::vector<size_t>{0}));
+}
+
+TEST(PinTest, RebalanceKeepsPins) {
+  const auto units = MakeUnits({1, 1, 1, 1});
+  AssignOptions options = Rebalance(AssignMode::kRoundRobin);
+  options.pins[{"a", 3}] = 0;
+  options.isolate_pinned = false;
+  // q3 stays pinned to core 0; the others are dealt 0, 1, 0.
+  EXPECT_EQ(CoreOfUnits(units, AssignToCores(units, 2, {}, options)), (std::vector<size_t>{0, 1, 0, 0}));
+}
+
+TEST(MovesTest, ListsQueuesOnAnotherCoreOnly) {
+  const auto units = MakeUnits({1, 1, 1});
+  CurrentAssignment current{{{"a", 0}, {0, std::nullopt}}, {{"a", 1}, {0, std::nullopt}}};  // q2 is new
+  const auto programs = AssignToCores(units, 2, current, Rebalance(AssignMode::kRoundRobin));
+  const auto moves = MovesBetween(current, programs);
+  ASSERT_EQ(moves.size(), 1u);
+  EXPECT_EQ(moves[0].queue, (RxQueueKey{"a", 1}));
+  EXPECT_EQ(moves[0].from, 0u);
+  EXPECT_EQ(moves[0].to, 1u);
+  EXPECT_THAT(MovesBetween(AssignmentOf(programs), programs), IsEmpty());
+}
+
 }  // namespace
 }  // namespace vhostd

@@ -6,6 +6,9 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_pause.h>
+#include <sys/prctl.h>
+
+#include <algorithm>
 
 #include "absl/time/clock.h"
 #include "dataplane/bridge_forward.h"
@@ -47,6 +50,9 @@ int PollCore::Main(void* self) {
 
 void PollCore::Loop() {
   running_.store(true, std::memory_order_release);
+  // Sleeps of a few microseconds (SetSleepMax) would otherwise last the default timer
+  // slack, 50 µs.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
   // The generation first: next_ is then that generation's program or a newer one, so
   // the acknowledgment never claims a program the core did not load.
   uint64_t generation = requested_.load(std::memory_order_acquire);
@@ -70,7 +76,7 @@ void PollCore::Loop() {
     }
     const uint64_t now = rte_rdtsc();
     CounterAdd(received ? counters_.busy_cycles : counters_.idle_cycles, now - start);
-    start = now;
+    start = SleepIfQuiet(received == 0, now);
     if (received) CounterAdd(counters_.packets, received);
     // One acquire load per iteration: the control thread asks for a program switch.
     const uint64_t wanted = requested_.load(std::memory_order_acquire);
@@ -80,10 +86,23 @@ void PollCore::Loop() {
       acknowledged_.store(generation, std::memory_order_release);
     }
     iterations_.store(iterations_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-    if (program->entries.empty()) rte_pause();
+    if (program->entries.empty() && sleep_us_ == 0) rte_pause();
   }
   acknowledged_.store(UINT64_MAX, std::memory_order_release);
   running_.store(false, std::memory_order_release);  // the loop's last access (see Stop)
+}
+
+uint64_t PollCore::SleepIfQuiet(bool quiet, uint64_t now) {
+  const uint32_t bound = sleep_max_us_.load(std::memory_order_relaxed);
+  if (!quiet || bound == 0) {
+    sleep_us_ = 0;
+    return now;
+  }
+  sleep_us_ = std::min(bound, sleep_us_ + 1);
+  rte_delay_us_sleep(sleep_us_);
+  const uint64_t after = rte_rdtsc();
+  CounterAdd(counters_.sleep_cycles, after - now);
+  return after;
 }
 
 void PollCore::Post(std::unique_ptr<InstalledProgram> program) {

@@ -20,6 +20,7 @@ namespace vhostd {
 struct alignas(64) CoreCounters {
   std::atomic<uint64_t> busy_cycles{0};  // TSC cycles of loop iterations that moved packets
   std::atomic<uint64_t> idle_cycles{0};  // TSC cycles of iterations that found nothing
+  std::atomic<uint64_t> sleep_cycles{0};  // TSC cycles slept after those (SetSleepMax)
   std::atomic<uint64_t> packets{0};      // packets received
   // batch_sizes[n]: receive calls that returned n packets (n >= 1).
   std::atomic<uint64_t> batch_sizes[kBurstSize + 1] = {};
@@ -68,6 +69,12 @@ class PollCore {
   bool Publish(std::unique_ptr<CoreProgram> program, absl::Duration timeout);
   // Control thread: stops the loop and waits for the lcore to finish.
   void Stop();
+  // Any thread: after an iteration that received nothing the core sleeps, 1 µs longer
+  // after each further one, up to `microseconds` (0: never, the default), like OVS's
+  // pmd-sleep-max. The first packets after a quiet spell wait up to that long, and a
+  // program switch is acknowledged after the sleep.
+  void SetSleepMax(uint32_t microseconds) { sleep_max_us_.store(microseconds, std::memory_order_relaxed); }
+  uint32_t sleep_max() const { return sleep_max_us_.load(std::memory_order_relaxed); }
 
   // Returns once the core finished the loop iteration it was in (or is not running),
   // or after `timeout`; false on timeout.
@@ -85,6 +92,9 @@ class PollCore {
  private:
   static int Main(void* self);
   void Loop();
+  // The sleep after an iteration ending at `now` that received nothing (`quiet`), if
+  // sleeping is on; returns the time after it. Loop only.
+  uint64_t SleepIfQuiet(bool quiet, uint64_t now);
 
   const unsigned lcore_;
   const OffloadPools offload_pools_;
@@ -97,6 +107,8 @@ class PollCore {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> iterations_{0};  // loop iterations completed
   std::atomic<bool> running_{false};
+  std::atomic<uint32_t> sleep_max_us_{0};
+  uint32_t sleep_us_ = 0;  // the loop's next sleep; only the loop touches it
   bool launched_ = false;
   CoreCounters counters_;
 };

@@ -3,6 +3,7 @@
 #include "dataplane/poll_core.h"
 
 #include <rte_config.h>
+#include <rte_cycles.h>
 #include <rte_lcore.h>
 
 #include <atomic>
@@ -120,6 +121,48 @@ TEST_F(PollCoreTest, EveryProgramAStuckCoreMayRunStaysAliveUntilALaterAcknowledg
   ASSERT_TRUE(core.Publish(Polling(last), kAckTimeout));
   EXPECT_EQ(core.retired_programs(), 0u);
   EXPECT_TRUE(Eventually([&] { return last.calls.load() > 0; }));
+  core.Stop();
+}
+
+// Idle sleep (OVS's pmd-sleep-max): a core whose polls come back empty sleeps, so it
+// polls far less often and counts the slept cycles; bound 0 is busy polling again; a
+// program switch is still acknowledged within the bound.
+TEST_F(PollCoreTest, AnIdleCoreSleepsUpToTheBoundAndCountsIt) {
+  PollCore core(lcore_);
+  ASSERT_TRUE(core.Launch());
+  FakeRx rx;
+  ASSERT_TRUE(core.Publish(Polling(rx), kAckTimeout));
+  FakeRx other;
+  const FakeRx* polled = &rx;
+  auto polls_in = [&](absl::Duration d) {
+    const uint64_t start = polled->calls.load();
+    absl::SleepFor(d);
+    return polled->calls.load() - start;
+  };
+  const uint64_t busy_polls = polls_in(absl::Milliseconds(200));
+  EXPECT_EQ(CounterRead(core.counters().sleep_cycles), 0u);
+
+  core.SetSleepMax(1000);  // 1 ms
+  absl::SleepFor(absl::Milliseconds(100));  // the sleep grows 1 µs per quiet iteration
+  const uint64_t sleeping_polls = polls_in(absl::Milliseconds(200));
+  // At most one poll per ms once at the bound (~200), some more while it ramps up;
+  // busy polling makes millions.
+  EXPECT_LT(sleeping_polls, 2000u) << "busy: " << busy_polls;
+  EXPECT_GT(sleeping_polls, 10u);
+  EXPECT_GT(busy_polls, 20 * sleeping_polls);
+  const uint64_t slept = CounterRead(core.counters().sleep_cycles);
+  EXPECT_GT(slept, rte_get_tsc_hz() / 10) << "slept most of 300 ms";
+
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(core.Publish(Polling(other), kAckTimeout));
+  polled = &other;
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(100)) << "acknowledged after one sleep";
+
+  core.SetSleepMax(0);
+  absl::SleepFor(absl::Milliseconds(10));
+  const uint64_t slept_before = CounterRead(core.counters().sleep_cycles);
+  EXPECT_GT(polls_in(absl::Milliseconds(100)), 100 * 1000u / 10) << "busy polling again";
+  EXPECT_EQ(CounterRead(core.counters().sleep_cycles), slept_before);
   core.Stop();
 }
 

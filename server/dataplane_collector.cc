@@ -80,6 +80,9 @@ void Cores(TextExposition& text, const std::vector<CoreInfo>& cores, double tsc_
               "taken by another process counts here too.",
               "counter");
   for (size_t i = 0; i < cores.size(); ++i) text.Sample("vhostd_core_idle_seconds_total", labels[i], cores[i].idle_cycles / tsc_hz);
+  text.Family("vhostd_core_sleep_seconds_total",
+              "Time (TSC) the polling core slept because its polls came back empty (sleep_max_us).", "counter");
+  for (size_t i = 0; i < cores.size(); ++i) text.Sample("vhostd_core_sleep_seconds_total", labels[i], cores[i].sleep_cycles / tsc_hz);
   text.Family("vhostd_core_packets_total", "Packets the polling core received.", "counter");
   for (size_t i = 0; i < cores.size(); ++i) text.Sample("vhostd_core_packets_total", labels[i], cores[i].packets);
   text.Family("vhostd_core_polled_queues", "Receive queues the polling core polls.", "gauge");

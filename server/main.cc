@@ -44,6 +44,11 @@ ABSL_FLAG(std::string, socket_dir, "/run/vhostd/sockets",
 ABSL_FLAG(std::string, state_file, "/var/lib/vhostd/state.json",
           "Where desired ports and cross-connects are persisted and restored from.");
 ABSL_FLAG(std::string, cores, "", "CPUs that run polling cores, e.g. 1 or 2-3 (default: the last CPU).");
+ABSL_FLAG(std::string, pmd_rxq_assign, "cycles",
+          "How rx queues are spread over the polling cores: cycles, group or roundrobin (as OVS's pmd-rxq-assign).");
+ABSL_FLAG(bool, pmd_rxq_isolate, true, "Cores with a pinned rx queue poll pinned queues only.");
+ABSL_FLAG(uint32_t, pmd_sleep_max_us, 0,
+          "Up to how many microseconds (0..10000) an idle polling core sleeps between empty polls; 0: never.");
 ABSL_FLAG(std::string, eal_args, "", "Extra DPDK EAL arguments, appended last (e.g. \"--file-prefix=x -m 512\").");
 ABSL_FLAG(int, memory_mb, 1024, "EAL memory in MiB when no hugepages are mounted (--no-huge).");
 ABSL_FLAG(int, mbufs, 16384, "Packet buffers in the shared mbuf pool.");
@@ -126,6 +131,28 @@ absl::StatusOr<std::vector<std::string>> EalArguments() {
   return BuildEalArgs(options);
 }
 
+absl::StatusOr<vhostd::v1::CoreSettings> CoreSettingsFromFlags() {
+  vhostd::v1::CoreSettings settings;
+  const std::string mode = absl::GetFlag(FLAGS_pmd_rxq_assign);
+  if (mode == "cycles") {
+    settings.set_assign_mode(vhostd::v1::ASSIGN_MODE_CYCLES);
+  } else if (mode == "group") {
+    settings.set_assign_mode(vhostd::v1::ASSIGN_MODE_GROUP);
+  } else if (mode == "roundrobin") {
+    settings.set_assign_mode(vhostd::v1::ASSIGN_MODE_ROUNDROBIN);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--pmd-rxq-assign: '", mode, "' is not one of cycles, group, roundrobin"));
+  }
+  settings.set_isolate_pinned(absl::GetFlag(FLAGS_pmd_rxq_isolate));
+  const uint32_t sleep = absl::GetFlag(FLAGS_pmd_sleep_max_us);
+  if (sleep > kMaxIdleSleepUs) {
+    return absl::InvalidArgumentError(absl::StrCat("--pmd-sleep-max-us: at most ", kMaxIdleSleepUs));
+  }
+  settings.set_sleep_max_us(sleep);
+  return settings;
+}
+
 // SIGTERM and SIGINT are taken by a thread that shuts the gRPC server down; every other
 // thread (EAL's included) inherits a mask that blocks them.
 sigset_t BlockShutdownSignals() {
@@ -172,6 +199,9 @@ int Run() {
     absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Start(absl::GetFlag(FLAGS_mbufs));
     if (!engine.ok()) return Fail(engine.status());
     PortManager manager(&plugins, engine->get(), &store, PluginContext{(*engine)->mbuf_pool(), engine->get()});
+    absl::StatusOr<vhostd::v1::CoreSettings> core_settings = CoreSettingsFromFlags();
+    if (!core_settings.ok()) return Fail(core_settings.status());
+    manager.SetCoreDefaults(*core_settings);
     if (absl::Status s = manager.Restore(); !s.ok()) return Fail(s);
     manager.StartReconciler();
 

@@ -54,6 +54,12 @@ absl::Status CheckConsistent(const vhostd::state::DesiredState& state) {
       }
     }
   }
+  std::set<std::string> pins;
+  for (const vhostd::v1::QueuePin& pin : state.pins()) {
+    if (!ports.count(pin.port()) || pin.queue() > UINT16_MAX || !pins.insert(PinName(pin)).second) {
+      return absl::DataLossError(absl::StrCat("pin ", PinName(pin), " of a missing port, out of range or twice"));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -98,6 +104,7 @@ absl::Status PortManager::Restore() {
   for (const vhostd::v1::Bridge& bridge : state->bridges()) {
     bridges_.try_emplace(bridge.name(), *NormalizeStoredBridge(bridge), engine_->tsc_hz() / 1000);
   }
+  for (const vhostd::v1::QueuePin& pin : state->pins()) pins_[{pin.port(), static_cast<uint16_t>(pin.queue())}] = pin.lcore();
   if (store_->loaded_format_version() != 0 && store_->loaded_format_version() < kStateFormatVersion) {
     // Migrated on load: written back at once in today's format (the journal appends to it).
     if (absl::Status s = store_->Save(CurrentState()); !s.ok()) {
@@ -299,6 +306,7 @@ absl::Status PortManager::DeletePort(const std::string& name, bool allow_missing
     return absl::UnavailableError(absl::StrCat("port not deleted: saving state failed: ", saved.message()));
   }
   ports_.erase(it);  // no core polls it: it is in no cross-connect
+  DropPinsOf(name);
   VHOSTD_LOG_INFO("deleted port ", name);
   return absl::OkStatus();
 }
@@ -409,6 +417,7 @@ vhostd::v1::ListCoresResponse PortManager::ListCores() {
     core->set_cpu(info.cpu);
     core->set_busy_cycles(info.busy_cycles);
     core->set_idle_cycles(info.idle_cycles);
+    core->set_sleep_cycles(info.sleep_cycles);
     core->set_packets(info.packets);
     uint64_t bursts = 0;
     for (uint64_t count : info.batch_sizes) bursts += count;
@@ -419,11 +428,20 @@ vhostd::v1::ListCoresResponse PortManager::ListCores() {
       queue->set_port(label.rx_port);
       queue->set_queue(label.rx_queue);
       queue->set_forwards_to(label.tx_port);
+      queue->set_pinned(pins_.count({label.rx_port, label.rx_queue}) > 0);
+      if (queue->pinned() && core_settings_.isolate_pinned()) core->set_isolated(true);
       if (i >= info.loads.size()) continue;
       queue->set_busy_cycles(info.loads[i].busy_cycles);
       if (info.loads[i].share) queue->set_share_percent(*info.loads[i].share * 100);
     }
   }
+  for (const auto& [queue, lcore] : pins_) {
+    vhostd::v1::QueuePin* pin = response.add_pins();
+    pin->set_port(queue.first);
+    pin->set_queue(queue.second);
+    pin->set_lcore(lcore);
+  }
+  *response.mutable_settings() = core_settings_;
   return response;
 }
 
@@ -518,6 +536,12 @@ vhostd::state::DesiredState PortManager::CurrentState() const {
   for (const auto& [name, entry] : ports_) *state.add_ports() = entry.stored;
   for (const auto& [name, xconnect] : xconnects_) *state.add_cross_connects() = xconnect;
   for (const auto& [name, bridge] : bridges_) *state.add_bridges() = bridge.Spec();
+  for (const auto& [queue, lcore] : pins_) {
+    vhostd::v1::QueuePin* pin = state.add_pins();
+    pin->set_port(queue.first);
+    pin->set_queue(queue.second);
+    pin->set_lcore(lcore);
+  }
   return state;
 }
 
@@ -544,37 +568,47 @@ absl::Status PortManager::CommitForwardingChange(const vhostd::state::JournalRec
   return status;
 }
 
-absl::Status PortManager::Reprogram() {
+PortManager::Plan PortManager::CurrentPlan() {
+  Plan plan;
   // Queue counts are read once (CurrentPlanInputs), so the plan and its record agree.
-  PlanInputs inputs = CurrentPlanInputs();
-  std::vector<ForwardingUnit> units;
-  std::set<std::string> polled;
+  plan.inputs = CurrentPlanInputs();
+  const PlanInputs& inputs = plan.inputs;
   for (size_t i = 0; i < inputs.size(); i += 2) {  // (port_a, port_b) of each cross-connect
     PortEntry& a = ports_.at(inputs[i].first);
     PortEntry& b = ports_.at(inputs[i + 1].first);
     std::vector<ForwardingUnit> more =
         CrossConnectUnits(PortRef{a.spec.name(), a.backend->io(), inputs[i].second, a.backend->counters()},
                           PortRef{b.spec.name(), b.backend->io(), inputs[i + 1].second, b.backend->counters()});
-    units.insert(units.end(), more.begin(), more.end());
-    polled.insert({a.spec.name(), b.spec.name()});
+    plan.units.insert(plan.units.end(), more.begin(), more.end());
+    plan.polled.insert({a.spec.name(), b.spec.name()});
   }
-  PlanInputs bridge_inputs = CurrentBridgeInputs();
-  std::vector<std::shared_ptr<BridgeView>> views;
-  std::vector<ForwardingUnit> bridge_units = BridgePlan(views, polled);
-  units.insert(units.end(), bridge_units.begin(), bridge_units.end());
+  plan.bridge_inputs = CurrentBridgeInputs();
+  std::vector<ForwardingUnit> bridge_units = BridgePlan(plan.views, plan.polled);
+  plan.units.insert(plan.units.end(), bridge_units.begin(), bridge_units.end());
+  return plan;
+}
+
+absl::Status PortManager::Reprogram() {
+  Plan plan = CurrentPlan();
   // From where the cores poll now, so that a change moves only the queues it must.
-  const CurrentAssignment current = AssignmentOf(engine_->Cores());
-  if (absl::Status s = engine_->Apply(AssignToCores(units, engine_->core_count(), current)); !s.ok()) {
+  const std::vector<CoreInfo> cores = engine_->Cores();
+  std::vector<CoreProgram> programs = AssignToCores(plan.units, engine_->core_count(), AssignmentOf(cores),
+                                                    AssignOptionsFor(cores, /*rebalance=*/false));
+  return Install(std::move(programs), std::move(plan));
+}
+
+absl::Status PortManager::Install(std::vector<CoreProgram> programs, Plan plan) {
+  if (absl::Status s = engine_->Apply(std::move(programs)); !s.ok()) {
     VHOSTD_LOG_ERROR("reprogramming polling cores: ", s.ToString());
-    possibly_polled_.insert(polled.begin(), polled.end());
-    views_.insert(views_.end(), views.begin(), views.end());
+    possibly_polled_.insert(plan.polled.begin(), plan.polled.end());
+    views_.insert(views_.end(), plan.views.begin(), plan.views.end());
     SetPlanStale(true);
     return s;
   }
-  possibly_polled_ = std::move(polled);
-  views_ = std::move(views);  // the cores let go of the older ones
-  planned_ = std::move(inputs);
-  planned_bridges_ = std::move(bridge_inputs);
+  possibly_polled_ = std::move(plan.polled);
+  views_ = std::move(plan.views);  // the cores let go of the older ones
+  planned_ = std::move(plan.inputs);
+  planned_bridges_ = std::move(plan.bridge_inputs);
   SetPlanStale(false);
   return absl::OkStatus();
 }

@@ -36,6 +36,9 @@ struct PortCounterSnapshot {
   vhostd::v1::PortStatus status;
 };
 
+// Placement settings without flags: cycles, pinned cores isolated, no idle sleep (as OVS).
+vhostd::v1::CoreSettings DefaultCoreSettings();
+
 class PortManager : public PortEvents {
  public:
   PortManager(PluginRegistry* plugins, ForwardingEngine* engine, StateStore* store, PluginContext context);
@@ -69,6 +72,15 @@ class PortManager : public PortEvents {
 
   vhostd::v1::ListPluginsResponse ListPlugins();
   vhostd::v1::ListCoresResponse ListCores();
+
+  // Polling-core placement (server/core_placement.cc), like OVS's pmd-rxq-* settings.
+  // The defaults, from the daemon's flags; call before Restore.
+  void SetCoreDefaults(const vhostd::v1::CoreSettings& settings);
+  absl::StatusOr<vhostd::v1::QueuePin> PinQueue(const vhostd::v1::QueuePin& pin);
+  absl::Status UnpinQueue(const vhostd::v1::UnpinQueueRequest& request);
+  absl::StatusOr<vhostd::v1::RebalanceCoresResponse> RebalanceCores(bool dry_run);
+  vhostd::v1::CoreSettings GetCoreSettings();
+  absl::StatusOr<vhostd::v1::CoreSettings> UpdateCoreSettings(const vhostd::v1::UpdateCoreSettingsRequest& request);
   std::vector<PortCounterSnapshot> SnapshotPorts();
   size_t CrossConnectCount();
 
@@ -153,6 +165,23 @@ class PortManager : public PortEvents {
   // Recomputes what every polling core forwards and installs it; the engine's error if
   // a core did not take its new program (then it may still run the old one).
   absl::Status Reprogram() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What Reprogram plans from: the units of every cross-connect and bridge whose ports
+  // are open, the inputs they came from, the bridge views they use, their ports.
+  struct Plan {
+    PlanInputs inputs;
+    PlanInputs bridge_inputs;
+    std::vector<std::shared_ptr<BridgeView>> views;
+    std::set<std::string> polled;
+    std::vector<ForwardingUnit> units;
+  };
+  Plan CurrentPlan() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The pins and settings for the planner, with lcores as indices of `cores`.
+  AssignOptions AssignOptionsFor(const std::vector<CoreInfo>& cores, bool rebalance) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Installs `programs` (assigned from `plan`'s units) and records what they run.
+  absl::Status Install(std::vector<CoreProgram> programs, Plan plan) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the pins of a deleted port (the journal's delete_port drops them too).
+  void DropPinsOf(const std::string& port) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetPlanStale(bool stale) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // tells the listener of changes
   // Completes a change already made to xconnects_: applies it to the data plane, then
   // persists it. If either fails, `undo` reverts the change in memory, the previous
@@ -188,6 +217,8 @@ class PortManager : public PortEvents {
   PlanInputs planned_ ABSL_GUARDED_BY(mu_);  // what the installed plan was built from
   bool plan_stale_ ABSL_GUARDED_BY(mu_) = false;  // the last Apply failed
   std::function<void(bool healthy)> health_listener_ ABSL_GUARDED_BY(mu_);
+  std::map<RxQueueKey, uint32_t> pins_ ABSL_GUARDED_BY(mu_);  // (port, queue) -> lcore
+  vhostd::v1::CoreSettings core_settings_ ABSL_GUARDED_BY(mu_) = DefaultCoreSettings();
 
   absl::Mutex wake_mu_;  // never held with mu_ taken after it
   bool wake_ ABSL_GUARDED_BY(wake_mu_) = false;

@@ -149,5 +149,188 @@ TEST_F(ReprogramTest, NewQueuesGoToTheLessLoadedCoreAndListCoresShowsTheLoads) {
   EXPECT_TRUE(saw_hot);
 }
 
+// --- Pins, rebalancing and settings (core_placement.cc) ---
+
+vhostd::v1::QueuePin Pin(const std::string& port, uint32_t queue, uint32_t lcore) {
+  vhostd::v1::QueuePin pin;
+  pin.set_port(port);
+  pin.set_queue(queue);
+  pin.set_lcore(lcore);
+  return pin;
+}
+
+std::string ReadFile(const std::string& path) {
+  FILE* f = fopen(path.c_str(), "r");
+  if (f == nullptr) return "";
+  std::string text;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+  fclose(f);
+  return text;
+}
+
+// The fake engine's lcores are 1 and 2 (cores 0 and 1).
+TEST_F(ReprogramTest, APinMovesTheQueueIsolatesItsCoreAndIsKeptInTheStateFile) {
+  CreatePort("a", 2);
+  CreatePort("b", 2);
+  Connect("x", "a", "b");
+  ASSERT_EQ(Now().at({"a", 0}).core, 0u);
+  absl::StatusOr<vhostd::v1::QueuePin> pinned = manager_->PinQueue(Pin("a", 0, 2));
+  ASSERT_TRUE(pinned.ok()) << pinned.status();
+  CurrentAssignment now = Now();
+  EXPECT_EQ(now.at({"a", 0}).core, 1u);
+  for (const auto& [queue, placed] : now) {
+    if (queue != RxQueueKey{"a", 0}) EXPECT_EQ(placed.core, 0u) << queue.first << queue.second << ": isolated core";
+  }
+  const vhostd::v1::ListCoresResponse cores = manager_->ListCores();
+  ASSERT_EQ(cores.pins_size(), 1);
+  EXPECT_FALSE(cores.cores(0).isolated());
+  EXPECT_TRUE(cores.cores(1).isolated());
+  EXPECT_TRUE(cores.cores(1).queues(0).pinned());
+  EXPECT_NE(ReadFile(store_->journal_path()).find("put_pin"), std::string::npos);
+
+  // A new manager on the same state has the pin (and places the queue by it).
+  manager_.reset();
+  manager_ = std::make_unique<PortManager>(registry_.get(), &engine_, store_.get(), PluginContext{});
+  ASSERT_TRUE(manager_->Restore().ok());
+  ASSERT_EQ(manager_->ListCores().pins_size(), 1);
+  EXPECT_EQ(Now().at({"a", 0}).core, 1u);
+  ASSERT_TRUE(manager_->UnpinQueue([] {
+    vhostd::v1::UnpinQueueRequest r;
+    r.set_port("a");
+    return r;
+  }()).ok());
+  EXPECT_EQ(manager_->ListCores().pins_size(), 0);
+}
+
+TEST_F(ReprogramTest, BadPinsAreRefusedNamingTheFieldAndChangeNothing) {
+  CreatePort("a", 2);
+  CreatePort("b", 1);
+  Connect("x", "a", "b");
+  const std::string journal = ReadFile(store_->journal_path());
+  const size_t applies = engine_.applied.size();
+  struct Case {
+    vhostd::v1::QueuePin pin;
+    absl::StatusCode code;
+    const char* prefix;
+  };
+  const Case cases[] = {
+      {Pin("nope", 0, 1), absl::StatusCode::kNotFound, "pin.port: "},
+      {Pin("", 0, 1), absl::StatusCode::kInvalidArgument, "pin.port"},
+      {Pin("a", 2, 1), absl::StatusCode::kInvalidArgument, "pin.queue: port a has 2 queues"},
+      {Pin("a", 0, 3), absl::StatusCode::kInvalidArgument, "pin.lcore: 3 is not a polling lcore (they are 1, 2)"},
+      {Pin("a", 0, 0), absl::StatusCode::kInvalidArgument, "pin.lcore: 0 is not a polling lcore"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<vhostd::v1::QueuePin> result = manager_->PinQueue(c.pin);
+    ASSERT_FALSE(result.ok()) << c.prefix;
+    EXPECT_EQ(result.status().code(), c.code) << result.status();
+    EXPECT_EQ(result.status().message().rfind(c.prefix, 0), 0u) << result.status();
+  }
+  // a's two rx queues both write b's one tx queue: they run together, so pinning them
+  // to different cores contradicts.
+  ASSERT_TRUE(manager_->PinQueue(Pin("a", 0, 1)).ok());
+  const std::string with_pin = ReadFile(store_->journal_path());
+  const size_t applies_with_pin = engine_.applied.size();
+  absl::StatusOr<vhostd::v1::QueuePin> contradiction = manager_->PinQueue(Pin("a", 1, 2));
+  ASSERT_FALSE(contradiction.ok());
+  EXPECT_EQ(contradiction.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(contradiction.status().message().rfind("pin.lcore: the pins contradict", 0), 0u) << contradiction.status();
+  EXPECT_EQ(engine_.applied.size(), applies_with_pin);
+  EXPECT_EQ(ReadFile(store_->journal_path()), with_pin);
+  EXPECT_EQ(manager_->ListCores().pins_size(), 1);
+  EXPECT_GT(applies_with_pin, applies);
+  EXPECT_NE(with_pin, journal);
+
+  vhostd::v1::UnpinQueueRequest unpin;
+  unpin.set_port("b");
+  EXPECT_EQ(manager_->UnpinQueue(unpin).code(), absl::StatusCode::kNotFound);
+  unpin.set_allow_missing(true);
+  EXPECT_TRUE(manager_->UnpinQueue(unpin).ok());
+}
+
+TEST_F(ReprogramTest, DeletingAPortDropsItsPins) {
+  CreatePort("a", 1);
+  CreatePort("b", 1);
+  Connect("x", "a", "b");
+  ASSERT_TRUE(manager_->PinQueue(Pin("a", 0, 2)).ok());
+  ASSERT_TRUE(manager_->DeleteCrossConnect("x", false).ok());
+  ASSERT_TRUE(manager_->DeletePort("a", false).ok());
+  EXPECT_EQ(manager_->ListCores().pins_size(), 0);
+  CreatePort("a", 1);  // a new port of that name starts unpinned, also after a restart
+  manager_.reset();
+  manager_ = std::make_unique<PortManager>(registry_.get(), &engine_, store_.get(), PluginContext{});
+  ASSERT_TRUE(manager_->Restore().ok());
+  EXPECT_EQ(manager_->ListCores().pins_size(), 0);
+}
+
+// Everything starts on core 0 (stable assignment keeps it there); a rebalance spreads
+// it. The dry run says what the real one then does, and changes nothing.
+TEST_F(ReprogramTest, RebalanceDryRunShowsTheMovesTheRebalanceMakes) {
+  vhostd::v1::CoreSettings settings = DefaultCoreSettings();
+  settings.set_assign_mode(vhostd::v1::ASSIGN_MODE_ROUNDROBIN);
+  manager_->SetCoreDefaults(settings);
+  CreatePort("a", 4);
+  CreatePort("b", 4);
+  ASSERT_TRUE(manager_->PinQueue(Pin("a", 0, 1)).ok());
+  ASSERT_TRUE(manager_->PinQueue(Pin("b", 0, 1)).ok());
+  Connect("x", "a", "b");  // every queue but the pinned on core 1, the isolated core 0 has a0, b0
+  vhostd::v1::UpdateCoreSettingsRequest no_isolation;
+  no_isolation.set_isolate_pinned(false);
+  ASSERT_TRUE(manager_->UpdateCoreSettings(no_isolation).ok());
+  const CurrentAssignment before = Now();
+  const size_t applies = engine_.applied.size();
+
+  absl::StatusOr<vhostd::v1::RebalanceCoresResponse> dry = manager_->RebalanceCores(true);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  EXPECT_FALSE(dry->applied());
+  EXPECT_EQ(engine_.applied.size(), applies);
+  ASSERT_GT(dry->moves_size(), 0);
+  for (const auto& move : dry->moves()) {
+    EXPECT_NE(move.port() + std::to_string(move.queue()), "a0") << "pinned";
+    EXPECT_EQ(move.from_lcore(), before.at({move.port(), static_cast<uint16_t>(move.queue())}).core + 1);
+  }
+
+  absl::StatusOr<vhostd::v1::RebalanceCoresResponse> done = manager_->RebalanceCores(false);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_TRUE(done->applied());
+  ASSERT_EQ(done->moves_size(), dry->moves_size());
+  const CurrentAssignment after = Now();
+  for (const auto& move : done->moves()) {
+    EXPECT_EQ(after.at({move.port(), static_cast<uint16_t>(move.queue())}).core + 1, move.to_lcore());
+  }
+  size_t on_core[2] = {0, 0};
+  for (const auto& [queue, placed] : after) ++on_core[placed.core];
+  // Roundrobin deals the six unpinned queues 3 and 3, the two pinned stay on core 0.
+  EXPECT_EQ(on_core[0], 5u);
+  EXPECT_EQ(on_core[1], 3u);
+  EXPECT_EQ(manager_->RebalanceCores(true)->moves_size(), 0) << "the same input gives the same plan";
+}
+
+TEST_F(ReprogramTest, CoreSettingsAreValidatedAndTheSleepBoundReachesTheEngine) {
+  vhostd::v1::UpdateCoreSettingsRequest request;
+  request.set_sleep_max_us(kMaxIdleSleepUs + 1);
+  absl::StatusOr<vhostd::v1::CoreSettings> refused = manager_->UpdateCoreSettings(request);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message().rfind("sleep_max_us: ", 0), 0u) << refused.status();
+  request.Clear();
+  request.set_assign_mode(static_cast<vhostd::v1::AssignMode>(42));
+  refused = manager_->UpdateCoreSettings(request);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message().rfind("assign_mode: ", 0), 0u) << refused.status();
+  EXPECT_EQ(engine_.sleep_max_us, 0u);
+  EXPECT_EQ(manager_->GetCoreSettings().assign_mode(), vhostd::v1::ASSIGN_MODE_CYCLES);
+
+  request.Clear();
+  request.set_sleep_max_us(250);
+  request.set_assign_mode(vhostd::v1::ASSIGN_MODE_GROUP);
+  absl::StatusOr<vhostd::v1::CoreSettings> changed = manager_->UpdateCoreSettings(request);
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  EXPECT_EQ(changed->sleep_max_us(), 250u);
+  EXPECT_EQ(changed->assign_mode(), vhostd::v1::ASSIGN_MODE_GROUP);
+  EXPECT_TRUE(changed->isolate_pinned()) << "unset fields stay";
+  EXPECT_EQ(engine_.sleep_max_us, 250u);
+}
+
 }  // namespace
 }  // namespace vhostd

@@ -40,6 +40,7 @@ absl::Status WriteAll(int fd, const std::string& data) {
 std::string NameOf(const google::protobuf::Struct& port) { return StoredString(port, "name"); }
 std::string NameOf(const vhostd::v1::CrossConnect& xconnect) { return xconnect.name(); }
 std::string NameOf(const vhostd::v1::Bridge& bridge) { return bridge.name(); }
+std::string NameOf(const vhostd::v1::QueuePin& pin) { return PinName(pin); }
 
 absl::Status FsyncDirectoryOf(const std::string& path) {
   const size_t slash = path.find_last_of('/');
@@ -142,9 +143,14 @@ void StateStore::ApplyChange(const JournalRecord& change, DesiredState& state) {
     case JournalRecord::kPutPort:
       replace(state.mutable_ports(), StoredString(change.put_port(), "name"), &change.put_port());
       break;
-    case JournalRecord::kDeletePort:
+    case JournalRecord::kDeletePort: {
       replace(state.mutable_ports(), change.delete_port(), static_cast<const google::protobuf::Struct*>(nullptr));
+      auto* pins = state.mutable_pins();  // a port's pins go with it
+      pins->erase(std::remove_if(pins->begin(), pins->end(),
+                                 [&](const vhostd::v1::QueuePin& pin) { return pin.port() == change.delete_port(); }),
+                  pins->end());
       break;
+    }
     case JournalRecord::kPutCrossConnect:
       replace(state.mutable_cross_connects(), change.put_cross_connect().name(), &change.put_cross_connect());
       break;
@@ -157,6 +163,12 @@ void StateStore::ApplyChange(const JournalRecord& change, DesiredState& state) {
       break;
     case JournalRecord::kDeleteBridge:
       replace(state.mutable_bridges(), change.delete_bridge(), static_cast<const vhostd::v1::Bridge*>(nullptr));
+      break;
+    case JournalRecord::kPutPin:
+      replace(state.mutable_pins(), PinName(change.put_pin()), &change.put_pin());
+      break;
+    case JournalRecord::kDeletePin:
+      replace(state.mutable_pins(), PinName(change.delete_pin()), static_cast<const vhostd::v1::QueuePin*>(nullptr));
       break;
     case JournalRecord::CHANGE_NOT_SET:
       break;

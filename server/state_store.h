@@ -20,6 +20,11 @@ namespace vhostd {
 // migrated; written no more).
 inline constexpr uint32_t kStateFormatVersion = 2;
 
+// How the state names a pin (port and queue): "PORT/QUEUE"; port names have no '/'.
+inline std::string PinName(const vhostd::v1::QueuePin& pin) {
+  return pin.port() + "/" + std::to_string(pin.queue());
+}
+
 class StateStore {
  public:
   explicit StateStore(std::string path) : path_(std::move(path)) {}

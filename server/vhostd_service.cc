@@ -103,4 +103,31 @@ grpc::Status VhostdService::ListCores(grpc::ServerContext*, const vhostd::v1::Li
   return grpc::Status::OK;
 }
 
+grpc::Status VhostdService::PinQueue(grpc::ServerContext*, const vhostd::v1::PinQueueRequest* request,
+                                     vhostd::v1::QueuePin* response) {
+  return Reply(manager_->PinQueue(request->pin()), response);
+}
+
+grpc::Status VhostdService::UnpinQueue(grpc::ServerContext*, const vhostd::v1::UnpinQueueRequest* request,
+                                       google::protobuf::Empty*) {
+  return ToGrpcStatus(manager_->UnpinQueue(*request));
+}
+
+grpc::Status VhostdService::RebalanceCores(grpc::ServerContext*, const vhostd::v1::RebalanceCoresRequest* request,
+                                           vhostd::v1::RebalanceCoresResponse* response) {
+  return Reply(manager_->RebalanceCores(request->dry_run()), response);
+}
+
+grpc::Status VhostdService::GetCoreSettings(grpc::ServerContext*, const vhostd::v1::GetCoreSettingsRequest*,
+                                            vhostd::v1::CoreSettings* response) {
+  *response = manager_->GetCoreSettings();
+  return grpc::Status::OK;
+}
+
+grpc::Status VhostdService::UpdateCoreSettings(grpc::ServerContext*,
+                                               const vhostd::v1::UpdateCoreSettingsRequest* request,
+                                               vhostd::v1::CoreSettings* response) {
+  return Reply(manager_->UpdateCoreSettings(*request), response);
+}
+
 }  // namespace vhostd

@@ -40,6 +40,15 @@ class VhostdService final : public vhostd::v1::Vhostd::Service {
                            vhostd::v1::ListPluginsResponse*) override;
   grpc::Status ListCores(grpc::ServerContext*, const vhostd::v1::ListCoresRequest*,
                          vhostd::v1::ListCoresResponse*) override;
+  grpc::Status PinQueue(grpc::ServerContext*, const vhostd::v1::PinQueueRequest*, vhostd::v1::QueuePin*) override;
+  grpc::Status UnpinQueue(grpc::ServerContext*, const vhostd::v1::UnpinQueueRequest*,
+                          google::protobuf::Empty*) override;
+  grpc::Status RebalanceCores(grpc::ServerContext*, const vhostd::v1::RebalanceCoresRequest*,
+                              vhostd::v1::RebalanceCoresResponse*) override;
+  grpc::Status GetCoreSettings(grpc::ServerContext*, const vhostd::v1::GetCoreSettingsRequest*,
+                               vhostd::v1::CoreSettings*) override;
+  grpc::Status UpdateCoreSettings(grpc::ServerContext*, const vhostd::v1::UpdateCoreSettingsRequest*,
+                                  vhostd::v1::CoreSettings*) override;
 
  private:
   PortManager* const manager_;

@@ -52,6 +52,7 @@ class FakeForwardingEngine : public ForwardingEngine {
   }
 
   uint64_t tsc_hz() const override { return 1000000000; }
+  void SetSleepMax(uint32_t microseconds) override { sleep_max_us = microseconds; }
 
   // Every program set passed to Apply, in order.
   std::vector<std::vector<CoreProgram>> applied;
@@ -59,6 +60,7 @@ class FakeForwardingEngine : public ForwardingEngine {
   std::deque<absl::Status> results;            // ...unless this has one queued for the next call
   std::function<void(const std::vector<CoreProgram>&)> on_apply;  // called first in Apply
   std::map<RxQueueKey, QueueLoad> loads;  // what Cores() reports for a queue (default: unmeasured)
+  uint32_t sleep_max_us = 0;              // the last SetSleepMax
 
  private:
   const size_t cores_;

@@ -1,8 +1,12 @@
 """Two polling cores under reconfiguration: steady dpdk-testpmd flows run through two
 cross-connects of vhost-user ports while a loop creates and deletes ports (plain-tap
 vhost-kernel ports, which have queues to poll without a frontend) and cross-connects
-between them, and moves the steady flows' queues between the cores. A sampler thread
-reads GetPortStats, ListCores and /metrics over and over meanwhile.
+between them, and moves the steady flows' queues between the cores (pinning them to the
+other core, unpinning, rebalancing). A sampler thread reads GetPortStats, ListCores and
+/metrics over and over meanwhile.
+
+Also pinning, rebalancing and the core settings through vhostctl: bad input refused
+naming the field with nothing changed, pins kept across a restart.
 
 What must hold:
 - the steady flows lose no packet: after a drain, what testpmd sent on each port came
@@ -16,6 +20,7 @@ CPU plan on a 2-core machine: vhostd polls on CPUs 0 and 1, testpmd forwards on 
 anything.
 """
 
+import json
 import os
 import shutil
 import sys
@@ -29,7 +34,6 @@ from prometheus_server import free_port, scrape  # noqa: E402
 from testpmd import Testpmd, short_tmpdir, virtio_user_vdev  # noqa: E402
 from vhostd_proc import Vhostd, VhostdError, import_api, vhost_kernel_port, vhost_user_port  # noqa: E402
 
-import grpc  # noqa: E402
 
 api = import_api()
 QUEUES = 2
@@ -135,6 +139,7 @@ class TwoCoresUnderChurn(unittest.TestCase):
                     raise
         self.stub = self.daemon.stub()
         self.tag = "%d" % (os.getpid() % 10000)
+        self.moves = 0
 
     def tearDown(self):
         self.daemon.stop()
@@ -167,7 +172,20 @@ class TwoCoresUnderChurn(unittest.TestCase):
             self.stub.DeletePort(api.DeletePortRequest(name=name))
 
     def move_steady_queues(self, i):
-        """Nothing moves queues yet but churn; pinning and rebalancing add moves here."""
+        """Pins a steady queue to the core that does not poll it (two rounds in three),
+        or drops every pin and rebalances."""
+        cores = self.stub.ListCores(api.ListCoresRequest()).cores
+        where = {(q.port, q.queue): c.lcore for c in cores for q in c.queues}
+        if i % 3 == 2:
+            for name in STEADY:
+                for q in range(QUEUES):
+                    self.stub.UnpinQueue(api.UnpinQueueRequest(port=name, queue=q, allow_missing=True))
+            self.moves += len(self.stub.RebalanceCores(api.RebalanceCoresRequest()).moves)
+            return
+        name, queue = STEADY[i % len(STEADY)], (i // len(STEADY)) % QUEUES
+        other = next(c.lcore for c in cores if c.lcore != where[(name, queue)])
+        self.stub.PinQueue(api.PinQueueRequest(pin=api.QueuePin(port=name, queue=queue, lcore=other)))
+        self.moves += 1
 
     def test_steady_flows_survive_churn(self):
         tp = self.create_steady()
@@ -196,9 +214,12 @@ class TwoCoresUnderChurn(unittest.TestCase):
             tp.stop_forwarding()
             stats = tp.port_stats()
             vhostd = {n: self.stub.GetPortStats(api.GetPortStatsRequest(name=n)) for n in STEADY}
+            shares = [q.share_percent for c in self.stub.ListCores(api.ListCoresRequest()).cores
+                      for q in c.queues if q.HasField("share_percent")]
 
-        say("%d churn rounds in %.1f s, %d readings of every counter" % (ROUNDS, churn_seconds,
-                                                                          sampler.counters.readings))
+        say("%d churn rounds in %.1f s, %d steady queues moved, %d readings of every counter"
+            % (ROUNDS, churn_seconds, self.moves, sampler.counters.readings))
+        self.assertGreater(self.moves, ROUNDS // 2)
         self.assertEqual(sampler.errors, [])
         self.assertGreater(sampler.counters.readings, 20)  # readings interleaved with the churn
         say("no rx queue was polled by two cores in any ListCores reading")
@@ -217,9 +238,98 @@ class TwoCoresUnderChurn(unittest.TestCase):
             self.assertEqual(vhostd[name].rx_packets, stats[index]["tx_packets"], name)
             self.assertEqual(vhostd[name].tx_packets, stats[index]["rx_packets"], name)
             self.assertEqual(vhostd[name].tx_dropped, 0, name)
+        say("after %.0f s of history the steady queues have their share of a core (%s %%)"
+            % (churn_seconds, ", ".join("%.1f" % x for x in shares)))
+        # Queues that moved in the last seconds have no history on their new core yet.
+        if churn_seconds > 10:
+            self.assertGreater(len(shares), 0)
+        self.assertTrue(all(0 <= x <= 100 for x in shares), shares)
         say("every churn port and cross-connect is gone again")
         ports = self.stub.ListPorts(api.ListPortsRequest()).ports
         self.assertEqual(sorted(p.name for p in ports), list(STEADY))
+
+
+class PinsAndRebalance(unittest.TestCase):
+    """vhostctl core pin/unpin/rebalance/settings against a real vhostd with two cores."""
+
+    def setUp(self):
+        self.workdir = short_tmpdir("vhp")
+        self.daemon = Vhostd(self.workdir, cores="0-1", extra_flags=["--metrics-address="])
+        self.daemon.start()
+        self.stub = self.daemon.stub()
+        for name in ("a", "b"):
+            self.stub.CreatePort(api.CreatePortRequest(port=vhost_user_port(name, socket_path=name + ".sock",
+                                                                            queues=QUEUES)))
+        self.daemon.vhostctl("xconnect", "create", "x", "--ports", "a,b")
+
+    def tearDown(self):
+        self.daemon.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def where(self):
+        return {(q.port, q.queue): c.lcore for c in self.stub.ListCores(api.ListCoresRequest()).cores
+                for q in c.queues}
+
+    def durable(self):
+        parts = []
+        for path in (self.daemon.state_file, self.daemon.state_file + ".journal"):
+            parts.append(open(path).read() if os.path.exists(path) else None)
+        return parts
+
+    def test_pin_rebalance_and_settings_through_vhostctl(self):
+        lcores = sorted(c.lcore for c in self.stub.ListCores(api.ListCoresRequest()).cores)
+        self.assertEqual(len(lcores), 2)
+        other = next(l for l in lcores if l != self.where()[("a", 1)])
+        out = self.daemon.vhostctl("core", "pin", "a", "1", str(other)).stdout
+        self.assertEqual(out, "rx queue 1 of a pinned to lcore %d\n" % other)
+        say("the pinned queue moved, its core is isolated: every other queue is on the other core")
+        where = self.where()
+        self.assertEqual(where[("a", 1)], other)
+        self.assertEqual({l for k, l in where.items() if k != ("a", 1)}, {l for l in lcores if l != other})
+        table = self.daemon.vhostctl("core", "list").stdout
+        self.assertRegex(table, r"a/1->b\s+yes")
+        self.assertIn("assign: cycles   isolate pinned: yes   sleep max: 0 us", table)
+
+        say("bad pins are refused naming the field, and change nothing")
+        before, placed = self.durable(), self.where()
+        for args, field in ((("a", "1", "99"), "pin.lcore: 99 is not a polling lcore"),
+                            (("a", "7", str(other)), "pin.queue: port a has 2 queues"),
+                            (("zz", "0", str(other)), "pin.port: port zz does not exist"),
+                            (("a", "-1", str(other)), "invalid value '-1' for QUEUE")):
+            result = self.daemon.vhostctl("core", "pin", *args, check=False)
+            self.assertNotEqual(result.returncode, 0, args)
+            self.assertIn(field, result.stderr, args)
+        result = self.daemon.vhostctl("core", "settings", "--sleep-max-us", "20000", check=False)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("sleep_max_us: 20000 is above the limit of 10000", result.stderr)
+        self.assertEqual(self.durable(), before)
+        self.assertEqual(self.where(), placed)
+
+        say("a rebalance's dry run lists the moves the rebalance then makes")
+        self.daemon.vhostctl("core", "settings", "--isolate-pinned=false", "--assign", "roundrobin")
+        dry = json.loads(self.daemon.vhostctl("core", "rebalance", "--dry-run", output="json").stdout)
+        self.assertEqual(self.where(), placed, "a dry run moves nothing")
+        done = json.loads(self.daemon.vhostctl("core", "rebalance", output="json").stdout)
+        self.assertTrue(done["applied"])
+        self.assertEqual(dry.get("moves", []), done.get("moves", []))
+        for move in done.get("moves", []):
+            self.assertEqual(self.where()[(move["port"], move["queue"])], move["toLcore"])
+        self.assertEqual(self.where()[("a", 1)], other, "the pin holds through a rebalance")
+        self.assertEqual(set(self.where().values()), set(lcores), "without isolation both cores poll")
+
+        say("the pin survives a restart; settings changed through the API do not (flags are the defaults)")
+        self.daemon.vhostctl("core", "settings", "--sleep-max-us", "100")
+        self.daemon.stop()
+        self.daemon.start()
+        self.stub = self.daemon.stub()
+        listed = self.stub.ListCores(api.ListCoresRequest())
+        self.assertEqual([(p.port, p.queue, p.lcore) for p in listed.pins], [("a", 1, other)])
+        self.assertEqual(self.where()[("a", 1)], other)
+        self.assertEqual(listed.settings.sleep_max_us, 0)
+        self.daemon.vhostctl("core", "unpin", "a", "1")
+        self.assertEqual(len(self.stub.ListCores(api.ListCoresRequest()).pins), 0)
+        self.assertNotEqual(self.daemon.vhostctl("core", "unpin", "a", "1", check=False).returncode, 0)
+        self.daemon.vhostctl("core", "unpin", "a", "1", "--allow-missing")
 
 
 if __name__ == "__main__":
