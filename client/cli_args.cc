@@ -691,6 +691,9 @@ class Parser {
         Fail(absl::StrCat("invalid value ", Quoted(*text), " for --trunk: expected VLAN IDs and ranges ",
                           "of 1..4094 separated by commas (10,20,100-199)"));
       }
+    }
+  }
+
   // A whole number 0..UINT32_MAX given for `what` (an operand or flag).
   std::optional<uint32_t> NumberArg(const std::string& what, const std::string& text) {
     std::optional<uint64_t> value = ParseUint64(text, UINT32_MAX);
