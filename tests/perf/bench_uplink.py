@@ -33,8 +33,29 @@ from vhostd_proc import Vhostd, import_api, typed_port, vhost_user_port  # noqa:
 
 BACKEND_IF, TRAFFIC_IF = "bu0", "bu1"
 TX_FIRST = 8  # bursts of 32 per stream: a population of 512
-PMD_VDEV = {"af_packet": "net_af_packet0,iface=%s" % BACKEND_IF,
-            "af_xdp": "net_af_xdp0,iface=%s,start_queue=0,queue_count=1" % BACKEND_IF}
+RING_SIZE = 1024  # the uplink plugin's rx/tx ring size (uplink_ethdev.h kRingSize)
+
+
+def xsk_program():
+    """The XDP program the uplink plugin gives net_af_xdp (libxdp's default XSK program
+    as an object file), so that both sides run the same one; "" if there is none."""
+    for d in (os.environ.get("LIBXDP_OBJECT_PATH", ""), "/usr/lib/x86_64-linux-gnu/bpf",
+              "/usr/lib/aarch64-linux-gnu/bpf", "/usr/lib/bpf"):
+        path = os.path.join(d, "xsk_def_xdp_prog.o")
+        if d and os.access(path, os.R_OK):
+            return path
+    return ""
+
+
+def pmd_vdev(pmd, extra=""):
+    """The backend's vdev with the arguments the uplink plugin uses (plus `extra`)."""
+    if pmd == "af_packet":
+        args = "net_af_packet0,iface=%s,qpairs=1" % BACKEND_IF
+    else:
+        args = "net_af_xdp0,iface=%s,start_queue=0,queue_count=1" % BACKEND_IF
+        if xsk_program():
+            args += ",xdp_prog=" + xsk_program()
+    return args + ("," + extra if extra else "")
 
 
 def sh(*argv, check=True):
@@ -93,8 +114,9 @@ def sample_vhostd(pmd, size, seconds, work):
 
 def sample_testpmd(pmd, size, seconds, work):
     sock = os.path.join(work, "tp.sock")
-    backend = Testpmd([vhost_vdev(0, sock), PMD_VDEV[pmd]], lcores="0,1", main_lcore=0, forward_mode="io",
-                      mem_mb=1024, total_num_mbufs=16384, nb_cores=1)
+    backend = Testpmd([vhost_vdev(0, sock), pmd_vdev(pmd)], lcores="0,1", main_lcore=0,
+                      forward_mode="io", mem_mb=1024, total_num_mbufs=16384, nb_cores=1, rxd=RING_SIZE,
+                      txd=RING_SIZE)
     with backend:
         backend.start_forwarding()
         with traffic(sock, size) as tp:

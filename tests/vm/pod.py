@@ -7,10 +7,11 @@ through the explicit plain-tap fallback (reported, and checked in the port statu
 
 With --peer uplink the other end is not a tap but an existing kernel interface: a veth
 whose far end (eth1, the same address) sits in the namespace, attached to vhostd as an
-uplink port (AF_PACKET). vhostd then completes the guest's checksums for a port that
-takes none.
+uplink port (--uplink-mode: AF_PACKET or AF_XDP; the far end answers the guest's MAC,
+so the uplink must take frames for MACs other than the interface's). vhostd then
+completes the guest's checksums for a port that takes none.
 
-    pod.py [--size-mb N] [--vhostd BIN] [--log-dir DIR] [--peer tap|uplink]
+    pod.py [--size-mb N] [--vhostd BIN] [--log-dir DIR] [--peer tap|uplink] [--uplink-mode af_packet|af_xdp]
 """
 
 import argparse
@@ -100,8 +101,9 @@ def attach_tap(stub, api, netns):
     return pod.status.backend
 
 
-def attach_uplink(stub, api, netns):
-    """A veth: eth1 in `netns`, its host end attached as an uplink port. Returns its backend."""
+def attach_uplink(stub, api, netns, mode="af_packet"):
+    """A veth: eth1 in `netns`, its host end attached as an uplink port in `mode`
+    ("af_packet" or "af_xdp", explicit: no silent fallback). Returns its backend."""
     from vhostd_proc import typed_port
     host_end = "vmu%d" % (os.getpid() % 100000)
     sh("ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth1")
@@ -114,11 +116,13 @@ def attach_uplink(stub, api, netns):
     sh("ethtool", "-K", host_end, "gro", "off", "tso", "off", "gso", "off")
     sh("ip", "link", "set", host_end, "up")
     port = stub.CreatePort(api.CreatePortRequest(port=typed_port(
-        "pod", "uplink", api.UplinkSpec(interface=host_end, mode=api.UplinkSpec.MODE_AF_PACKET))))
+        "pod", "uplink", api.UplinkSpec(interface=host_end, mode=api.UplinkSpec.Mode.Value("MODE_" + mode.upper())))))
+    if port.status.backend != mode:
+        raise RuntimeError("uplink port runs %r, not %r: %s" % (port.status.backend, mode, port.status.message))
     return port.status.backend
 
 
-def run(size_mb, binary, log_dir, peer="tap"):
+def run(size_mb, binary, log_dir, peer="tap", uplink_mode="af_packet"):
     from vhostd_proc import Vhostd, import_api, vhost_user_port
     api = import_api()
     work = tempfile.mkdtemp(prefix="vmpod.", dir="/tmp")
@@ -140,7 +144,10 @@ def run(size_mb, binary, log_dir, peer="tap"):
         stub = daemon.stub()
         sock = os.path.join(daemon.socket_dir, "vm.sock")
         stub.CreatePort(api.CreatePortRequest(port=vhost_user_port("vm", socket_path=sock)))
-        backend = (attach_uplink if peer == "uplink" else attach_tap)(stub, api, netns)
+        if peer == "uplink":
+            backend = attach_uplink(stub, api, netns, uplink_mode)
+        else:
+            backend = attach_tap(stub, api, netns)
         stub.CreateCrossConnect(api.CreateCrossConnectRequest(
             cross_connect=api.CrossConnect(name="vm-pod", port_a="vm", port_b="pod")))
         sh("ip", "addr", "add", POD_IP + "/24", "dev", "eth1", netns=netns)
@@ -190,9 +197,10 @@ def main():
     p.add_argument("--vhostd")
     p.add_argument("--log-dir")
     p.add_argument("--peer", choices=["tap", "uplink"], default="tap")
+    p.add_argument("--uplink-mode", choices=["af_packet", "af_xdp"], default="af_packet")
     a = p.parse_args()
     vmlib.lab_setup()
-    return run(a.size_mb, a.vhostd, a.log_dir, a.peer)
+    return run(a.size_mb, a.vhostd, a.log_dir, a.peer, a.uplink_mode)
 
 
 if __name__ == "__main__":
