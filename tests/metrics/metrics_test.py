@@ -469,7 +469,10 @@ class RealPrometheus(unittest.TestCase):
         print("  testpmd port 0 tx: %d packets in %.3f s = %.0f pkt/s" % (tx_b - tx_a, t_b - t_a, testpmd_rate))
         print("  Prometheus %s @ %.3f = %.0f pkt/s (ratio %.3f)" % (expr, t_b, prom_rate, prom_rate / testpmd_rate))
         print("  samples in the window: %s" % [(s["metric"]["queue"], s["values"]) for s in raw])
-        self.assertGreater(testpmd_rate, 10000, "too little traffic to compare rates")
+        # Enough packets for a 5 s rate to mean something. Not a throughput check: two
+        # polling cores of vhostd and two of testpmd share two CPUs here, so one burst
+        # circulating (tx_first=1) moves at the scheduler's pace (6-7k pkt/s seen).
+        self.assertGreater(testpmd_rate, 2000, "too little traffic to compare rates")
         self.assertLess(abs(prom_rate / testpmd_rate - 1), self.TOLERANCE)
 
         say("the scrape stayed healthy during traffic, and vhostd_port_up{port=\"p0\"} was 1 in Prometheus")
