@@ -78,11 +78,16 @@ const std::vector<CommandDef>& Commands() {
        "'vhostctl port create --type TYPE --help' lists them.",
        {{"--type", "TYPE", "the port type, a plugin of the daemon ('vhostctl plugin list')", true},
         {"--spec", "JSON",
-         "the type's spec message in protobuf JSON; the type's flags override its fields"}},
+         "the type's spec message in protobuf JSON; the type's flags override its fields"},
+        {"--label", "KEY=VALUE",
+         "a label of the port (orchestrator metadata, e.g. k8s.pod.name=web-0); again for each"}},
        "[TYPE FLAGS...]"},
       {"port", "get", CommandKind::kPortGet, true, "Show a port's spec and status.", {}},
       {"port", "delete", CommandKind::kPortDelete, true, "Delete a port.", {kAllowMissingFlag}},
-      {"port", "list", CommandKind::kPortList, false, "List the ports.", {}},
+      {"port", "list", CommandKind::kPortList, false, "List the ports.",
+       {{"-l", "SELECTOR",
+         "only ports whose labels match every comma-separated term: key=value, key!=value, "
+         "key (present) or !key (absent)"}}},
       {"port", "stats", CommandKind::kPortStats, true,
        "Show a port's counters, per queue; with --watch, their rates, refreshed.",
        {{"--watch", nullptr, "a live view of the port's per-queue rates"},
@@ -572,6 +577,9 @@ class Parser {
         return ApplyVlanFlags(command);
       case CommandKind::kXconnectCreate:
         return ApplyPortsFlag(command);
+      case CommandKind::kPortList:
+        command->label_selector = LeafValue("-l").value_or("");
+        return;
       case CommandKind::kPortStats:
         command->watch = LeafSwitch("--watch");
         if (!command->watch) {
@@ -737,11 +745,26 @@ class Parser {
     command->port_b = names[1];
   }
 
+  // --label KEY=VALUE, each key once. The daemon checks what keys and values may be.
+  void ApplyLabelFlags(PortCreateArgs* port) {
+    for (const std::string& text : leaf_->flags.at("--label")->results()) {
+      const size_t equals = text.find('=');
+      if (equals == std::string::npos || equals == 0) {
+        return Fail(absl::StrCat("invalid value ", Quoted(text), " for --label: expected KEY=VALUE"));
+      }
+      std::string key = text.substr(0, equals);
+      if (!port->labels.emplace(key, text.substr(equals + 1)).second) {
+        return Fail(absl::StrCat("flag --label: key ", Quoted(key), " given more than once"));
+      }
+    }
+  }
+
   void ApplyPortCreateFlags(Command* command) {
     PortCreateArgs& port = command->port;
     port.type = type_;
     port.spec_json = LeafValue("--spec");
-    if (type_flags_ == nullptr) return;
+    ApplyLabelFlags(&port);
+    if (error_ || type_flags_ == nullptr) return;
     port.type_flags_parsed = true;
     for (size_t i = 0; i < type_flags_->size(); ++i) {
       const std::vector<std::string>& values = leaf_->type_options[i]->results();

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -88,6 +89,7 @@ struct TypeFlagValues {
 struct PortCreateArgs {
   std::string type;                      // --type
   std::optional<std::string> spec_json;  // --spec: the spec message in protobuf JSON
+  std::map<std::string, std::string> labels;  // --label KEY=VALUE
   bool help = false;                     // --help with --type: list the type's flags
   std::vector<std::string> args;         // the whole command line, to parse again
   bool type_flags_parsed = false;        // ParseArgs had the type's flags
@@ -117,6 +119,7 @@ struct Command {
   // bridge add-port: --vlan ID (access) or --trunk IDS (expanded, in order given).
   std::optional<uint32_t> access_vlan;
   std::optional<std::vector<uint32_t>> trunk_vlans;
+  std::string label_selector;  // port list -l
 
   // core pin PORT QUEUE LCORE, core unpin PORT QUEUE (port in `name`).
   uint32_t queue = 0;

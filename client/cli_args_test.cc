@@ -14,6 +14,7 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::Pair;
 using Args = std::vector<std::string>;
 
 // Parses `args`, expecting success.
@@ -228,8 +229,36 @@ TEST(PortCreateTest, SecondParseWithTheTypesFlags) {
   EXPECT_EQ(ParseArgs({"port", "create", "vm1", "--type", "t", "--bogus"}, &flags).error->message,
             "unknown flag --bogus for --type t");
   EXPECT_EQ(ParseArgs({"port", "create", "vm1", "--type", "t", "--bogus"}, &flags).error->synopsis,
-            "usage: vhostctl port create NAME --type t [--spec JSON] [--socket-path PATH]\n"
-            "                    [--[no-]tso] [--tag TAG...]\n");
+            "usage: vhostctl port create NAME --type t [--spec JSON] [--label KEY=VALUE]\n"
+            "                    [--socket-path PATH] [--[no-]tso] [--tag TAG...]\n");
+}
+
+TEST(PortCreateTest, LabelsInBothParses) {
+  const std::vector<TypeFlag> flags = {{{"--socket-path"}, {}, false, false, "PATH", "socket_path"}};
+  for (const std::vector<TypeFlag>* type_flags : {static_cast<const std::vector<TypeFlag>*>(nullptr), &flags}) {
+    ParseResult parsed = ParseArgs({"port", "create", "vm1", "--type", "t", "--label", "k8s.pod.name=web-0",
+                                    "--label=cni.ifname=net1", "--label", "empty="},
+                                   type_flags);
+    ASSERT_TRUE(parsed.ok()) << parsed.error->message;
+    EXPECT_THAT(parsed.command.port.labels,
+                ElementsAre(Pair("cni.ifname", "net1"), Pair("empty", ""), Pair("k8s.pod.name", "web-0")));
+  }
+  EXPECT_EQ(ParseError({"port", "create", "vm1", "--type", "t", "--label", "novalue"}).message,
+            "invalid value 'novalue' for --label: expected KEY=VALUE");
+  EXPECT_EQ(ParseError({"port", "create", "vm1", "--type", "t", "--label", "=v"}).message,
+            "invalid value '=v' for --label: expected KEY=VALUE");
+  EXPECT_EQ(ParseError({"port", "create", "vm1", "--type", "t", "--label", "a=1", "--label", "a=2"}).message,
+            "flag --label: key 'a' given more than once");
+  EXPECT_TRUE(IsPortCreateOwnFlag("--label"));
+}
+
+TEST(PortListTest, LabelSelector) {
+  ParseResult parsed = ParseArgs({"port", "list", "-l", "k8s.pod.namespace=prod,!cni.ifname"});
+  ASSERT_TRUE(parsed.ok()) << parsed.error->message;
+  EXPECT_EQ(parsed.command.label_selector, "k8s.pod.namespace=prod,!cni.ifname");
+  EXPECT_EQ(ParseArgs({"port", "list", "-l=a=b"}).command.label_selector, "a=b");
+  EXPECT_EQ(ParseArgs({"port", "list"}).command.label_selector, "");
+  EXPECT_EQ(ParseError({"port", "list", "-l", "a", "-l", "b"}).message, "flag -l given more than once");
 }
 
 TEST(PortCreateTest, MissingType) {
@@ -540,9 +569,9 @@ TEST(LiveViewArgsTest, LiveFlagBeforeTheCommandSuggestsWhereItGoes) {
 TEST(UsageTextTest, ListsEveryCommandAndGlobalFlag) {
   const std::string& usage = UsageText();
   for (const char* text :
-       {"port create NAME --type TYPE [--spec JSON] [TYPE FLAGS...]",
+       {"port create NAME --type TYPE [--spec JSON] [--label KEY=VALUE] [TYPE FLAGS...]",
         "port create --type TYPE --help", "port get NAME", "port delete NAME [--allow-missing]",
-        "port list", "port stats NAME", "xconnect create NAME --ports A,B", "xconnect list",
+        "port list [-l SELECTOR]", "port stats NAME", "xconnect create NAME --ports A,B", "xconnect list",
         "xconnect delete NAME", "core list", "plugin list", "help", "--server unix:PATH",
         "-o table|json", "--timeout SECONDS", "VHOSTD_SERVER", "unix:/run/vhostd/vhostd.sock",
         "port stats NAME [--watch] [--interval SECONDS] [--count N]",
@@ -573,15 +602,18 @@ TEST(UsageTextTest, LinesFitATerminal) {
 
 TEST(UsageTextTest, SynopsisContinuationLinesAreIndented) {
   EXPECT_EQ(ParseError({"port", "create", "vm1"}).synopsis,
-            "usage: vhostctl port create NAME --type TYPE [--spec JSON] [TYPE FLAGS...]\n");
+            "usage: vhostctl port create NAME --type TYPE [--spec JSON] [--label KEY=VALUE]\n"
+            "                    [TYPE FLAGS...]\n");
   EXPECT_EQ(ParseError({"port"}).synopsis,
-            "usage: vhostctl port create NAME --type TYPE [--spec JSON] [TYPE FLAGS...]\n"
+            "usage: vhostctl port create NAME --type TYPE [--spec JSON] [--label KEY=VALUE]\n"
+            "                    [TYPE FLAGS...]\n"
             "       vhostctl port get NAME\n"
             "       vhostctl port delete NAME [--allow-missing]\n"
-            "       vhostctl port list\n"
+            "       vhostctl port list [-l SELECTOR]\n"
             "       vhostctl port stats NAME [--watch] [--interval SECONDS] [--count N]\n");
   EXPECT_EQ(PortCreateSynopsis("vhost-user", nullptr),
-            "usage: vhostctl port create NAME --type TYPE [--spec JSON] [TYPE FLAGS...]\n");
+            "usage: vhostctl port create NAME --type TYPE [--spec JSON] [--label KEY=VALUE]\n"
+            "                    [TYPE FLAGS...]\n");
   EXPECT_EQ(ParseError({"port", "get"}).synopsis, "usage: vhostctl port get NAME\n");
 }
 

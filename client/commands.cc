@@ -35,6 +35,7 @@ absl::StatusOr<CreatePortRequest> MakeCreatePortRequest(const Command& command,
   vhostd::v1::Port* port = request.mutable_port();
   port->set_name(command.name);
   port->set_type(args.type);
+  port->mutable_labels()->insert(args.labels.begin(), args.labels.end());
   if (flags.spec() == nullptr) {
     if (args.spec_json) {
       return absl::InvalidArgumentError(
@@ -308,6 +309,7 @@ class Runner {
             vhostd::v1::ListPortsResponse* page) {
           vhostd::v1::ListPortsRequest request;
           request.set_page_token(token);
+          request.set_label_selector(command_.label_selector);
           return stub_->ListPorts(context, request, page);
         },
         [](vhostd::v1::ListPortsResponse* page, vhostd::v1::ListPortsResponse* all) {

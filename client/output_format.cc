@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -328,10 +329,17 @@ std::string FormatPortTable(const ListPortsResponse& response, TypeCatalog& cata
   return table.Render();
 }
 
+std::string PortLabelsText(const Port& port) {
+  if (port.labels().empty()) return "-";
+  const std::map<std::string, std::string> sorted(port.labels().begin(), port.labels().end());
+  return absl::StrJoin(sorted, ", ", absl::PairFormatter("="));
+}
+
 std::string FormatPortDetails(const Port& port, TypeCatalog& catalog) {
   std::vector<std::pair<std::string, std::string>> lines;
   lines.emplace_back("name", port.name());
   lines.emplace_back("type", PortTypeName(port));
+  lines.emplace_back("labels", PortLabelsText(port));
   AppendAnyLines("spec", port.spec(), "- (the type's defaults)", catalog, &lines);
 
   const PortStatus& status = port.status();

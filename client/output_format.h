@@ -61,6 +61,7 @@ std::string FormatPluginTable(const vhostd::v1::ListPluginsResponse& response);
 
 // Pieces of the above, exposed for tests.
 std::string PortTypeName(const vhostd::v1::Port& port);  // "vhost-user", ..., "-"
+std::string PortLabelsText(const vhostd::v1::Port& port);  // "k=v, k2=v2" by key, "-" if none
 // Every field of `message`, in declaration order, as "INDENT name" / value pairs: nested
 // messages as "a.b", repeated ones as "a[0].b", repeated scalars joined by ", ". Unset
 // (a field with presence, or a message) and empty values show as "-"; enums by name,

@@ -131,6 +131,14 @@ TEST(NamesTest, PortType) {
   EXPECT_EQ(PortTypeName(Port()), "-");
 }
 
+TEST(NamesTest, PortLabels) {
+  EXPECT_EQ(PortLabelsText(Port()), "-");
+  EXPECT_EQ(PortLabelsText(FromText<Port>(R"pb(labels { key: "k8s.pod.name" value: "web-0" }
+                                               labels { key: "cni.ifname" value: "net1" }
+                                               labels { key: "empty" value: "" })pb")),
+            "cni.ifname=net1, empty=, k8s.pod.name=web-0");
+}
+
 TEST(NamesTest, PortState) {
   PortStatus status;
   EXPECT_EQ(PortStateName(status), "-");
@@ -247,6 +255,7 @@ TEST_F(FormatPortTest, DetailsOfAVhostUserPort) {
   EXPECT_EQ(FormatPortDetails(port, catalog_),
             "name:                   vm1\n"
             "type:                   vhost-user\n"
+            "labels:                 -\n"
             "spec:                   vhostd.plugins.vhost_user.v1.VhostUserSpec\n"
             "  socket_path:          /run/vhostd/vm1.sock\n"
             "  mode:                 MODE_UNSPECIFIED\n"

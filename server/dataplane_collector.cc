@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/bridge_metrics.h"
+#include "server/port_labels.h"
 #include "server/text_exposition.h"
 
 namespace vhostd {
@@ -66,6 +67,24 @@ void PortStates(TextExposition& text, const std::vector<PortRow>& rows) {
       text.Sample(kName, absl::StrCat(row.labels, ",state=\"", PortStatus::State_Name(s), "\""),
                   uint64_t{row.port->status.state() == s});
     }
+  }
+}
+
+// One series per port with the well-known labels it has (kInfoMetricLabels: pod,
+// namespace, container_id, interface), so that dashboards join the per-port and
+// per-queue series to pods (`* on(port) group_left(pod, namespace) vhostd_port_info`)
+// and those series need not carry them.
+void PortInfo(TextExposition& text, const std::vector<PortRow>& rows) {
+  constexpr char kName[] = "vhostd_port_info";
+  text.Family(kName, "1 for every port, with its orchestrator metadata (pod, namespace, container_id, interface).",
+              "gauge");
+  for (const PortRow& row : rows) {
+    std::string labels = row.labels;
+    for (const InfoMetricLabel& known : kInfoMetricLabels) {
+      auto it = row.port->labels.find(known.key);
+      if (it != row.port->labels.end()) absl::StrAppend(&labels, ",", TextExposition::Label(known.metric_label, it->second));
+    }
+    text.Sample(kName, labels, uint64_t{1});
   }
 }
 
@@ -136,6 +155,7 @@ void DataplaneCollector::AppendText(std::string* out) const {
   PerPort(text, rows, "vhostd_port_up", "1 if the port's frontend is attached and packets can flow.", "gauge",
           [](const PortCounterSnapshot& p) { return uint64_t{p.status.state() == PortStatus::UP}; });
   PortStates(text, rows);
+  PortInfo(text, rows);
   PerPort(text, rows, "vhostd_port_queues", "Queue pairs of the port.", "gauge",
           [](const PortCounterSnapshot& p) { return uint64_t(p.stats.queues_size()); });
   PerPort(text, rows, "vhostd_port_active_queues",

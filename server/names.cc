@@ -5,6 +5,8 @@
 namespace vhostd {
 namespace {
 
+constexpr size_t kMaxQuoted = 128;
+
 bool IsAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
 }  // namespace
@@ -25,6 +27,10 @@ absl::Status ValidateName(const std::string& name, const std::string& field) {
         absl::StrCat(field, ": \"", name, "\" must start and end with a letter or digit"));
   }
   return absl::OkStatus();
+}
+
+std::string LimitForMessage(const std::string& text) {
+  return text.size() <= kMaxQuoted ? text : absl::StrCat(text.substr(0, kMaxQuoted), "...");
 }
 
 }  // namespace vhostd

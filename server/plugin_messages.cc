@@ -10,8 +10,6 @@
 namespace vhostd {
 namespace {
 
-constexpr size_t kMaxQuoted = 128;
-
 void AddFile(const google::protobuf::FileDescriptor* file, std::set<std::string>* seen,
              google::protobuf::FileDescriptorSet* out) {
   if (!seen->insert(file->name()).second) return;
@@ -43,10 +41,6 @@ std::string LoadedTypes(const PluginRegistry& plugins) {
   std::vector<std::string> types;
   for (const RegisteredPlugin& plugin : plugins.All()) types.push_back(plugin.info.port_type);
   return types.empty() ? "no plugin is loaded" : absl::StrJoin(types, ", ");
-}
-
-std::string LimitForMessage(const std::string& text) {
-  return text.size() <= kMaxQuoted ? text : absl::StrCat(text.substr(0, kMaxQuoted), "...");
 }
 
 }  // namespace vhostd

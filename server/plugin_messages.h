@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "dataplane/plugin_registry.h"
 #include "google/protobuf/descriptor.h"
+#include "server/names.h"  // LimitForMessage
 #include "vhostd/v1/system.pb.h"
 
 namespace vhostd {
@@ -23,9 +24,6 @@ void DescribeMessages(const PortPlugin& port_plugin, vhostd::v1::Plugin* plugin)
 
 // "vdpa, vhost-kernel, vhost-user": the types a registry serves, for error messages.
 std::string LoadedTypes(const PluginRegistry& plugins);
-
-// Client input quoted in an error, cut to a bounded length.
-std::string LimitForMessage(const std::string& text);
 
 }  // namespace vhostd
 

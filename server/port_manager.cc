@@ -9,10 +9,12 @@
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "server/bridge_config.h"
+#include "server/label_selector.h"
 #include "server/log.h"
 #include "server/names.h"
 #include "server/pagination.h"
 #include "server/plugin_messages.h"
+#include "server/port_labels.h"
 #include "server/port_status.h"
 #include "server/stored_port.h"
 
@@ -123,6 +125,7 @@ PortManager::PortEntry PortManager::RestorePort(const google::protobuf::Struct& 
   entry.stored = stored;
   entry.spec.set_name(StoredString(stored, "name"));
   entry.spec.set_type(StoredString(stored, "type"));
+  *entry.spec.mutable_labels() = StoredLabels(stored);
   absl::Status valid;
   if (!StoredSpecTypeKnown(stored) || plugins_->Find(entry.spec.type()) == nullptr) {
     // Kept as stored; served again by a daemon that has the plugin.
@@ -186,6 +189,7 @@ absl::StatusOr<std::string> PortManager::ResolvePortType(const Port& port) const
 // normalizes the spec (through its plugin).
 absl::StatusOr<PortManager::ValidPort> PortManager::ValidatePortSpec(Port port) {
   if (absl::Status s = ValidateName(port.name(), "port.name"); !s.ok()) return s;
+  if (absl::Status s = ValidateLabels(port.labels(), "port.labels"); !s.ok()) return s;
   absl::StatusOr<std::string> type = ResolvePortType(port);
   if (!type.ok()) return type.status();
   PortPlugin* plugin = plugins_->Find(*type);
@@ -209,6 +213,7 @@ absl::StatusOr<PortManager::ValidPort> PortManager::ValidatePortSpec(Port port) 
   valid.port.set_name(port.name());
   valid.port.set_type(*type);
   valid.port.mutable_spec()->PackFrom(*valid.spec, kTypeUrlPrefix);
+  *valid.port.mutable_labels() = port.labels();
   return valid;
 }
 
@@ -227,8 +232,11 @@ absl::StatusOr<Port> PortManager::CreatePort(Port request) {
   if (auto it = ports_.find(port.name()); it != ports_.end()) {
     PortEntry& entry = it->second;
     if (entry.plugin == valid->plugin && entry.typed_spec &&
-        MessageDifferencer::Equals(*entry.typed_spec, *valid->spec)) {  // a retry
-      // A port in ERROR is reopened now: the caller may have fixed what was wrong.
+        MessageDifferencer::Equals(*entry.typed_spec, *valid->spec)) {
+      if (!SameLabels(entry.spec.labels(), port.labels())) {
+        return absl::AlreadyExistsError(absl::StrCat("port.labels: port ", port.name(), " exists with other labels"));
+      }
+      // A retry. A port in ERROR is reopened now: the caller may have fixed what was wrong.
       if (!entry.backend && !Reopen(entry)) return absl::FailedPreconditionError(entry.error);
       return Describe(entry, RxQueueCores());
     }
@@ -272,11 +280,17 @@ absl::StatusOr<Port> PortManager::GetPort(const std::string& name) {
 absl::StatusOr<vhostd::v1::ListPortsResponse> PortManager::ListPorts(const vhostd::v1::ListPortsRequest& request) {
   absl::StatusOr<Page> page = ResolvePage(request.page_size(), request.page_token());
   if (!page.ok()) return page.status();
+  absl::StatusOr<LabelSelector> selector = LabelSelector::Parse(request.label_selector(), "label_selector");
+  if (!selector.ok()) return selector.status();
   absl::MutexLock lock(&mu_);
   vhostd::v1::ListPortsResponse response;
   const QueueCores cores = RxQueueCores();
-  for (const PortEntry* entry : TakePage(ports_, *page, response.mutable_next_page_token())) {
-    *response.add_ports() = Describe(*entry, cores);
+  std::map<std::string, const PortEntry*> selected;
+  for (const auto& [name, entry] : ports_) {
+    if (selector->Matches(entry.spec.labels())) selected.emplace(name, &entry);
+  }
+  for (const PortEntry* const* entry : TakePage(selected, *page, response.mutable_next_page_token())) {
+    *response.add_ports() = Describe(**entry, cores);
   }
   return response;
 }
@@ -451,7 +465,8 @@ std::vector<PortCounterSnapshot> PortManager::SnapshotPorts() {
   const QueueCores cores = RxQueueCores();
   for (const auto& [name, entry] : ports_) {
     const Port described = Describe(entry, cores);
-    out.push_back({name, entry.spec.type(), Stats(entry), described.status()});
+    out.push_back({name, entry.spec.type(), {entry.spec.labels().begin(), entry.spec.labels().end()}, Stats(entry),
+                   described.status()});
   }
   return out;
 }

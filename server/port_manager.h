@@ -32,6 +32,7 @@ namespace vhostd {
 struct PortCounterSnapshot {
   std::string name;
   std::string type;
+  std::map<std::string, std::string> labels;
   vhostd::v1::PortStats stats;
   vhostd::v1::PortStatus status;
 };

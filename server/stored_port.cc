@@ -60,6 +60,16 @@ std::string StoredString(const Struct& stored, const std::string& key) {
   return it != stored.fields().end() && it->second.has_string_value() ? it->second.string_value() : "";
 }
 
+google::protobuf::Map<std::string, std::string> StoredLabels(const Struct& stored) {
+  google::protobuf::Map<std::string, std::string> labels;
+  auto it = stored.fields().find("labels");
+  if (it == stored.fields().end() || !it->second.has_struct_value()) return labels;
+  for (const auto& [key, value] : it->second.struct_value().fields()) {
+    if (value.has_string_value()) labels[key] = value.string_value();
+  }
+  return labels;
+}
+
 std::string StoredSpecType(const Struct& stored) {
   auto spec = stored.fields().find("spec");
   if (spec == stored.fields().end() || !spec->second.has_struct_value()) return "";

@@ -22,6 +22,8 @@ absl::StatusOr<vhostd::v1::Port> ParseStoredPort(const google::protobuf::Struct&
 
 // Fields read without parsing the whole port ("" when absent).
 std::string StoredString(const google::protobuf::Struct& stored, const std::string& key);
+// The port's labels: those of the "labels" object that are strings.
+google::protobuf::Map<std::string, std::string> StoredLabels(const google::protobuf::Struct& stored);
 // The full name of the spec's message type ("vhostd.plugins.vdpa.v1.VdpaSpec"), from
 // the spec's "@type"; "" without a spec.
 std::string StoredSpecType(const google::protobuf::Struct& stored);

@@ -238,6 +238,35 @@ class ScrapeContent(unittest.TestCase):
         self.assertEqual(e.value("vhostd_cross_connects"), 1)
         self.assertEqual(len(e.find("vhostd_build_info")), 1)
 
+    def test_port_info_joins_ports_to_pods(self):
+        say("vhostd_port_info{port,type} = 1 for every port, with pod/namespace/container_id/interface from the "
+            "port's well-known labels; other labels and the per-queue series stay as they were")
+        port = vhost_user_port("pod0", socket_path="pod0.sock")
+        port.labels.update({"k8s.pod.name": "web-0", "k8s.pod.namespace": "prod", "cni.container_id": "c0ffee",
+                            "cni.ifname": "net1", "example.com/tier": "backend"})
+        self.d.stub.CreatePort(api.CreatePortRequest(port=port))
+        try:
+            e = self.d.scrape()
+            info = e.find("vhostd_port_info")
+            self.assertEqual({dict(k)["port"]: dict(k) for k in info}, {
+                "p0": {"port": "p0", "type": "vhost-user"},
+                "p1": {"port": "p1", "type": "vhost-user"},
+                "pod0": {"port": "pod0", "type": "vhost-user", "pod": "web-0", "namespace": "prod",
+                         "container_id": "c0ffee", "interface": "net1"},
+            })
+            self.assertEqual(set(info.values()), {1})
+            # Only the info series carries the pod: the per-queue ones are labelled as before.
+            queue_series = e.find("vhostd_port_receive_packets_total", port="pod0")
+            self.assertGreater(len(queue_series), 0)
+            for labels in queue_series:
+                self.assertEqual(sorted(dict(labels)), ["port", "queue", "type"])
+            self.assertNotIn('"backend"', e.text)  # a label without a well-known key is not exported
+            rc, output = promtool_check_metrics(e.text)
+            self.assertEqual((rc, output), (0, ""))
+        finally:
+            self.d.stub.DeletePort(api.DeletePortRequest(name="pod0"))
+        self.assertEqual(len(self.d.scrape().find("vhostd_port_info", port="pod0")), 0)
+
     def test_grpc_requests_are_counted_by_method_and_code(self):
         say("a refused CreatePort adds exactly 1 to vhostd_grpc_requests_total{code=\"INVALID_ARGUMENT\"}")
         method = "/vhostd.v1.Vhostd/CreatePort"
