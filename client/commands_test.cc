@@ -338,10 +338,10 @@ TEST_F(CommandsTest, PortCreateUnknownTypeIsAUsageError) {
 
 TEST_F(CommandsTest, PortCreateFlagOfAnotherTypeIsAUsageError) {
   EXPECT_EQ(Run({"port", "create", "v1", "--type", "vdpa", "--device", "d", "--socket", "s"}), 2);
+  // The usage line is the type's own flags, from its spec's descriptor (wrapped).
   EXPECT_THAT(err_.str(), StartsWith("vhostctl: unknown flag --socket for --type vdpa\n"
-                                     "usage: vhostctl port create NAME --type vdpa [--spec JSON] "
-                                     "[--device DEVICE]\n"
-                                     "                    [--queues N]\n"));
+                                     "usage: vhostctl port create NAME --type vdpa [--spec JSON] "));
+  EXPECT_THAT(err_.str(), HasSubstr("[--device DEVICE]"));
   EXPECT_THAT(fake_.create_port_requests, IsEmpty());
   EXPECT_EQ(Run({"port", "create", "v1", "--type", "vdpa", "--queues", "many"}), 2);
   EXPECT_THAT(err_.str(), StartsWith("vhostctl: invalid value 'many' for --queues: expected a whole "
