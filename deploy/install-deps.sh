@@ -9,12 +9,15 @@ PACKAGES=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
   libdpdk-dev dpdk-dev prometheus-cpp-dev libcivetweb-dev libgtest-dev libgmock-dev libcli11-dev
   libnl-route-3-dev
+  nlohmann-json3-dev libssl-dev
   # run and test: DPDK's testpmd as vhost-user frontend, Python gRPC clients, Prometheus
   dpdk python3-grpcio python3-protobuf python3-prometheus-client prometheus
   iproute2 iputils-ping curl procps ethtool
   # deploy tests: manifests checked offline (Kubernetes models, JSON Schema), the image
   # built (debootstrap) and run (podman with runc)
   python3-yaml python3-jsonschema python3-kubernetes podman runc debootstrap
+  # vhostd-cni tests: Debian's reference CNI plugins (host-local IPAM)
+  containernetworking-plugins
 )
 
 missing=()
