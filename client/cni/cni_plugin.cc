@@ -257,8 +257,7 @@ absl::Status Plugin::WriteDeviceInfo(const AttachmentNames& names, const Port& p
     std::string why;
     std::string char_device;
     if (std::unique_ptr<google::protobuf::Message> status = catalog_.Unpack(port.status().type_status(), &why)) {
-      const auto* field = status->GetDescriptor()->FindFieldByJsonName("devicePath");
-      if (field != nullptr) char_device = status->GetReflection()->GetString(*status, field);
+      char_device = StringField(*status, "devicePath");
     }
     info = VdpaDeviceInfo(vdpa_device, char_device);
   } else {

@@ -76,15 +76,22 @@ absl::StatusOr<vhostd::v1::Port> BuildPort(const NetConf& net, const Environment
   return port;
 }
 
+std::string StringField(const google::protobuf::Message& message, const std::string& json_name) {
+  const google::protobuf::Descriptor* type = message.GetDescriptor();
+  for (int i = 0; i < type->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = type->field(i);
+    if (field->json_name() == json_name && field->type() == google::protobuf::FieldDescriptor::TYPE_STRING &&
+        !field->is_repeated()) {
+      return message.GetReflection()->GetString(message, field);
+    }
+  }
+  return "";
+}
+
 std::string SpecString(vhostctl::TypeCatalog& catalog, const vhostd::v1::Port& port, const std::string& json_name) {
   std::string why;
   std::unique_ptr<google::protobuf::Message> spec = catalog.Unpack(port.spec(), &why);
-  if (spec == nullptr) return "";
-  const google::protobuf::FieldDescriptor* field = spec->GetDescriptor()->FindFieldByJsonName(json_name);
-  if (field == nullptr || field->type() != google::protobuf::FieldDescriptor::TYPE_STRING || field->is_repeated()) {
-    return "";
-  }
-  return spec->GetReflection()->GetString(*spec, field);
+  return spec == nullptr ? "" : StringField(*spec, json_name);
 }
 
 absl::StatusOr<std::string> PickDevice(const std::vector<std::string>& pool, const std::set<std::string>& used) {

@@ -28,6 +28,9 @@ absl::StatusOr<vhostd::v1::Port> BuildPort(const NetConf& net, const Environment
                                            const AttachmentNames& names, const std::string& vdpa_device,
                                            vhostctl::TypeCatalog& catalog);
 
+// The string field `json_name` ("devicePath") of `message`, "" when it has none.
+std::string StringField(const google::protobuf::Message& message, const std::string& json_name);
+
 // The string field `json_name` of a port's spec ("" when absent or not readable).
 std::string SpecString(vhostctl::TypeCatalog& catalog, const vhostd::v1::Port& port, const std::string& json_name);
 
