@@ -70,6 +70,10 @@ absl::Status ValidateEnvironment(const Environment& env) {
     return CniError(kInvalidEnvironment,
                     absl::StrCat("required env variables [", absl::StrJoin(missing, ","), "] missing"));
   }
+  // The attachment's variables are checked only where they matter: VERSION, STATUS and
+  // GC ignore them (libcni validates a conflist with VERSION and CNI_NETNS=dummy).
+  const bool attachment = env.command == "ADD" || env.command == "DEL" || env.command == "CHECK";
+  if (!attachment) return absl::OkStatus();
   if (!env.container_id.empty() && !ValidContainerId(env.container_id)) {
     return CniError(kInvalidEnvironment, "CNI_CONTAINERID: invalid characters in the container ID",
                     "must start with a letter or digit, followed by letters, digits, '_', '.' or '-'");

@@ -56,6 +56,8 @@ TEST(Environment, RequiresWhatEachCommandNeeds) {
   Environment gc{"GC", "", "", "", "", ""};
   EXPECT_NE(ValidateEnvironment(gc).message().find("CNI_PATH"), std::string::npos);
   EXPECT_TRUE(ValidateEnvironment({"VERSION", "", "", "", "", ""}).ok());
+  // libcni validates a conflist by running VERSION with placeholder values.
+  EXPECT_TRUE(ValidateEnvironment({"VERSION", "dummy", "dummy", "dummy", "", "/x"}).ok());
   EXPECT_EQ(CniCodeOf(ValidateEnvironment({"FROB", "", "", "", "", ""})), kInvalidEnvironment);
   EXPECT_EQ(CniCodeOf(ValidateEnvironment({"", "", "", "", "", ""})), kInvalidEnvironment);
   Environment bad_id = add;

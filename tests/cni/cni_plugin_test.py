@@ -34,6 +34,50 @@ def sh(*argv, check=True, netns=None):
     return subprocess.run(argv, check=check, capture_output=True, text=True, timeout=60)
 
 
+RECEIVER = r"""
+import hashlib, socket, sys
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("0.0.0.0", 5002))
+server.listen(1)
+server.settimeout(30)
+conn, _ = server.accept()
+conn.settimeout(30)
+digest, size = hashlib.sha256(), 0
+while True:
+    chunk = conn.recv(65536)
+    if not chunk:
+        break
+    digest.update(chunk)
+    size += len(chunk)
+print(size, digest.hexdigest())
+"""
+
+SENDER = r"""
+import socket, sys, time
+data = open(sys.argv[2], "rb").read()
+for attempt in range(50):
+    try:
+        conn = socket.create_connection((sys.argv[1], 5002), timeout=5)
+        break
+    except OSError:
+        time.sleep(0.1)
+conn.settimeout(30)
+conn.sendall(data)
+conn.close()
+"""
+
+
+def tcp_transfer(src_ns, dst_ns, address, payload_path):
+    """Sends the file from src_ns to address (in dst_ns) over TCP; (size, sha256) received."""
+    receiver = subprocess.Popen(["ip", "netns", "exec", dst_ns, "/usr/bin/python3", "-c", RECEIVER],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sh("/usr/bin/python3", "-c", SENDER, address, payload_path, netns=src_ns, check=False)
+    out, err = receiver.communicate(timeout=60)
+    size, digest = out.split() if out.strip() else ("0", err)
+    return int(size), digest
+
+
 def port_name(container_id, ifname):
     return "cni-" + hashlib.sha256(("%s/%s" % (container_id, ifname)).encode()).hexdigest()[:16]
 
@@ -268,6 +312,15 @@ class CniTest(unittest.TestCase):
         address_b = add_b.json["ips"][0]["address"].split("/")[0]
         ping = sh("ping", "-c", "3", "-i", "0.2", "-W", "2", address_b, netns=ns_a, check=False)
         self.assertEqual(ping.returncode, 0, ping.stdout + ping.stderr)
+        payload = os.path.join(self.workdir, "payload")
+        with open(payload, "wb") as f:
+            f.write(os.urandom(4 << 20))
+        with open(payload, "rb") as f:
+            expected = (4 << 20, hashlib.sha256(f.read()).hexdigest())
+        received = tcp_transfer(ns_a, ns_b, address_b, payload)
+        stats = [self.daemon.stub().GetPortStats(api.GetPortStatsRequest(name=port_name(c, "eth1")))
+                 for c in ("ka1", "kb1")]
+        self.assertEqual(received, expected, "TCP a -> b short or corrupted; vhostd: %s" % stats)
         # CHECK passes for both, and fails once the address is gone from the interface.
         check_a = cni.run("CHECK", container_id="ka1", ifname="eth1", netns=path_a, conf=dict(conf, prevResult=add_a.json))
         self.assertOk(check_a)

@@ -75,11 +75,10 @@ class PodmanTest(unittest.TestCase):
         os.makedirs(os.path.join(rootfs, "bin"))
         os.makedirs(os.path.join(rootfs, "data"))
         shutil.copy("/bin/busybox", os.path.join(rootfs, "bin", "busybox"))
-        for applet in ("sh", "ip", "ping", "sleep", "cat", "nc", "sha256sum", "ls"):
+        for applet in ("sh", "ip", "ping", "sleep", "cat", "httpd", "wget", "sha256sum", "ls"):
             os.symlink("busybox", os.path.join(rootfs, "bin", applet))
-        tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
-        cls.podman("import", "-", IMAGE, stdin=tar.stdout)
-        tar.wait()
+        with subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE) as tar:
+            cls.podman("import", "-", IMAGE, stdin=tar.stdout)
 
     @classmethod
     def podman(cls, *args, check=True, stdin=None, timeout=120):
@@ -103,16 +102,18 @@ class PodmanTest(unittest.TestCase):
         return out.split()[3].split("/")[0]
 
     def test_two_containers_ping_and_move_a_file(self):
-        data = os.path.join(self.workdir, "data")
-        os.makedirs(data)
+        served, fetched = os.path.join(self.workdir, "srv"), os.path.join(self.workdir, "out")
+        os.makedirs(served)
+        os.makedirs(fetched)
         payload = os.urandom(4 << 20)
-        with open(os.path.join(data, "payload"), "wb") as f:
+        expected = hashlib.sha256(payload).hexdigest()
+        with open(os.path.join(served, "payload"), "wb") as f:
             f.write(payload)
-        volume = ["-v", "%s:/data" % data]
-        self.podman("run", "-d", "--name", "pod-a", "--network", "vhostnet", *RUN_FLAGS, *volume, IMAGE,
-                    "sh", "-c", "nc -l -p 5001 > /data/received; sleep 300")
-        self.podman("run", "-d", "--name", "pod-b", "--network", "vhostnet", *RUN_FLAGS, *volume, IMAGE,
-                    "sleep", "300")
+        # pod-a serves the file over HTTP (busybox httpd); pod-b fetches it into its own volume.
+        self.podman("run", "-d", "--name", "pod-a", "--network", "vhostnet", *RUN_FLAGS, "-v", served + ":/srv",
+                    IMAGE, "httpd", "-f", "-p", "8080", "-h", "/srv")
+        self.podman("run", "-d", "--name", "pod-b", "--network", "vhostnet", *RUN_FLAGS, "-v", fetched + ":/out",
+                    IMAGE, "sleep", "300")
         self.assertEqual(len(self.cni_ports()), 2)
         xconnects = self.daemon.stub().ListCrossConnects(api.ListCrossConnectsRequest()).cross_connects
         self.assertEqual([x.name for x in xconnects], ["podpair"])
@@ -123,16 +124,15 @@ class PodmanTest(unittest.TestCase):
         self.assertEqual(ping.returncode, 0, ping.stdout + ping.stderr)
         ping = self.podman("exec", "pod-a", "ping", "-c", "2", "-W", "2", address_b, check=False)
         self.assertEqual(ping.returncode, 0, ping.stdout + ping.stderr)
-        self.podman("exec", "pod-b", "sh", "-c", "nc -w 3 %s 5001 < /data/payload" % address_a, timeout=120)
-        received = os.path.join(data, "received")
-        deadline = time.time() + 30
-        while time.time() < deadline and os.path.getsize(received) < len(payload):
-            time.sleep(0.2)
-        with open(received, "rb") as f:
-            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), hashlib.sha256(payload).hexdigest())
-        # The containers' own view of the file agrees.
-        sums = self.podman("exec", "pod-a", "sha256sum", "/data/received").stdout.split()[0]
-        self.assertEqual(sums, hashlib.sha256(payload).hexdigest())
+        fetch = self.podman("exec", "pod-b", "wget", "-q", "-O", "/out/payload", "http://%s:8080/payload" % address_a,
+                            check=False, timeout=120)
+        self.assertEqual(fetch.returncode, 0, fetch.stdout + fetch.stderr)
+        with open(os.path.join(fetched, "payload"), "rb") as f:
+            got = f.read()
+        self.assertEqual(len(got), len(payload))
+        self.assertEqual(hashlib.sha256(got).hexdigest(), expected)
+        # pod-b's own view of the file agrees.
+        self.assertEqual(self.podman("exec", "pod-b", "sha256sum", "/out/payload").stdout.split()[0], expected)
         # Removing the containers runs DEL: ports, cross-connect and leases are gone.
         self.podman("rm", "-f", "pod-a", "pod-b")
         self.assertEqual(self.cni_ports(), [])
