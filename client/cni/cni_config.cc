@@ -173,6 +173,21 @@ absl::Status ParseXconnect(const json& object, std::optional<XconnectOptions>* o
   return absl::OkStatus();
 }
 
+absl::Status ParseBridge(const json& object, std::optional<BridgeOptions>* out) {
+  if (!object.is_object()) return Invalid("bridge", "must be an object");
+  if (absl::Status s = OnlyKnownKeys(object, "bridge", {"name", "accessVlan"}); !s.ok()) return s;
+  BridgeOptions options;
+  if (absl::Status s = GetString(object, "name", "bridge.name", true, &options.name); !s.ok()) return s;
+  uint64_t vlan = 0;
+  bool present = false;
+  if (absl::Status s = GetUint(object, "accessVlan", "bridge.accessVlan", 1, 4094, &vlan, &present); !s.ok()) {
+    return s;
+  }
+  options.access_vlan = static_cast<uint32_t>(vlan);
+  *out = options;
+  return absl::OkStatus();
+}
+
 absl::Status ParseValidAttachments(const json& conf, std::vector<Attachment>* out) {
   auto it = conf.find("cni.dev/valid-attachments");
   if (it == conf.end() || it->is_null()) return absl::OkStatus();  // none valid: all are stale
@@ -252,8 +267,8 @@ absl::Status ParsePortFields(const json& conf, NetConf* net) {
     if (absl::Status s = ParseXconnect(*it, &net->xconnect); !s.ok()) return s;
   }
   if (auto it = conf.find("bridge"); it != conf.end() && !it->is_null()) {
-    return CniError(kUnsupportedField, absl::StrCat("bridge: ", it->dump(), ": this vhostd-cni has no bridges yet"),
-                    "attach the port with \"xconnect\"");
+    if (absl::Status s = ParseBridge(*it, &net->bridge); !s.ok()) return s;
+    if (net->xconnect) return Invalid("bridge", "a port joins a bridge or a cross-connect, not both");
   }
   if (absl::Status s = GetString(conf, "mac", "mac", false, &net->mac); !s.ok()) return s;
   uint64_t mtu = 0;

@@ -32,6 +32,13 @@ struct XconnectOptions {
   std::string peer;
 };
 
+// "bridge": add the port to this vhostd bridge (made with the daemon's defaults when
+// missing), as an access port of `access_vlan` when set.
+struct BridgeOptions {
+  std::string name;
+  uint32_t access_vlan = 0;
+};
+
 struct Attachment {
   std::string container_id;
   std::string ifname;
@@ -49,6 +56,7 @@ struct NetConf {
   VhostUserOptions vhost_user;
   std::vector<std::string> vdpa_devices;  // the pool of "vdpa": {"devices": [...]}
   std::optional<XconnectOptions> xconnect;
+  std::optional<BridgeOptions> bridge;
   std::string mac;   // vhost-kernel: runtimeConfig.mac, else "mac"
   uint32_t mtu = 0;  // vhost-kernel: "mtu"
   std::string ipam_type;                    // "" without "ipam"

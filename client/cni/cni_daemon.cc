@@ -124,6 +124,61 @@ absl::Status Daemon::DeleteCrossConnect(const std::string& name) {
   return FromGrpc(stub_->DeleteCrossConnect(&context, request, &empty));
 }
 
+absl::StatusOr<vhostd::v1::Bridge> Daemon::GetBridge(const std::string& name) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  vhostd::v1::GetBridgeRequest request;
+  request.set_name(name);
+  vhostd::v1::Bridge bridge;
+  if (absl::Status s = FromGrpc(stub_->GetBridge(&context, request, &bridge)); !s.ok()) return s;
+  return bridge;
+}
+
+absl::StatusOr<vhostd::v1::Bridge> Daemon::CreateBridge(const vhostd::v1::Bridge& bridge) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  vhostd::v1::CreateBridgeRequest request;
+  *request.mutable_bridge() = bridge;
+  vhostd::v1::Bridge created;
+  if (absl::Status s = FromGrpc(stub_->CreateBridge(&context, request, &created)); !s.ok()) return s;
+  return created;
+}
+
+absl::StatusOr<std::vector<vhostd::v1::Bridge>> Daemon::ListBridges() {
+  std::vector<vhostd::v1::Bridge> bridges;
+  vhostd::v1::ListBridgesRequest request;
+  request.set_page_size(1000);
+  do {
+    grpc::ClientContext context;
+    Prepare(&context);
+    vhostd::v1::ListBridgesResponse response;
+    if (absl::Status s = FromGrpc(stub_->ListBridges(&context, request, &response)); !s.ok()) return s;
+    bridges.insert(bridges.end(), response.bridges().begin(), response.bridges().end());
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return bridges;
+}
+
+absl::Status Daemon::AddBridgePort(const std::string& bridge, const vhostd::v1::BridgePort& port) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  vhostd::v1::AddBridgePortRequest request;
+  request.set_bridge(bridge);
+  *request.mutable_port() = port;
+  vhostd::v1::BridgePort added;
+  return FromGrpc(stub_->AddBridgePort(&context, request, &added));
+}
+
+absl::Status Daemon::DeleteBridgePort(const std::string& bridge, const std::string& port) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  vhostd::v1::DeleteBridgePortRequest request;
+  request.set_bridge(bridge);
+  request.set_port(port);
+  google::protobuf::Empty empty;
+  return FromGrpc(stub_->DeleteBridgePort(&context, request, &empty));
+}
+
 bool Unreachable(const absl::Status& status) {
   return status.code() == absl::StatusCode::kUnavailable || status.code() == absl::StatusCode::kDeadlineExceeded;
 }

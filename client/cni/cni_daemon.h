@@ -32,6 +32,11 @@ class Daemon {
   absl::StatusOr<std::vector<vhostd::v1::CrossConnect>> ListCrossConnects();
   absl::StatusOr<vhostd::v1::CrossConnect> CreateCrossConnect(const vhostd::v1::CrossConnect& xconnect);
   absl::Status DeleteCrossConnect(const std::string& name);  // OK when absent
+  absl::StatusOr<vhostd::v1::Bridge> GetBridge(const std::string& name);  // NOT_FOUND when absent
+  absl::StatusOr<vhostd::v1::Bridge> CreateBridge(const vhostd::v1::Bridge& bridge);
+  absl::StatusOr<std::vector<vhostd::v1::Bridge>> ListBridges();
+  absl::Status AddBridgePort(const std::string& bridge, const vhostd::v1::BridgePort& port);
+  absl::Status DeleteBridgePort(const std::string& bridge, const std::string& port);
 
   const std::string& target() const { return target_; }
 

@@ -84,6 +84,7 @@ class Plugin {
   absl::StatusOr<std::string> PickVdpaDevice(const AttachmentNames& names);
   absl::StatusOr<Port> CreatePort(const AttachmentNames& names, const std::string& vdpa_device, UndoList* undo);
   absl::Status Attach(const Port& port, UndoList* undo);
+  absl::Status JoinBridge(const Port& port, UndoList* undo);
   absl::StatusOr<Result> Assemble(const Port& port, const AttachmentNames& names, const Result& ipam);
   absl::Status WriteDeviceInfo(const AttachmentNames& names, const Port& port, const std::string& vdpa_device,
                                UndoList* undo);
@@ -181,6 +182,7 @@ absl::StatusOr<Port> Plugin::CreatePort(const AttachmentNames& names, const std:
 // other attachment of this network that names the same cross-connect (the first of the
 // two waits alone until the second comes).
 absl::Status Plugin::Attach(const Port& port, UndoList* undo) {
+  if (net_.bridge) return JoinBridge(port, undo);
   if (!net_.xconnect) return absl::OkStatus();
   CrossConnect xconnect;
   xconnect.set_name(net_.xconnect->name);
@@ -209,6 +211,28 @@ absl::Status Plugin::Attach(const Port& port, UndoList* undo) {
   absl::StatusOr<CrossConnect> created = daemon_->CreateCrossConnect(xconnect);
   if (!created.ok()) return WithPrefix(ToCniError(created.status(), "vhostd CreateCrossConnect"), "xconnect: ");
   undo->Add([this, name = xconnect.name()] { (void)daemon_->DeleteCrossConnect(name); });
+  return absl::OkStatus();
+}
+
+// Adds the port to the config's bridge, made first when vhostd has none of that name.
+absl::Status Plugin::JoinBridge(const Port& port, UndoList* undo) {
+  const std::string& name = net_.bridge->name;
+  absl::StatusOr<vhostd::v1::Bridge> bridge = daemon_->GetBridge(name);
+  if (!bridge.ok() && bridge.status().code() == absl::StatusCode::kNotFound) {
+    vhostd::v1::Bridge wanted;
+    wanted.set_name(name);
+    bridge = daemon_->CreateBridge(wanted);
+    // Another attachment may have made it meanwhile (another network's plugin: no lock).
+    if (!bridge.ok() && bridge.status().code() == absl::StatusCode::kAlreadyExists) bridge = daemon_->GetBridge(name);
+  }
+  if (!bridge.ok()) return WithPrefix(ToCniError(bridge.status(), "vhostd CreateBridge"), "bridge.name: ");
+  vhostd::v1::BridgePort member;
+  member.set_port(port.name());
+  if (net_.bridge->access_vlan != 0) member.set_access_vlan(net_.bridge->access_vlan);
+  if (absl::Status s = daemon_->AddBridgePort(name, member); !s.ok()) {
+    return WithPrefix(ToCniError(s, "vhostd AddBridgePort"), "bridge: ");
+  }
+  undo->Add([this, name, port = port.name()] { (void)daemon_->DeleteBridgePort(name, port); });
   return absl::OkStatus();
 }
 
@@ -330,8 +354,20 @@ absl::StatusOr<json> Plugin::Add() {
   return FormatResult(*result, net_.cni_version);
 }
 
-// Deletes the cross-connects the port is part of.
+// Takes the port out of its bridge and deletes the cross-connects it is part of (the
+// bridge stays: other attachments may use it).
 absl::Status Plugin::DetachPort(const std::string& port_name) {
+  absl::StatusOr<std::vector<vhostd::v1::Bridge>> bridges = daemon_->ListBridges();
+  if (!bridges.ok()) return ToCniError(bridges.status(), "vhostd ListBridges");
+  for (const vhostd::v1::Bridge& bridge : *bridges) {
+    for (const vhostd::v1::BridgePort& member : bridge.ports()) {
+      if (member.port() != port_name) continue;
+      if (absl::Status s = daemon_->DeleteBridgePort(bridge.name(), port_name);
+          !s.ok() && s.code() != absl::StatusCode::kNotFound) {
+        return ToCniError(s, "vhostd DeleteBridgePort");
+      }
+    }
+  }
   absl::StatusOr<std::vector<CrossConnect>> xconnects = daemon_->ListCrossConnects();
   if (!xconnects.ok()) return ToCniError(xconnects.status(), "vhostd ListCrossConnects");
   for (const CrossConnect& xconnect : *xconnects) {
@@ -396,6 +432,17 @@ absl::Status Plugin::CheckPort(const Port& port, const AttachmentNames& names) {
     struct stat st;
     if (stat(names.socket_path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
       return CniError(kCheckFailed, absl::StrCat("socket ", names.socket_path, " is missing"));
+    }
+  }
+  if (net_.bridge) {
+    absl::StatusOr<vhostd::v1::Bridge> bridge = daemon_->GetBridge(net_.bridge->name);
+    if (!bridge.ok() && bridge.status().code() != absl::StatusCode::kNotFound) {
+      return ToCniError(bridge.status(), "vhostd GetBridge");
+    }
+    const bool member = bridge.ok() && std::any_of(bridge->ports().begin(), bridge->ports().end(),
+                                                   [&](const auto& m) { return m.port() == port.name(); });
+    if (!member) {
+      return CniError(kCheckFailed, absl::StrCat("port ", port.name(), " is not in bridge ", net_.bridge->name));
     }
   }
   if (net_.xconnect) {

@@ -172,6 +172,20 @@ TEST(Config, MalformedConfigsGetTheSpecsCodes) {
   conf["xconnect"] = {{"peer", "up0"}};
   EXPECT_EQ(CodeOfParse(conf), kInvalidConfig);  // a cross-connect needs a name
   conf = BaseConfig();
+  conf["bridge"] = {{"name", "br0"}, {"accessVlan", 5000}};
+  EXPECT_EQ(CodeOfParse(conf), kInvalidConfig);
+  conf["bridge"] = {{"name", "br0"}, {"vlan", 5}};
+  EXPECT_EQ(CodeOfParse(conf), kUnsupportedField);
+  conf["bridge"] = {{"name", "br0"}};
+  conf["xconnect"] = {{"name", "x"}};
+  EXPECT_EQ(CodeOfParse(conf), kInvalidConfig);  // one or the other
+  conf.erase("xconnect");
+  conf["bridge"] = {{"name", "br0"}, {"accessVlan", 10}};
+  absl::StatusOr<NetConf> bridged = ParseNetConf(conf.dump(), "ADD");
+  ASSERT_TRUE(bridged.ok()) << bridged.status();
+  EXPECT_EQ(bridged->bridge->name, "br0");
+  EXPECT_EQ(bridged->bridge->access_vlan, 10u);
+  conf = BaseConfig();
   conf["portType"] = "vhost-kernel";
   conf["mtu"] = 20;
   EXPECT_EQ(CodeOfParse(conf), kInvalidConfig);

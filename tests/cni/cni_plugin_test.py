@@ -339,6 +339,34 @@ class CniTest(unittest.TestCase):
         self.assertOk(cni.run("DEL", container_id="ka1", ifname="eth1", netns=path_a))
         self.assertEqual(self.leases(), [])
 
+    def test_vhost_kernel_bridge(self):
+        pods = [self.netns("br%d" % i) for i in range(3)]
+        conf = self.conf("vhost-kernel", bridge={"name": "cnibr0"})
+        cni = Cni(conf)
+        adds = []
+        for i, (_, path) in enumerate(pods):
+            add = cni.run("ADD", container_id="br%d" % i, ifname="eth1", netns=path)
+            self.assertOk(add)
+            adds.append(add.json)
+        bridge = self.daemon.stub().GetBridge(api.GetBridgeRequest(name="cnibr0"))
+        self.assertEqual(sorted(p.port for p in bridge.ports), sorted(port_name("br%d" % i, "eth1") for i in range(3)))
+        addresses = [a["ips"][0]["address"].split("/")[0] for a in adds]
+        for i, (ns, _) in enumerate(pods):
+            for j, address in enumerate(addresses):
+                if i != j:
+                    ping = sh("ping", "-c", "2", "-i", "0.2", "-W", "2", address, netns=ns, check=False)
+                    self.assertEqual(ping.returncode, 0, "%d -> %d: %s" % (i, j, ping.stdout + ping.stderr))
+        check = cni.run("CHECK", container_id="br0", ifname="eth1", netns=pods[0][1], conf=dict(conf, prevResult=adds[0]))
+        self.assertOk(check)
+        # DEL takes the port out of the bridge; the bridge and the others stay.
+        self.assertOk(cni.run("DEL", container_id="br2", ifname="eth1", netns=pods[2][1]))
+        bridge = self.daemon.stub().GetBridge(api.GetBridgeRequest(name="cnibr0"))
+        self.assertEqual(len(bridge.ports), 2)
+        for i in range(2):
+            self.assertOk(cni.run("DEL", container_id="br%d" % i, ifname="eth1", netns=pods[i][1]))
+        self.assertEqual(len(self.daemon.stub().GetBridge(api.GetBridgeRequest(name="cnibr0")).ports), 0)
+        self.assertEqual(self.leases(), [])
+
     # --- daemon restarts, daemon down, GC, STATUS -----------------------------------------
 
     def test_del_after_daemon_restart_and_daemon_down(self):
