@@ -328,7 +328,7 @@ class CniTest(unittest.TestCase):
         check_b = cni.run("CHECK", container_id="kb1", ifname="eth1", netns=path_b, conf=dict(conf, prevResult=add_b.json))
         self.assertCniError(check_b, 104, "lacks address")
         # ADD of an interface name the pod already has is refused and leaves nothing.
-        sh("ip", "link", "add", "eth2", "type", "dummy", netns=ns_a)
+        sh("ip", "link", "add", "eth2", "type", "veth", "peer", "name", "eth2p", netns=ns_a)  # no dummy module here
         self.assertCniError(cni.run("ADD", container_id="ka1", ifname="eth2", netns=path_a), 106, "eth2")
         self.assertNotIn(port_name("ka1", "eth2"), self.ports())
         # DEL of one side removes the cross-connect with it; the other waits alone.
