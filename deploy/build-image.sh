@@ -121,15 +121,7 @@ ensure_base() {
 }
 
 build_artifacts() {
-  local targets=(//server:vhostd //server:plugin_dir //client:vhostctl //deploy/probe:vhostd-health)
-  # CHECK(vhostd-cni): //client:vhostd-cni is being written alongside this script. Until it
-  # is in the tree the image is built without it, loudly, and the DaemonSet's init
-  # container (vhostd-install-cni) fails saying the image has no vhostd-cni.
-  if (cd "$repo" && bazel query //client:vhostd-cni >/dev/null 2>&1); then
-    targets+=(//client:vhostd-cni)
-  else
-    log "WARNING: //client:vhostd-cni is not in this tree: the image will have no CNI plugin"
-  fi
+  local targets=(//server:vhostd //server:plugin_dir //client:vhostctl //client:vhostd-cni //deploy/probe:vhostd-health)
   (cd "$repo" && bazel build "${targets[@]}" >&2)
   (cd "$repo" && bazel info bazel-bin)
 }
@@ -138,17 +130,13 @@ build_artifacts() {
 stage_context() {
   local from=$1 ctx=$2
   cp "$here"/image/Containerfile "$here"/image/*.sh "$ctx/"
-  for f in server/vhostd client/vhostctl deploy/probe/vhostd-health; do
+  for f in server/vhostd client/vhostctl client/vhostd-cni deploy/probe/vhostd-health; do
     [ -x "$from/$f" ] || die "$from/$f: missing (build it, or pass --artifacts)"
     cp -L "$from/$f" "$ctx/"
   done
   mkdir "$ctx/plugins" "$ctx/cni"
   cp -L "$from"/server/plugins/*.so "$ctx/plugins/" || die "$from/server/plugins: no plugin"
-  if [ -x "$from/client/vhostd-cni" ]; then
-    cp -L "$from/client/vhostd-cni" "$ctx/cni/"
-  else
-    log "WARNING: $from/client/vhostd-cni is missing: the image has no CNI plugin"
-  fi
+  mv "$ctx/vhostd-cni" "$ctx/cni/"
 }
 
 ctx=""

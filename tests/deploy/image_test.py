@@ -47,7 +47,6 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 KUBERNETES = os.path.join(ROOT, "deploy", "kubernetes")
 IMAGE = "localhost/vhostd:test"
 TESTPMD_IMAGE = "localhost/vhostd-testpmd:test"
-CNI_IN_TREE = os.path.exists(os.path.join(ROOT, "client", "vhostd-cni"))
 
 
 def say(text):
@@ -201,8 +200,7 @@ class ImageTest(unittest.TestCase):
                                capture_output=True, text=True, timeout=1200)
         if build.returncode != 0:
             raise AssertionError("build-image.sh --testpmd failed:\n" + build.stdout[-3000:] + build.stderr[-3000:])
-        say("images built in %.0f s%s" % (time.time() - started, "" if CNI_IN_TREE else
-                                          " (without vhostd-cni: //client:vhostd-cni is not in this tree)"))
+        say("images built in %.0f s" % (time.time() - started))
         cls.deployment = Deployment(cls.workdir)
         cls.name = "vhostd-image-test-%d" % os.getpid()
         cls.netns = "vhostd-img%d" % os.getpid()
@@ -259,18 +257,11 @@ class ImageTest(unittest.TestCase):
         args = self.deployment.run_args("install-cni", self.name + "-init")
         result = podman("run", "--rm", *args, check=False)
         installed = os.path.join(self.deployment.node("/opt/cni/bin"), "vhostd-cni")
-        if CNI_IN_TREE:
-            self.assertEqual(result.returncode, 0, result.stderr)
-            with open(installed, "rb") as a, open(os.path.join(ROOT, "client", "vhostd-cni"), "rb") as b:
-                self.assertEqual(a.read(), b.read())
-            self.assertTrue(os.access(installed, os.X_OK))
-            say("init container: installed vhostd-cni into the node's /opt/cni/bin")
-        else:
-            self.assertEqual(result.returncode, 1)
-            self.assertIn("this image has no /usr/lib/vhostd/cni/vhostd-cni", result.stderr)
-            self.assertFalse(os.path.exists(installed))
-            say("init container: the image has no vhostd-cni (not in this tree yet) and says so: "
-                + result.stderr.strip())
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(installed, "rb") as a, open(os.path.join(ROOT, "client", "vhostd-cni"), "rb") as b:
+            self.assertEqual(a.read(), b.read())
+        self.assertTrue(os.access(installed, os.X_OK))
+        say("init container: installed vhostd-cni into the node's /opt/cni/bin")
 
     def test_2_daemon_polls_on_its_cpu_and_probes_pass(self):
         logs = self.logs()
