@@ -17,23 +17,23 @@ namespace {
 // uses them as its ring size.
 constexpr uint16_t kRingSize = 1024;
 
-absl::Status ConfigureAndStart(uint16_t port_id, uint16_t queues, rte_mempool* pool) {
+}  // namespace
+
+absl::Status ConfigureAndStartEthdev(uint16_t port_id, uint16_t queues, uint16_t ring_size, rte_mempool* pool) {
   rte_eth_conf conf{};
   int rc = rte_eth_dev_configure(port_id, queues, queues, &conf);
   if (rc < 0) return absl::InternalError(absl::StrCat("rte_eth_dev_configure: ", rte_strerror(-rc)));
   const int socket = rte_eth_dev_socket_id(port_id);
   for (uint16_t q = 0; q < queues; ++q) {
-    rc = rte_eth_rx_queue_setup(port_id, q, kRingSize, socket, nullptr, pool);
+    rc = rte_eth_rx_queue_setup(port_id, q, ring_size, socket, nullptr, pool);
     if (rc < 0) return absl::InternalError(absl::StrCat("rx queue ", q, " setup: ", rte_strerror(-rc)));
-    rc = rte_eth_tx_queue_setup(port_id, q, kRingSize, socket, nullptr);
+    rc = rte_eth_tx_queue_setup(port_id, q, ring_size, socket, nullptr);
     if (rc < 0) return absl::InternalError(absl::StrCat("tx queue ", q, " setup: ", rte_strerror(-rc)));
   }
   rc = rte_eth_dev_start(port_id);
   if (rc < 0) return absl::InternalError(absl::StrCat("rte_eth_dev_start: ", rte_strerror(-rc)));
   return absl::OkStatus();
 }
-
-}  // namespace
 
 VdevPort::VdevPort(std::string name, uint16_t port_id, uint16_t queues, rte_mempool* pool)
     : name_(std::move(name)), port_id_(port_id), queues_(queues), pool_(pool), counters_(new QueueCounters[queues]) {}
@@ -54,7 +54,7 @@ absl::StatusOr<std::unique_ptr<VdevPort>> VdevPort::Create(const std::string& na
   if (rte_eth_dev_get_port_by_name(name.c_str(), &port_id) != 0) {
     return absl::InternalError(absl::StrCat("device ", name, " created but has no ethdev port"));
   }
-  if (absl::Status started = ConfigureAndStart(port_id, queues, *pool); !started.ok()) return started;
+  if (absl::Status started = ConfigureAndStartEthdev(port_id, queues, kRingSize, *pool); !started.ok()) return started;
   std::move(remove_vdev).Cancel();
   std::move(release_pool).Cancel();
   return std::unique_ptr<VdevPort>(new VdevPort(name, port_id, queues, *pool));

@@ -22,6 +22,11 @@ struct DriverStats {
   uint64_t rx_no_mbuf = 0;
 };
 
+// Configures `queues` rx/tx queue pairs of ethdev `port_id` (`ring_size` descriptors
+// each, receive buffers from `pool`) and starts it. For plugins whose device needs a
+// pool or teardown of its own (the uplink's AF_XDP UMEM) and so can't use VdevPort.
+absl::Status ConfigureAndStartEthdev(uint16_t port_id, uint16_t queues, uint16_t ring_size, rte_mempool* pool);
+
 class VdevPort {
  public:
   // Probes vdev `name` with `args`, configures `queues` rx/tx queue pairs whose receive

@@ -16,6 +16,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "dataplane/port_pool.h"
+#include "dataplane/vdev_port.h"
 #include "plugins/uplink/af_xdp_leftovers.h"
 
 namespace vhostd::uplink {
@@ -25,22 +26,6 @@ constexpr unsigned kCache = 256;
 // net_af_xdp keeps this many buffers in its fill ring per queue, beyond PortPoolSize's
 // rings (XSK_RING_CONS__DEFAULT_NUM_DESCS).
 constexpr unsigned kXdpFillBuffers = 2048;
-
-absl::Status ConfigureAndStart(uint16_t port_id, uint16_t queues, rte_mempool* pool) {
-  rte_eth_conf conf{};
-  int rc = rte_eth_dev_configure(port_id, queues, queues, &conf);
-  if (rc < 0) return absl::InternalError(absl::StrCat("rte_eth_dev_configure: ", rte_strerror(-rc)));
-  const int socket = rte_eth_dev_socket_id(port_id);
-  for (uint16_t q = 0; q < queues; ++q) {
-    rc = rte_eth_rx_queue_setup(port_id, q, kRingSize, socket, nullptr, pool);
-    if (rc < 0) return absl::InternalError(absl::StrCat("rx queue ", q, " setup: ", rte_strerror(-rc)));
-    rc = rte_eth_tx_queue_setup(port_id, q, kRingSize, socket, nullptr);
-    if (rc < 0) return absl::InternalError(absl::StrCat("tx queue ", q, " setup: ", rte_strerror(-rc)));
-  }
-  rc = rte_eth_dev_start(port_id);
-  if (rc < 0) return absl::InternalError(absl::StrCat("rte_eth_dev_start: ", rte_strerror(-rc)));
-  return absl::OkStatus();
-}
 
 absl::Status NoPool(const std::string& field, unsigned size) {
   rte_malloc_socket_stats stats{};
@@ -126,7 +111,7 @@ absl::StatusOr<std::unique_ptr<UplinkEthdev>> UplinkEthdev::Create(const std::st
   if (rte_eth_dev_get_port_by_name(name.c_str(), &port_id) != 0) {
     return absl::InternalError(absl::StrCat("device ", name, " created but has no ethdev port"));
   }
-  if (absl::Status started = ConfigureAndStart(port_id, queues, pool); !started.ok()) return started;
+  if (absl::Status started = ConfigureAndStartEthdev(port_id, queues, kRingSize, pool); !started.ok()) return started;
   std::move(remove_vdev).Cancel();
   std::move(release_pool).Cancel();
   return std::unique_ptr<UplinkEthdev>(
