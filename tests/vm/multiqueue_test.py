@@ -2,7 +2,8 @@
 """Multiqueue vhost-user ports with real guests (guest_mq.sh), two runs:
 
   mq2      both guests 2 queue pairs (QEMU queues=2, mq=on, -smp 2; the guests run
-           `ethtool -L eth0 combined 2`) on 2-queue ports:
+           `ethtool -L eth0 combined 2`) on 2-queue ports, vhostd with two polling
+           cores (--cores=0-1; the rx queues must be spread over both):
            flows   2 TCP flows each way at once: vhostd's per-queue rx_packets of queues
                    0 and 1 are > 0 on both ports, active_queues 2 on both;
            resize  2 flows each way again, and guest a runs `ethtool -L eth0 combined 1`
@@ -50,7 +51,12 @@ class Hooks:
         idle = ["%s queue %d" % (p, q) for p in sorted(rx) for q in (0, 1) if rx[p].get(q, 0) == 0]
         if idle:
             raise AssertionError("no packets received on %s (%s)" % (", ".join(idle), self.notes["queues"]))
-        return "both queues carried packets on both ports: " + self.notes["queues"]
+        # Two polling cores (--cores=0-1): the four rx queues are shared out, each on one core.
+        lcores = {(p, q.queue): q.lcore for p in rx for q in vmtest.port_status(run, p).queues}
+        if len(set(lcores.values())) != 2 or -1 in lcores.values():
+            raise AssertionError("rx queues not spread over both polling cores: %s" % lcores)
+        self.notes["lcores"] = "rx queue -> lcore %s" % sorted(lcores.items())
+        return "both queues carried packets on both ports: " + self.notes["queues"] + "; " + self.notes["lcores"]
 
     def resized(self, run):
         check_active(run, {"vm-a": 1, "vm-b": 2})
@@ -79,7 +85,7 @@ def main(argv=None):
     script = vmtest.scenario(["guest_flows.sh", "guest_mq.sh"], logs)
     results, extra = [], []
     runs = [
-        ("mq2", dict(queues=2), dict(queues=2, cpus=2, env={"VM_MQ_MODE": "resize", "VM_MQ_RESIZE": "a"},
+        ("mq2", dict(queues=2, cores="0-1"), dict(queues=2, cpus=2, env={"VM_MQ_MODE": "resize", "VM_MQ_RESIZE": "a"},
                                      hook_names=("queues", "resized"))),
         ("fewer", dict(queues=1, role_options={"a": {"queues": 4}}),
          dict(queues=1, cpus=1, env={"VM_MQ_MODE": "plain"}, hook_names=("end",))),
