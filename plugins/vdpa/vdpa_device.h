@@ -13,6 +13,7 @@ struct VdpaLocations {
   std::string sysfs_bus = "/sys/bus/vdpa";          // drivers/, drivers_probe
   std::string sysfs_devices = "/sys/bus/vdpa/devices";
   std::string netns_dir = "/var/run/netns";         // where `ip netns` keeps named namespaces
+  std::string claims_dir = "/run/vhostd/vdpa";      // devices vhostd moved to virtio_vdpa (vdpa_claim.h)
 };
 
 // True for "/dev/vhost-vdpa-<N>" (under `locations.dev`).

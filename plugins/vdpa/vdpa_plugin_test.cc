@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "plugins/vdpa/vdpa.pb.h"
+#include "plugins/vdpa/vdpa_claim.h"
 
 namespace vhostd {
 namespace {
@@ -41,6 +42,7 @@ class VdpaPluginTest : public ::testing::Test {
     locations_.sysfs_bus = root_ + "/bus";
     locations_.sysfs_devices = root_ + "/bus/devices";
     locations_.netns_dir = root_ + "/netns";
+    locations_.claims_dir = root_ + "/claims";
     for (const std::string& dir : {locations_.dev, locations_.sysfs_devices, locations_.netns_dir}) {
       std::filesystem::create_directories(dir);
     }
@@ -65,7 +67,23 @@ class VdpaPluginTest : public ::testing::Test {
     return plugin_->Open("p0", spec, PluginContext{}).status();
   }
   void AddDriver(const std::string& driver) {
-    std::filesystem::create_directories(locations_.sysfs_bus + "/drivers/" + driver);
+    const std::string dir = locations_.sysfs_bus + "/drivers/" + driver;
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir + "/unbind", std::ios::app);
+  }
+  static std::string Read(const std::string& path) {
+    std::ifstream in(path);
+    std::string text;
+    std::getline(in, text);
+    return text;
+  }
+  // What an earlier vhostd wrote when it moved vdpa0 to virtio_vdpa as `interface`.
+  void AddClaim(const std::string& interface, const std::string& driver = "") {
+    VdpaClaim claim;
+    claim.device = "vdpa0";
+    claim.found.driver = driver;
+    claim.interface = interface;
+    ASSERT_TRUE(WriteVdpaClaim(claim, locations_).ok());
   }
   std::string AddDevice(const std::string& name, const std::string& driver) {
     const std::string dir = locations_.sysfs_devices + "/" + name;
@@ -163,6 +181,56 @@ TEST_F(VdpaPluginTest, OpenRefusesADeviceAlreadyOnVirtioVdpa) {
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
   EXPECT_THAT(std::string(status.message()), StartsWith("device: vdpa device vdpa0 is in use: bound to virtio_vdpa"));
   EXPECT_THAT(std::string(status.message()), HasSubstr("eth3"));
+}
+
+TEST_F(VdpaPluginTest, AdoptsADeviceItsRecordSaysVhostdMovedAndPutsItBackOnClose) {
+  const std::string dir = AddDevice("vdpa0", "virtio_vdpa");
+  AddClaim("p0");  // found on no driver
+  VdpaSpec spec = VirtioSpec();
+  ASSERT_TRUE(plugin_->Normalize("p0", spec).ok());
+  absl::StatusOr<std::unique_ptr<PortBackend>> port = plugin_->Open("p0", spec, PluginContext{});
+  ASSERT_TRUE(port.ok()) << port.status();
+  EXPECT_TRUE(std::filesystem::exists(VdpaClaimPath("vdpa0", locations_))) << "kept while the port is open";
+  PortState state;
+  (*port)->FillStatus(&state, nullptr);
+  EXPECT_EQ(state.backend, "virtio-vdpa");
+  EXPECT_EQ(state.state, PortLinkState::kError) << "there is no interface p0 here";
+  EXPECT_THAT(state.message, HasSubstr("interface p0 is gone"));
+  port->reset();
+  EXPECT_EQ(Read(locations_.sysfs_bus + "/drivers/virtio_vdpa/unbind"), "vdpa0");
+  EXPECT_EQ(Read(dir + "/driver_override"), "") << "the found state: no override";
+  EXPECT_FALSE(std::filesystem::exists(VdpaClaimPath("vdpa0", locations_))) << "the device is back";
+}
+
+TEST_F(VdpaPluginTest, KeepsTheRecordWhenTheDeviceCannotBePutBack) {
+  AddDevice("vdpa0", "virtio_vdpa");
+  AddClaim("p0", "vhost_vdpa");  // the fake kernel binds nothing, so the rebind fails
+  VdpaSpec spec = VirtioSpec();
+  ASSERT_TRUE(plugin_->Normalize("p0", spec).ok());
+  absl::StatusOr<std::unique_ptr<PortBackend>> port = plugin_->Open("p0", spec, PluginContext{});
+  ASSERT_TRUE(port.ok()) << port.status();
+  port->reset();
+  EXPECT_TRUE(std::filesystem::exists(VdpaClaimPath("vdpa0", locations_))) << "a later port adopts and retries";
+}
+
+TEST_F(VdpaPluginTest, RefusesADeviceRecordedForAnotherSpec) {
+  AddDevice("vdpa0", "virtio_vdpa");
+  AddClaim("vnet7");
+  absl::Status status = Open(VirtioSpec());
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_THAT(std::string(status.message()),
+              StartsWith("device: vdpa device vdpa0 is in use: bound to virtio_vdpa by an earlier vhostd as vnet7"));
+  EXPECT_TRUE(std::filesystem::exists(VdpaClaimPath("vdpa0", locations_)));
+}
+
+TEST_F(VdpaPluginTest, AnUnusableRecordIsNamedAndNothingIsAdopted) {
+  AddDevice("vdpa0", "virtio_vdpa");
+  std::filesystem::create_directories(locations_.claims_dir);
+  std::ofstream(VdpaClaimPath("vdpa0", locations_)) << "driver=mlx5_core\n";
+  absl::Status status = Open(VirtioSpec());
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_THAT(std::string(status.message()), StartsWith("device: vdpa device vdpa0 is in use: bound to virtio_vdpa"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("record " + VdpaClaimPath("vdpa0", locations_) + " line 1"));
 }
 
 TEST_F(VdpaPluginTest, OpenRefusesAVhostVdpaDeviceWithoutItsNode) {
