@@ -14,6 +14,6 @@ export VHOSTD_BIN
 # (setting the MAC) without yielding, and vdpa_sim answers from a work item queued on
 # the same CPU, so under the kernel's default voluntary preemption the guest locks up
 # (Linux 6.5 added the cond_resched() to that loop).
-exec "$LAB/run-guest.sh" -n virtio_vdpa_lab -t 400 -a preempt=full \
+exec "$LAB/run-guest.sh" -n virtio_vdpa_lab -t 600 -a preempt=full \
   -e TEST_SRCDIR="${TEST_SRCDIR:-}" -e TEST_WORKSPACE="${TEST_WORKSPACE:-}" \
   "$HERE/virtio_vdpa_lab_guest.sh"

@@ -4,6 +4,12 @@ interface in a network namespace, with the name, MAC and MTU of the spec, frames
 through the device, and deleting the port gives the device back to vhost_vdpa, where a
 vhost-vdpa port on it moves traffic again.
 
+A daemon killed with SIGKILL leaves the device as it was (on virtio_vdpa, its interface
+in the namespace): the restarted daemon adopts it from the record the plugin keeps under
+/run/vhostd/vdpa, and deleting the port afterwards still restores MAC and driver, also
+when the namespace vanished while the daemon was down. A vhost_vdpa port comes back
+after a kill as well and moves traffic again.
+
 Needs a kernel with vdpa_sim_net, vhost_vdpa and virtio_vdpa: the kernel lab
 (virtio_vdpa_lab_test, tests/lab) runs it in a QEMU guest; elsewhere it is skipped with
 the reason printed (and fails instead when VHOSTD_REQUIRE_KERNEL=1).
@@ -21,6 +27,7 @@ interface's rx and tx counters each grow by at least two frames per echo.
 
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +47,8 @@ SYSFS = "/sys/bus/vdpa/devices"
 DEVICE_MAC = "02:00:00:00:0d:0a"   # what `vdpa dev add` gives the device
 PORT_MAC = "02:00:00:00:0e:01"     # what the port sets on its interface
 NETNS = "vpod%d" % (os.getpid() % 1000)
+GONE_NETNS = "vgone%d" % (os.getpid() % 1000)  # deleted while the daemon is down
+CLAIMS = "/run/vhostd/vdpa"                     # the plugin's records of devices it moved
 A, B = "10.98.0.1", "10.98.0.2"
 
 
@@ -75,6 +84,23 @@ def link_of(ifname, netns=None):
     return result.returncode == 0, result.stdout
 
 
+def ifindex_of(ifname, netns=None):
+    exists, line = link_of(ifname, netns)
+    return int(line.split(":")[0]) if exists else None
+
+
+def config_mac(device):
+    """The MAC in the device's config space (what a driver bound next will see)."""
+    shown = sh("vdpa", "dev", "config", "show", device).stdout
+    found = re.search(r"\bmac ([0-9a-f:]{17})", shown)
+    return found.group(1) if found else shown
+
+
+def host_interfaces(device):
+    """The device's interfaces in this (the daemon's) namespace."""
+    return [os.path.basename(p) for p in glob.glob(os.path.join(SYSFS, device, "virtio*", "net", "*"))]
+
+
 def counter(ifname, name, netns):
     return int(sh("cat", "/sys/class/net/%s/statistics/%s" % (ifname, name), netns=netns).stdout)
 
@@ -102,6 +128,9 @@ class VirtioVdpaPorts(unittest.TestCase):
     def tearDown(self):
         self.daemon.stop()
         sh("ip", "netns", "del", NETNS, check=False)
+        sh("ip", "netns", "del", GONE_NETNS, check=False)
+        for record in glob.glob(os.path.join(CLAIMS, "vdpa*")):
+            os.unlink(record)
         for dev in ("vdpa0", "vdpa1"):
             sh("vdpa", "dev", "del", dev, check=False)
         sh("ip", "link", "del", "eth0", check=False)
@@ -121,6 +150,16 @@ class VirtioVdpaPorts(unittest.TestCase):
         self.assertEqual(len(vhost_vdpa_nodes("vdpa0")), 1)
         with open(os.path.join(SYSFS, "vdpa0", "driver_override")) as override:
             self.assertEqual(override.read().strip(), "(null)")
+        self.assertEqual(config_mac("vdpa0"), DEVICE_MAC)
+        self.assertFalse(os.path.exists(os.path.join(CLAIMS, "vdpa0")), "the record outlived the move")
+
+    def restart_after_kill(self):
+        self.assertEqual(self.daemon.kill(), -9)
+        self.daemon.start()
+        self.stub = self.daemon.stub()
+
+    def get(self, name):
+        return self.stub.GetPort(api.GetPortRequest(name=name))
 
     def ping_through_the_device(self, ifname):
         """Pings B from A across the looping device (see the module's docstring)."""
@@ -149,14 +188,17 @@ class VirtioVdpaPorts(unittest.TestCase):
         self.assertGreaterEqual(rx_delta, 2 * pings)  # each request and each reply came back from the device
         self.assertGreaterEqual(tx_delta, 2 * pings)
 
-    def vhost_vdpa_loopback(self):
-        """A vhost-vdpa port on vdpa0 cross-connected to a vhost-user port: testpmd's burst
-        to the device's MAC comes back (as in tests/integration/kernel_ports_test.py)."""
+    def vhost_vdpa_loopback_ports(self):
+        """A vhost-vdpa port on vdpa0 cross-connected to a vhost-user port."""
         port = self.create("d0", device="vdpa0")
         self.assertEqual(port.status.backend, "vhost-vdpa")
         self.assertEqual(port.status.mac, DEVICE_MAC)  # the port put the device's own MAC back
         self.stub.CreatePort(api.CreatePortRequest(port=vhost_user_port("u0", socket_path="u0.sock")))
         self.daemon.vhostctl("xconnect", "create", "du", "--ports", "d0,u0")
+
+    def vhost_vdpa_loopback(self):
+        """testpmd's burst to the device's MAC through u0 and d0 comes back (as in
+        tests/integration/kernel_ports_test.py)."""
         tp = Testpmd([virtio_user_vdev(0, os.path.join(self.daemon.socket_dir, "u0.sock"))], lcores="1,0",
                      main_lcore=1, forward_mode="io", mem_mb=MEM_MB, total_num_mbufs=4096,
                      extra_args=["--eth-peer=0,%s" % DEVICE_MAC])
@@ -224,7 +266,62 @@ class VirtioVdpaPorts(unittest.TestCase):
         self.stub.DeletePort(api.DeletePortRequest(name="v0"))
         self.assertFalse(link_of("vnet0", NETNS)[0], "vnet0 outlived its port")
         self.assert_device_as_found()
+        self.vhost_vdpa_loopback_ports()
         self.vhost_vdpa_loopback()
+
+    def test_restart_after_kill_adopts_the_interface_and_delete_restores(self):
+        self.create("v0", device="vdpa0", bus="VIRTIO_VDPA", interface="vnet0", netns=NETNS, mac=PORT_MAC, mtu=1400)
+        ifindex = ifindex_of("vnet0", NETNS)
+        self.assertTrue(os.path.exists(os.path.join(CLAIMS, "vdpa0")))
+        self.restart_after_kill()
+        self.assertIn("adopting it", self.daemon.log_tail())
+        port = self.get("v0")
+        self.assertEqual(port.status.state, api.PortStatus.UP, port.status)
+        self.assertEqual((port.status.backend, port.status.mac, port.status.mtu), ("virtio-vdpa", PORT_MAC, 1400))
+        self.assertEqual(type_status_of(port).interface, "vnet0")
+        self.assertEqual(driver_of("vdpa0"), "virtio_vdpa")
+        self.assertEqual(ifindex_of("vnet0", NETNS), ifindex, "not the interface the first daemon set up")
+        self.ping_through_the_device("vnet0")
+        # Adopted means owned: the device is still this port's.
+        self.refused(grpc.StatusCode.FAILED_PRECONDITION, "vdpa0 is already used by port v0", name="v1",
+                     device="vdpa0", bus="VIRTIO_VDPA")
+
+        self.stub.DeletePort(api.DeletePortRequest(name="v0"))
+        self.assertFalse(link_of("vnet0", NETNS)[0], "vnet0 outlived its port")
+        self.assert_device_as_found()
+
+        # The vhost_vdpa bus: the killed daemon's device file is closed by the kernel, and
+        # the restored port drives the device again.
+        self.vhost_vdpa_loopback_ports()
+        self.restart_after_kill()
+        port = self.get("d0")
+        self.assertEqual((port.status.state, port.status.backend), (api.PortStatus.UP, "vhost-vdpa"), port.status)
+        self.vhost_vdpa_loopback()
+
+    def test_restart_after_kill_with_the_netns_gone_is_an_error_and_delete_restores(self):
+        sh("ip", "netns", "add", GONE_NETNS)
+        self.create("v0", device="vdpa0", bus="VIRTIO_VDPA", interface="vnet1", netns=GONE_NETNS, mac=PORT_MAC)
+        self.assertEqual(self.daemon.kill(), -9)
+        sh("ip", "netns", "del", GONE_NETNS)
+        # Destroying the namespace (asynchronously) gives the device's interface back to
+        # the initial namespace.
+        deadline = time.time() + 30
+        while not host_interfaces("vdpa0") and time.time() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(len(host_interfaces("vdpa0")), 1, "the kernel did not give the interface back")
+        self.daemon.start()
+        self.stub = self.daemon.stub()
+        port = self.get("v0")
+        self.assertEqual(port.status.state, api.PortStatus.ERROR, port.status)
+        self.assertIn("netns /var/run/netns/%s is gone; the interface is back in the daemon's namespace as %s"
+                      % (GONE_NETNS, host_interfaces("vdpa0")[0]), port.status.message)
+        # The daemon serves everything else.
+        self.stub.CreatePort(api.CreatePortRequest(port=vhost_user_port("u1", socket_path="u1.sock")))
+        self.assertEqual(len(self.stub.ListPorts(api.ListPortsRequest()).ports), 2)
+
+        self.stub.DeletePort(api.DeletePortRequest(name="v0"))
+        self.assertEqual(host_interfaces("vdpa0"), [])
+        self.assert_device_as_found()  # the MAC too, set through the interface where the kernel put it
 
     def test_bad_specs_change_nothing(self):
         invalid = grpc.StatusCode.INVALID_ARGUMENT
