@@ -68,9 +68,9 @@ absl::StatusOr<rte_mempool*> CreateUmemPool(uint16_t queues, const std::string& 
 }
 
 UplinkEthdev::UplinkEthdev(std::string name, uint16_t port_id, uint16_t queues, rte_mempool* pool,
-                           std::set<std::string> leftovers)
+                           std::set<std::string> leftovers, std::unique_ptr<PacketRingDrops> ring_drops)
     : name_(std::move(name)), port_id_(port_id), queues_(queues), pool_(pool), counters_(new QueueCounters[queues]),
-      leftovers_(std::move(leftovers)) {}
+      leftovers_(std::move(leftovers)), ring_drops_(std::move(ring_drops)) {}
 
 void UplinkEthdev::Remove(const std::string& name, const std::set<std::string>& leftovers) {
   // Closes the sockets (for AF_XDP not all: see af_xdp_leftovers.h) and detaches the
@@ -101,6 +101,7 @@ absl::StatusOr<std::unique_ptr<UplinkEthdev>> UplinkEthdev::Create(const std::st
   // The daemon opens one port at a time: AF_XDP sockets and BPF objects that appear
   // now are this device's.
   const std::set<std::string> before = XdpKernelObjects();
+  const std::map<int, uint64_t> sockets_before = PacketSockets();
   auto remove_vdev = absl::MakeCleanup([&] { Remove(name, Appeared(before, XdpKernelObjects())); });
   const int rc = rte_vdev_init(name.c_str(), args.c_str());
   if (rc < 0) {
@@ -115,7 +116,8 @@ absl::StatusOr<std::unique_ptr<UplinkEthdev>> UplinkEthdev::Create(const std::st
   std::move(remove_vdev).Cancel();
   std::move(release_pool).Cancel();
   return std::unique_ptr<UplinkEthdev>(
-      new UplinkEthdev(name, port_id, queues, pool, Appeared(before, XdpKernelObjects())));
+      new UplinkEthdev(name, port_id, queues, pool, Appeared(before, XdpKernelObjects()),
+                       std::make_unique<PacketRingDrops>(sockets_before, PacketSockets())));
 }
 
 UplinkEthdev::~UplinkEthdev() {
@@ -131,7 +133,8 @@ DriverStats UplinkEthdev::ReadDriverStats() const {
   DriverStats out;
   if (rte_eth_stats_get(port_id_, &stats) != 0) return out;
   // AF_XDP: what the socket dropped for lack of fill-ring buffers or ring space.
-  out.rx_errors = stats.ierrors + stats.imissed;
+  // AF_PACKET: what the kernel dropped for a full receive ring (the PMD doesn't say).
+  out.rx_errors = stats.ierrors + stats.imissed + ring_drops_->Total();
   out.tx_errors = stats.oerrors;
   out.rx_no_mbuf = stats.rx_nombuf;
   return out;

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "dataplane/queue_counters.h"
 #include "dataplane/vdev_port.h"  // DriverStats
+#include "plugins/uplink/packet_ring_drops.h"
 
 struct rte_mempool;
 
@@ -52,7 +53,7 @@ class UplinkEthdev {
 
  private:
   UplinkEthdev(std::string name, uint16_t port_id, uint16_t queues, rte_mempool* pool,
-               std::set<std::string> leftovers);
+               std::set<std::string> leftovers, std::unique_ptr<PacketRingDrops> ring_drops);
   // Removes vdev `name` and what of it DPDK leaves open (af_xdp_leftovers.h).
   static void Remove(const std::string& name, const std::set<std::string>& leftovers);
 
@@ -62,6 +63,7 @@ class UplinkEthdev {
   rte_mempool* const pool_;
   std::unique_ptr<QueueCounters[]> counters_;
   const std::set<std::string> leftovers_;  // the device's AF_XDP sockets (xsk_sockets.h)
+  const std::unique_ptr<PacketRingDrops> ring_drops_;  // net_af_packet's sockets (none for AF_XDP)
 };
 
 }  // namespace vhostd::uplink
