@@ -11,6 +11,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "plugins/vdpa/testing/scratch_dir.h"
 
 namespace vhostd {
 namespace {
@@ -25,21 +26,14 @@ using ::testing::IsEmpty;
 class VdpaBusTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* base = getenv("TEST_TMPDIR");
-    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/vdpa_bus_test.XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr) << pattern;
-    root_ = pattern;
+    root_ = scratch_.path();
+    ASSERT_FALSE(root_.empty()) << "no scratch directory";
     locations_.sysfs_bus = root_ + "/bus";
     locations_.sysfs_devices = root_ + "/bus/devices";
     std::filesystem::create_directories(locations_.sysfs_devices);
     std::filesystem::create_directories(locations_.sysfs_bus + "/drivers");
     Write(locations_.sysfs_bus + "/drivers_probe", "");
   }
-  void TearDown() override {
-    std::error_code ignored;
-    if (!root_.empty()) std::filesystem::remove_all(root_, ignored);
-  }
-
   static void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
   static std::string Read(const std::string& path) {
     std::ifstream in(path);
@@ -68,7 +62,8 @@ class VdpaBusTest : public ::testing::Test {
     EXPECT_EQ(symlink(AddDriver(driver).c_str(), link.c_str()), 0);
   }
 
-  std::string root_;
+  ScratchDir scratch_{"vdpa_bus_test"};
+  std::string root_;  // scratch_.path()
   VdpaLocations locations_;
 };
 

@@ -7,19 +7,22 @@
 
 #include <cstring>
 #include <fstream>
-#include <map>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "plugins/vdpa/vdpa_claim.pb.h"
 #include "plugins/vhost_kernel/netdev.h"
 
 namespace vhostd {
 namespace {
 
+using ::google::protobuf::FieldDescriptor;
+using ::google::protobuf::TextFormat;
+using ::vhostd::plugins::vdpa::internal::VdpaClaimRecord;
+
 constexpr char kHeader[] = "# vhostd: vdpa device moved to virtio_vdpa; what to put back when its port goes";
-// The keys, in the order they are written; each appears exactly once.
-const char* const kKeys[] = {"driver", "driver_override", "device_mac", "interface", "netns"};
 // The only drivers vhostd takes a device from (virtio_vdpa_port.cc's checks).
 constexpr char kVhostVdpa[] = "vhost_vdpa";
 constexpr size_t kMaxDriverName = 64;
@@ -33,31 +36,58 @@ bool ValidDriverName(const std::string& name) {
   return true;
 }
 
-// Why a parsed value can't be one vhostd wrote ("" if it can).
-std::string CheckValue(const std::string& key, const std::string& value) {
-  if (key == "driver") {
+// Why a field's value can't be one vhostd wrote ("" if it can).
+std::string CheckValue(const std::string& field, const std::string& value) {
+  if (field == "driver") {
     return value.empty() || value == kVhostVdpa ? "" : "not a driver vhostd takes devices from";
   }
-  if (key == "driver_override") return value.empty() || ValidDriverName(value) ? "" : "not a driver name";
-  if (key == "device_mac") {
+  if (field == "driver_override") return value.empty() || ValidDriverName(value) ? "" : "not a driver name";
+  if (field == "device_mac") {
     if (value.empty()) return "";
     absl::StatusOr<MacAddress> mac = ParseUnicastMac(value);
     return mac.ok() ? "" : std::string(mac.status().message());
   }
-  if (key == "interface") return ValidInterfaceName(value) ? "" : "not an interface name";
-  if (key == "netns") return value.empty() || value[0] == '/' ? "" : "not an absolute path";
-  return "unknown key";
+  if (field == "interface") return ValidInterfaceName(value) ? "" : "not an interface name";
+  return value.empty() || value[0] == '/' ? "" : "not an absolute path";  // netns
 }
 
+// The parser's first complaint, with its line (1-based).
+class FirstError : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, int column, const std::string& message) override {
+    if (text_.empty()) text_ = absl::StrCat("line ", line + 1, ": ", message);
+  }
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+};
+
 std::string Render(const VdpaClaim& claim) {
-  const std::map<std::string, std::string> values = {{"driver", claim.found.driver},
-                                                     {"driver_override", claim.found.driver_override},
-                                                     {"device_mac", claim.device_mac},
-                                                     {"interface", claim.interface},
-                                                     {"netns", claim.netns}};
-  std::string text = absl::StrCat(kHeader, "\n");
-  for (const char* key : kKeys) absl::StrAppend(&text, key, "=", values.at(key), "\n");
-  return text;
+  VdpaClaimRecord record;
+  record.set_driver(claim.found.driver);
+  record.set_driver_override(claim.found.driver_override);
+  record.set_device_mac(claim.device_mac);
+  record.set_interface(claim.interface);
+  record.set_netns(claim.netns);
+  std::string text;
+  TextFormat::PrintToString(record, &text);
+  return absl::StrCat(kHeader, "\n", text);
+}
+
+// Every field present and holding a value vhostd would have written ("" if so).
+std::string CheckRecord(const VdpaClaimRecord& record, const TextFormat::ParseInfoTree& where) {
+  const auto* reflection = record.GetReflection();
+  const auto* descriptor = record.GetDescriptor();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* field = descriptor->field(i);
+    if (!reflection->HasField(record, field)) return absl::StrCat("no ", field->name());
+    const std::string wrong = CheckValue(field->name(), reflection->GetString(record, field));
+    if (!wrong.empty()) {
+      return absl::StrCat("line ", where.GetLocation(field, -1).line + 1, " (", field->name(), "): ", wrong);
+    }
+  }
+  return "";
 }
 
 absl::Status WriteAll(const std::string& path, const std::string& text) {
@@ -112,32 +142,21 @@ absl::StatusOr<VdpaClaim> ReadVdpaClaim(const std::string& device, const VdpaLoc
   buffer << in.rdbuf();
   const std::string text = buffer.str();
   if (text.size() > kMaxRecordBytes) return absl::DataLossError(absl::StrCat("record ", path, ": too large"));
-  std::map<std::string, std::string> values;
-  int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++line_number;
-    if (line.empty() || line[0] == '#') continue;
-    const size_t equals = line.find('=');
-    const std::string key(line.substr(0, equals));
-    const std::string value(equals == absl::string_view::npos ? "" : line.substr(equals + 1));
-    const std::string wrong = equals == absl::string_view::npos ? "no key=value"
-                              : values.count(key) != 0         ? "repeated key"
-                                                               : CheckValue(key, value);
-    if (!wrong.empty()) {
-      return absl::DataLossError(absl::StrCat("record ", path, " line ", line_number, " (", line, "): ", wrong));
-    }
-    values[key] = value;
-  }
-  for (const char* key : kKeys) {
-    if (values.count(key) == 0) return absl::DataLossError(absl::StrCat("record ", path, ": no ", key));
-  }
+  VdpaClaimRecord record;
+  TextFormat::ParseInfoTree where;
+  FirstError error;
+  TextFormat::Parser parser;
+  parser.RecordErrorsTo(&error);
+  parser.WriteLocationsTo(&where);
+  const std::string wrong = parser.ParseFromString(text, &record) ? CheckRecord(record, where) : error.text();
+  if (!wrong.empty()) return absl::DataLossError(absl::StrCat("record ", path, ": ", wrong));
   VdpaClaim claim;
   claim.device = device;
-  claim.found.driver = values["driver"];
-  claim.found.driver_override = values["driver_override"];
-  claim.device_mac = values["device_mac"];
-  claim.interface = values["interface"];
-  claim.netns = values["netns"];
+  claim.found.driver = record.driver();
+  claim.found.driver_override = record.driver_override();
+  claim.device_mac = record.device_mac();
+  claim.interface = record.interface();
+  claim.netns = record.netns();
   return claim;
 }
 

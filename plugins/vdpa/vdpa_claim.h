@@ -1,6 +1,7 @@
 // What vhostd remembers about a vdpa device it moved to virtio_vdpa, outside its own
-// process: a small record per device under VdpaLocations::claims_dir (a tmpfs under
-// /run, so it lives exactly as long as the kernel state it describes, until reboot).
+// process: a small record per device (a VdpaClaimRecord in protobuf text format) under
+// VdpaLocations::claims_dir (a tmpfs under /run, so it lives exactly as long as the
+// kernel state it describes, until reboot).
 // It is written before the device is touched and removed once the device is back, so
 // a daemon killed in between can, after its restart, recognise the device as its own
 // (adopt it, instead of refusing it as "in use") and still put it back as it was found:

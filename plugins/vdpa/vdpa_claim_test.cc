@@ -8,8 +8,12 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "plugins/vdpa/testing/scratch_dir.h"
 
 namespace vhostd {
 namespace {
@@ -20,17 +24,10 @@ using ::testing::StartsWith;
 class VdpaClaimTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* base = getenv("TEST_TMPDIR");
-    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/vdpa_claim_test.XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr) << pattern;
-    root_ = pattern;
+    root_ = scratch_.path();
+    ASSERT_FALSE(root_.empty()) << "no scratch directory";
     locations_.claims_dir = root_ + "/vhostd/vdpa";  // neither directory exists yet
   }
-  void TearDown() override {
-    std::error_code ignored;
-    if (!root_.empty()) std::filesystem::remove_all(root_, ignored);
-  }
-
   static VdpaClaim Claim() {
     VdpaClaim claim;
     claim.device = "vdpa0";
@@ -52,7 +49,8 @@ class VdpaClaimTest : public ::testing::Test {
     return std::string(read.status().message());
   }
 
-  std::string root_;
+  ScratchDir scratch_{"vdpa_claim_test"};
+  std::string root_;  // scratch_.path()
   VdpaLocations locations_;
 };
 
@@ -94,24 +92,36 @@ TEST_F(VdpaClaimTest, MissingIsNotFoundAndRemoveIsIdempotent) {
 }
 
 TEST_F(VdpaClaimTest, BadRecordsNameTheFileAndLine) {
-  const std::string good = "driver=vhost_vdpa\ndriver_override=\ndevice_mac=\ninterface=vnet0\nnetns=\n";
+  const std::string good =
+      "driver: \"vhost_vdpa\"\ndriver_override: \"\"\ndevice_mac: \"\"\ninterface: \"vnet0\"\nnetns: \"\"\n";
   WriteRaw(good);
   ASSERT_TRUE(ReadVdpaClaim("vdpa0", locations_).ok());
+  // `good` with one field's line replaced (or dropped, for an empty `line`).
+  auto with = [&good](const std::string& field, const std::string& line) {
+    std::string text;
+    for (absl::string_view l : absl::StrSplit(good, '\n', absl::SkipEmpty())) {
+      if (absl::StartsWith(l, field + ":")) {
+        if (!line.empty()) absl::StrAppend(&text, line, "\n");
+      } else {
+        absl::StrAppend(&text, l, "\n");
+      }
+    }
+    return text;
+  };
   struct Case {
     std::string text;
     std::string why;
   };
   const std::vector<Case> cases = {
-      {"driver=mlx5_core\ndriver_override=\ndevice_mac=\ninterface=vnet0\nnetns=\n",
-       "line 1 (driver=mlx5_core): not a driver vhostd takes devices from"},
-      {"driver=\ndriver_override=../../x\ndevice_mac=\ninterface=vnet0\nnetns=\n", "line 2"},
-      {"driver=\ndriver_override=\ndevice_mac=ff:ff:ff:ff:ff:ff\ninterface=vnet0\nnetns=\n", "line 3"},
-      {"driver=\ndriver_override=\ndevice_mac=\ninterface=a/b\nnetns=\n", "line 4 (interface=a/b)"},
-      {"driver=\ndriver_override=\ndevice_mac=\ninterface=vnet0\nnetns=pod1\n", "not an absolute path"},
-      {"driver=\ndriver_override=\ndevice_mac=\ninterface=vnet0\n", "no netns"},
-      {good + "driver=\n", "line 6 (driver=): repeated key"},
-      {good + "colour=blue\n", "unknown key"},
-      {good + "garbage\n", "no key=value"},
+      {with("driver", "driver: \"mlx5_core\""), "line 1 (driver): not a driver vhostd takes devices from"},
+      {with("driver_override", "driver_override: \"../../x\""), "line 2 (driver_override): not a driver name"},
+      {with("device_mac", "device_mac: \"ff:ff:ff:ff:ff:ff\""), "line 3 (device_mac)"},
+      {with("interface", "interface: \"a/b\""), "line 4 (interface): not an interface name"},
+      {with("netns", "netns: \"pod1\""), "line 5 (netns): not an absolute path"},
+      {with("netns", ""), ": no netns"},
+      {good + "driver: \"\"\n", "line 6"},  // a field given twice
+      {good + "colour: \"blue\"\n", "line 6"},
+      {good + "garbage\n", "line 7"},  // the parser sees the missing ':' at the next token
       {std::string(5000, '#'), "too large"},
   };
   for (const Case& c : cases) {

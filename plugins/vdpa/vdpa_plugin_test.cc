@@ -13,6 +13,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "plugins/vdpa/testing/scratch_dir.h"
 #include "plugins/vdpa/vdpa.pb.h"
 #include "plugins/vdpa/vdpa_claim.h"
 
@@ -34,10 +35,8 @@ VdpaSpec VirtioSpec() {
 class VdpaPluginTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* base = getenv("TEST_TMPDIR");
-    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/vdpa_plugin_test.XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr) << pattern;
-    root_ = pattern;
+    root_ = scratch_.path();
+    ASSERT_FALSE(root_.empty()) << "no scratch directory";
     locations_.dev = root_ + "/dev";
     locations_.sysfs_bus = root_ + "/bus";
     locations_.sysfs_devices = root_ + "/bus/devices";
@@ -48,11 +47,6 @@ class VdpaPluginTest : public ::testing::Test {
     }
     plugin_ = MakeVdpaPlugin(locations_);
   }
-  void TearDown() override {
-    std::error_code ignored;
-    if (!root_.empty()) std::filesystem::remove_all(root_, ignored);
-  }
-
   // Normalize's error message ("" if it accepted the spec, which it may rewrite).
   std::string Rejection(VdpaSpec& spec, const std::string& port = "p0") {
     absl::Status status = plugin_->Normalize(port, spec);
@@ -96,7 +90,8 @@ class VdpaPluginTest : public ::testing::Test {
     return dir;
   }
 
-  std::string root_;
+  ScratchDir scratch_{"vdpa_plugin_test"};
+  std::string root_;  // scratch_.path()
   VdpaLocations locations_;
   std::unique_ptr<PortPlugin> plugin_;
 };
@@ -226,11 +221,12 @@ TEST_F(VdpaPluginTest, RefusesADeviceRecordedForAnotherSpec) {
 TEST_F(VdpaPluginTest, AnUnusableRecordIsNamedAndNothingIsAdopted) {
   AddDevice("vdpa0", "virtio_vdpa");
   std::filesystem::create_directories(locations_.claims_dir);
-  std::ofstream(VdpaClaimPath("vdpa0", locations_)) << "driver=mlx5_core\n";
+  std::ofstream(VdpaClaimPath("vdpa0", locations_)) << "driver: \"mlx5_core\"\n";
   absl::Status status = Open(VirtioSpec());
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
   EXPECT_THAT(std::string(status.message()), StartsWith("device: vdpa device vdpa0 is in use: bound to virtio_vdpa"));
-  EXPECT_THAT(std::string(status.message()), HasSubstr("record " + VdpaClaimPath("vdpa0", locations_) + " line 1"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("record " + VdpaClaimPath("vdpa0", locations_) +
+                                                        ": line 1 (driver): not a driver vhostd takes devices from"));
 }
 
 TEST_F(VdpaPluginTest, OpenRefusesAVhostVdpaDeviceWithoutItsNode) {
