@@ -29,6 +29,7 @@
 #include "grpcpp/server_builder.h"
 #include "server/daemon_metrics.h"
 #include "server/dataplane_collector.h"
+#include "server/event_log.h"
 #include "server/flag_spelling.h"
 #include "server/log.h"
 #include "server/metrics_exporter.h"
@@ -56,6 +57,10 @@ ABSL_FLAG(std::string, plugin_dir, "",
           "Directory whose *.so port-type plugins are loaded at start (default: plugins/ next to the binary).");
 ABSL_FLAG(std::string, metrics_address, "127.0.0.1:9477",
           "host:port serving Prometheus metrics at /metrics; empty disables it.");
+ABSL_FLAG(int64_t, event_history, static_cast<int64_t>(vhostd::EventLog::kDefaultHistory),
+          "Events kept for WatchEvents clients that resume or read slowly (1..262144).");
+ABSL_FLAG(int64_t, max_event_watchers, static_cast<int64_t>(vhostd::EventLog::kDefaultMaxWatchers),
+          "Concurrent WatchEvents streams (1..1024); more are refused with RESOURCE_EXHAUSTED.");
 
 namespace vhostd {
 namespace {
@@ -131,6 +136,24 @@ absl::StatusOr<std::vector<std::string>> EalArguments() {
   return BuildEalArgs(options);
 }
 
+constexpr int64_t kMaxEventHistory = 262144;
+constexpr int64_t kMaxEventWatchers = 1024;
+
+// The event stream's bounds, from --event-history and --max-event-watchers.
+absl::StatusOr<std::unique_ptr<EventLog>> EventLogFromFlags() {
+  const int64_t history = absl::GetFlag(FLAGS_event_history);
+  if (history < 1 || history > kMaxEventHistory) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--event-history: ", history, " is not in 1..", kMaxEventHistory));
+  }
+  const int64_t watchers = absl::GetFlag(FLAGS_max_event_watchers);
+  if (watchers < 1 || watchers > kMaxEventWatchers) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-event-watchers: ", watchers, " is not in 1..", kMaxEventWatchers));
+  }
+  return std::make_unique<EventLog>(static_cast<size_t>(history), static_cast<size_t>(watchers));
+}
+
 absl::StatusOr<vhostd::v1::CoreSettings> CoreSettingsFromFlags() {
   vhostd::v1::CoreSettings settings;
   const std::string mode = absl::GetFlag(FLAGS_pmd_rxq_assign);
@@ -186,6 +209,9 @@ int Run() {
   // Read the state before starting anything, so a bad file stops us at once.
   if (absl::StatusOr<vhostd::state::DesiredState> state = store.Load(); !state.ok()) return Fail(state.status());
   if (absl::GetFlag(FLAGS_mbufs) < 1024) return Fail(absl::InvalidArgumentError("--mbufs: at least 1024"));
+  // Outlives the manager (which publishes to it) and the gRPC server (whose watches read it).
+  absl::StatusOr<std::unique_ptr<EventLog>> events = EventLogFromFlags();
+  if (!events.ok()) return Fail(events.status());
   PluginRegistry plugins;  // outlives the port manager: its ports run plugin code
   if (absl::Status s = LoadPlugins(socket_dir, &plugins); !s.ok()) return Fail(s);
 
@@ -202,6 +228,7 @@ int Run() {
     absl::StatusOr<vhostd::v1::CoreSettings> core_settings = CoreSettingsFromFlags();
     if (!core_settings.ok()) return Fail(core_settings.status());
     manager.SetCoreDefaults(*core_settings);
+    manager.SetEventLog(events->get());
     if (absl::Status s = manager.Restore(); !s.ok()) return Fail(s);
     manager.StartReconciler();
 
@@ -216,7 +243,7 @@ int Run() {
       VHOSTD_LOG_INFO("serving Prometheus metrics on http://", address, "/metrics");
     }
 
-    VhostdService service(&manager);
+    VhostdService service(&manager, events->get());
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     unlink(grpc_socket.c_str());  // a socket left by a killed predecessor
@@ -239,10 +266,11 @@ int Run() {
     VHOSTD_LOG_INFO("serving the vhostd.v1 API on unix:", grpc_socket, " with ", (*engine)->core_count(),
                     " polling core(s)");
 
-    std::thread signal_thread([&server, shutdown_signals] {
+    std::thread signal_thread([&server, &events, shutdown_signals] {
       int signo = 0;
       sigwait(&shutdown_signals, &signo);
       VHOSTD_LOG_INFO("signal ", signo, ": shutting down");
+      (*events)->Close();  // ends the watches, which would otherwise hold Shutdown up
       server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     });
     server->Wait();

@@ -117,6 +117,9 @@ absl::Status PortManager::Restore() {
   VHOSTD_LOG_INFO("restored ", ports_.size(), " ports, ", xconnects_.size(), " cross-connects and ", bridges_.size(),
                   " bridges from ", store_->path());
   Reprogram().IgnoreError();  // logged; the desired state stands, and ports a core may poll stay pinned
+  // Restored ports are no news: the stream reports how they change from here on.
+  const QueueCores cores = RxQueueCores();
+  for (auto& [name, entry] : ports_) entry.reported = Describe(entry, cores).status();
   return absl::OkStatus();
 }
 
@@ -266,7 +269,12 @@ absl::StatusOr<Port> PortManager::CreatePort(Port request) {
   entry.stored = std::move(*stored);
   entry.backend = std::move(*backend);
   VHOSTD_LOG_INFO("created port ", entry.spec.name(), " (", entry.spec.type(), ")");
-  return Describe(entry, RxQueueCores());
+  Port created = Describe(entry, RxQueueCores());
+  entry.reported = created.status();
+  vhostd::v1::Event event;
+  *event.mutable_port_created()->mutable_port() = created;
+  Publish(std::move(event));
+  return created;
 }
 
 absl::StatusOr<Port> PortManager::GetPort(const std::string& name) {
@@ -319,9 +327,13 @@ absl::Status PortManager::DeletePort(const std::string& name, bool allow_missing
   if (absl::Status saved = Persist(change); !saved.ok()) {
     return absl::UnavailableError(absl::StrCat("port not deleted: saving state failed: ", saved.message()));
   }
+  vhostd::v1::Event event;
+  event.mutable_port_deleted()->set_port(name);
+  *event.mutable_port_deleted()->mutable_labels() = it->second.spec.labels();
   ports_.erase(it);  // no core polls it: it is in no cross-connect
   DropPinsOf(name);
   VHOSTD_LOG_INFO("deleted port ", name);
+  Publish(std::move(event));
   return absl::OkStatus();
 }
 
@@ -371,6 +383,9 @@ absl::StatusOr<CrossConnect> PortManager::CreateCrossConnect(CrossConnect xconne
   *change.mutable_put_cross_connect() = xconnect;
   if (absl::Status s = CommitForwardingChange(change, "cross-connect not created", undo); !s.ok()) return s;
   VHOSTD_LOG_INFO("created cross-connect ", xconnect.name(), ": ", xconnect.port_a(), " <-> ", xconnect.port_b());
+  vhostd::v1::Event event;
+  *event.mutable_cross_connect_created()->mutable_cross_connect() = xconnect;
+  Publish(std::move(event));
   return xconnect;
 }
 
@@ -389,6 +404,9 @@ absl::Status PortManager::DeleteCrossConnect(const std::string& name, bool allow
   change.set_delete_cross_connect(name);
   if (absl::Status s = CommitForwardingChange(change, "cross-connect not deleted", undo); !s.ok()) return s;
   VHOSTD_LOG_INFO("deleted cross-connect ", name);
+  vhostd::v1::Event event;
+  *event.mutable_cross_connect_deleted()->mutable_cross_connect() = removed;
+  Publish(std::move(event));
   return absl::OkStatus();
 }
 

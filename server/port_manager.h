@@ -23,6 +23,7 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/struct.pb.h"
 #include "server/bridge_runtime.h"
+#include "server/event_log.h"
 #include "server/state_store.h"
 #include "vhostd/v1/vhostd.pb.h"
 
@@ -44,6 +45,11 @@ class PortManager : public PortEvents {
  public:
   PortManager(PluginRegistry* plugins, ForwardingEngine* engine, StateStore* store, PluginContext context);
   ~PortManager();  // stops forwarding and closes every port; the state file is kept
+
+  // Where changes are published (WatchEvents); null (the default): nowhere. Call before
+  // Restore. Events are published under the manager's lock, so their order is the order
+  // of the changes; EventLog::Publish never waits for a reader.
+  void SetEventLog(EventLog* events);
 
   // Loads the state file and opens its ports. A port that cannot be opened, or whose
   // type no loaded plugin serves, is kept in the desired state (and in the file) and
@@ -129,6 +135,9 @@ class PortManager : public PortEvents {
     uint64_t sampled_tx_dropped = 0;
     absl::Time stalled_since = absl::InfiniteFuture();
     bool stalled = false;
+    // The status the event stream last reported (at creation, restore, or a reconciler
+    // pass): the next pass publishes the events between it and the status then.
+    vhostd::v1::PortStatus reported;
   };
   // (port, queue pairs polled) for both ports of every cross-connect whose ports are
   // open, a_0, b_0, a_1, b_1, ...: what a plan is built from. When this differs from
@@ -197,6 +206,12 @@ class PortManager : public PortEvents {
   void RetryFailedPorts(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SampleTxStalls(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReconcilerLoop(absl::Duration period);
+  // Publishes what changed in every port's status since it was last reported.
+  void PublishStatusChanges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes one event (stamped by the log), if there is a log.
+  void Publish(vhostd::v1::Event event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishBridgeChange(const std::string& bridge, vhostd::v1::BridgeChanged::Change change,
+                           const std::string& port = "") ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   PluginRegistry* const plugins_;
   ForwardingEngine* const engine_;
@@ -204,6 +219,7 @@ class PortManager : public PortEvents {
   const PluginContext context_;
 
   absl::Mutex mu_;
+  EventLog* events_ = nullptr;  // set before any other call
   std::map<std::string, PortEntry> ports_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, vhostd::v1::CrossConnect> xconnects_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, BridgeRuntime> bridges_ ABSL_GUARDED_BY(mu_);

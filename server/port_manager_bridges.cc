@@ -68,6 +68,7 @@ absl::StatusOr<Bridge> PortManager::CreateBridge(Bridge bridge) {
   // No port yet, so nothing for the data plane to do.
   auto [it, added] = bridges_.try_emplace(normalized->name(), *normalized, engine_->tsc_hz() / 1000);
   VHOSTD_LOG_INFO("created bridge ", normalized->name());
+  PublishBridgeChange(normalized->name(), vhostd::v1::BridgeChanged::CREATED);
   return it->second.Describe(false);
 }
 
@@ -109,6 +110,10 @@ absl::Status PortManager::DeleteBridge(const std::string& name, bool allow_missi
   change.set_delete_bridge(name);
   if (absl::Status s = CommitForwardingChange(change, "bridge not deleted", undo); !s.ok()) return s;
   VHOSTD_LOG_INFO("deleted bridge ", name, " and detached its ", node.mapped().members().size(), " ports");
+  for (const auto& [port, member] : node.mapped().members()) {
+    PublishBridgeChange(name, vhostd::v1::BridgeChanged::PORT_REMOVED, port);
+  }
+  PublishBridgeChange(name, vhostd::v1::BridgeChanged::DELETED);
   return absl::OkStatus();
 }
 
@@ -138,6 +143,7 @@ absl::StatusOr<BridgePort> PortManager::AddBridgePort(const std::string& bridge_
   *change.mutable_put_bridge() = bridge.Spec();
   if (absl::Status s = CommitForwardingChange(change, "port not added", undo); !s.ok()) return s;
   VHOSTD_LOG_INFO("added port ", normalized->port(), " to bridge ", bridge.name());
+  PublishBridgeChange(bridge.name(), vhostd::v1::BridgeChanged::PORT_ADDED, normalized->port());
   return *normalized;
 }
 
@@ -157,6 +163,7 @@ absl::Status PortManager::DeleteBridgePort(const std::string& bridge_name, const
   if (absl::Status s = CommitForwardingChange(change, "port not removed", undo); !s.ok()) return s;
   bridge.Retire(removed);  // no core runs a view with it any more
   VHOSTD_LOG_INFO("removed port ", port, " from bridge ", bridge.name());
+  PublishBridgeChange(bridge.name(), vhostd::v1::BridgeChanged::PORT_REMOVED, port);
   return absl::OkStatus();
 }
 

@@ -48,6 +48,7 @@ void PortManager::Reconcile() {
     Reprogram().IgnoreError();
   }
   SampleTxStalls(now);
+  PublishStatusChanges();  // after the stall sampling: STALLED is part of the state
   for (auto& [name, bridge] : bridges_) bridge.SweepMacTable();
 }
 

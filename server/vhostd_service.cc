@@ -1,7 +1,13 @@
 #include "server/vhostd_service.h"
 
+#include "absl/time/clock.h"
+#include "server/event_filter.h"
+
 namespace vhostd {
 namespace {
+
+// How often a watch that has nothing to send looks whether its client went away.
+constexpr absl::Duration kWatchCancelCheck = absl::Milliseconds(200);
 
 // Copies a successful result into `out`, or returns the error.
 template <typename T, typename Out>
@@ -128,6 +134,33 @@ grpc::Status VhostdService::UpdateCoreSettings(grpc::ServerContext*,
                                                const vhostd::v1::UpdateCoreSettingsRequest* request,
                                                vhostd::v1::CoreSettings* response) {
   return Reply(manager_->UpdateCoreSettings(*request), response);
+}
+
+grpc::Status VhostdService::WatchEvents(grpc::ServerContext* context, const vhostd::v1::WatchEventsRequest* request,
+                                        grpc::ServerWriter<vhostd::v1::Event>* writer) {
+  if (absl::Status s = ValidateWatchRequest(*request); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<std::unique_ptr<EventLog::Watcher>> watcher = events_->Watch(*request);
+  if (!watcher.ok()) return ToGrpcStatus(watcher.status());
+  // The watch is registered: from here on no change escapes it (clients list after this).
+  writer->SendInitialMetadata();
+  vhostd::v1::Event event;
+  while (!context->IsCancelled()) {
+    switch ((*watcher)->Next(absl::Now() + kWatchCancelCheck, &event)) {
+      case EventLog::Watcher::Result::kEvent:
+        if (!request->port().empty() && !EventConcernsPort(event, request->port())) break;
+        // Blocks while the client does not read (flow control): meanwhile the log goes
+        // on without this watcher, which then gets an EventsMissed marker.
+        if (!writer->Write(event)) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+        break;
+      case EventLog::Watcher::Result::kTimeout:
+        break;
+      case EventLog::Watcher::Result::kCaughtUp:
+        return grpc::Status::OK;
+      case EventLog::Watcher::Result::kClosed:
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "vhostd is shutting down");
+    }
+  }
+  return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the watch");
 }
 
 }  // namespace vhostd

@@ -3,6 +3,7 @@
 #ifndef VHOSTD_SERVER_VHOSTD_SERVICE_H_
 #define VHOSTD_SERVER_VHOSTD_SERVICE_H_
 
+#include "server/event_log.h"
 #include "server/port_manager.h"
 #include "vhostd/v1/vhostd.grpc.pb.h"
 
@@ -10,7 +11,8 @@ namespace vhostd {
 
 class VhostdService final : public vhostd::v1::Vhostd::Service {
  public:
-  explicit VhostdService(PortManager* manager) : manager_(manager) {}
+  // `events`: what WatchEvents streams (the log the manager publishes to).
+  VhostdService(PortManager* manager, EventLog* events) : manager_(manager), events_(events) {}
 
   grpc::Status CreatePort(grpc::ServerContext*, const vhostd::v1::CreatePortRequest*, vhostd::v1::Port*) override;
   grpc::Status GetPort(grpc::ServerContext*, const vhostd::v1::GetPortRequest*, vhostd::v1::Port*) override;
@@ -49,9 +51,14 @@ class VhostdService final : public vhostd::v1::Vhostd::Service {
                                vhostd::v1::CoreSettings*) override;
   grpc::Status UpdateCoreSettings(grpc::ServerContext*, const vhostd::v1::UpdateCoreSettingsRequest*,
                                   vhostd::v1::CoreSettings*) override;
+  // One watcher of the log per call; ends when the client cancels, the daemon stops
+  // (UNAVAILABLE), or, without follow, once the retained events are sent.
+  grpc::Status WatchEvents(grpc::ServerContext*, const vhostd::v1::WatchEventsRequest*,
+                           grpc::ServerWriter<vhostd::v1::Event>*) override;
 
  private:
   PortManager* const manager_;
+  EventLog* const events_;
 };
 
 // absl and gRPC share the canonical code numbering.

@@ -1,0 +1,23 @@
+// What a WatchEvents request may ask for, and which events its port filter keeps.
+#ifndef VHOSTD_SERVER_EVENT_FILTER_H_
+#define VHOSTD_SERVER_EVENT_FILTER_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "vhostd/v1/event.pb.h"
+
+namespace vhostd {
+
+// INVALID_ARGUMENT naming the field: a port filter that is no port name, an
+// instance_id that is no Event.instance_id (32 lowercase hex digits) or comes without
+// after_sequence.
+absl::Status ValidateWatchRequest(const vhostd::v1::WatchEventsRequest& request);
+
+// Whether a watch filtered on `port` sends `event`: events about the port itself, the
+// cross-connects it is in and its bridge memberships, and every EventsMissed marker.
+bool EventConcernsPort(const vhostd::v1::Event& event, const std::string& port);
+
+}  // namespace vhostd
+
+#endif  // VHOSTD_SERVER_EVENT_FILTER_H_
