@@ -139,6 +139,13 @@ const std::vector<CommandDef>& Commands() {
        "List the port types: the daemon's plugins.", {}},
       {"top", "", CommandKind::kTop, false, "A live view of the busiest cores and ports.",
        {kIntervalFlag, kCountFlag, {"--limit", "K", "ports shown, busiest first (default: 10)"}}},
+      {"events", "", CommandKind::kEvents, false,
+       "Print the daemon's events (ports, frontends, queues, features, cross-connects, "
+       "bridges), one per line: the retained history, or with --since those after SEQ.",
+       {{"--follow", nullptr, "keep printing new events until Ctrl-C"},
+        {"--since", "SEQ", "only events after sequence number SEQ (0: the whole history)"},
+        {"--instance", "ID", "the daemon instance SEQ came from: tells a restart apart"},
+        {"--port", "NAME", "only events about port NAME"}}},
   };
   return *commands;
 }
@@ -594,6 +601,8 @@ class Parser {
         return ApplyLiveFlags(command);
       case CommandKind::kTop:
         return ApplyLiveFlags(command);
+      case CommandKind::kEvents:
+        return ApplyEventsFlags(command);
       case CommandKind::kCorePin:
       case CommandKind::kCoreUnpin:
         return ApplyQueueOperands(command);
@@ -674,6 +683,19 @@ class Parser {
         }
       }
     }
+  }
+
+  void ApplyEventsFlags(Command* command) {
+    command->follow = LeafSwitch("--follow");
+    command->instance_id = LeafValue("--instance").value_or("");
+    command->event_port = LeafValue("--port").value_or("");
+    if (std::optional<std::string> text = LeafValue("--since")) {
+      command->since = ParseUint64(*text, UINT64_MAX);
+      if (!command->since) {
+        return Fail(absl::StrCat("invalid value ", Quoted(*text), " for --since: expected a sequence number"));
+      }
+    }
+    if (!command->instance_id.empty() && !command->since) return Fail("flag --instance needs --since");
   }
 
   // A whole number flag the daemon checks the range of; nullopt if not given.

@@ -64,6 +64,7 @@ enum class CommandKind {
   kCoreSettings,
   kPluginList,
   kTop,
+  kEvents,
 };
 
 enum class OutputFormat { kTable, kJson };
@@ -135,6 +136,13 @@ struct Command {
   absl::Duration interval = kDefaultInterval;  // --interval, kMinInterval..kMaxInterval
   std::optional<uint32_t> count;               // --count: refreshes; unset = until stopped
   uint32_t limit = kDefaultTopLimit;           // top --limit: ports shown, >= 1
+
+  // events: --follow, --since SEQ (resume after it), --instance ID (the instance_id SEQ
+  // came from), --port NAME (only that port's events).
+  bool follow = false;
+  std::optional<uint64_t> since;
+  std::string instance_id;
+  std::string event_port;
 };
 
 // "10,20,100-199" as the VLAN IDs it lists, in order (a range expanded, within

@@ -682,5 +682,31 @@ TEST(BridgeArgsTest, CreateTakesTableSettings) {
   EXPECT_EQ(Parse({"bridge", "delete", "br0", "--allow-missing"}).allow_missing, true);
 }
 
+TEST(EventsArgsTest, DefaultsAndFlags) {
+  Command plain = Parse({"events"});
+  EXPECT_EQ(plain.kind, CommandKind::kEvents);
+  EXPECT_FALSE(plain.follow);
+  EXPECT_FALSE(plain.since.has_value());
+  EXPECT_FALSE(IsLiveView(plain));
+
+  Command command = Parse({"events", "--follow", "--since=42", "--instance", "ab", "--port", "vm1", "-o", "json"});
+  EXPECT_TRUE(command.follow);
+  EXPECT_EQ(command.since, 42u);
+  EXPECT_EQ(command.instance_id, "ab");
+  EXPECT_EQ(command.event_port, "vm1");
+  EXPECT_EQ(command.output, OutputFormat::kJson);
+  EXPECT_EQ(Parse({"events", "--since", "0"}).since, 0u);
+}
+
+TEST(EventsArgsTest, BadFlags) {
+  for (const char* bad : {"-1", "ten", "1.5"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THAT(ParseError({"events", "--since", bad}).message,
+                AllOf(HasSubstr("--since"), HasSubstr(std::string("'") + bad + "'")));
+  }
+  EXPECT_THAT(ParseError({"events", "--instance", "ab"}).message, HasSubstr("--instance needs --since"));
+  EXPECT_THAT(ParseError({"events", "vm1"}).message, HasSubstr("unexpected argument 'vm1'"));
+}
+
 }  // namespace
 }  // namespace vhostctl

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/bridge_output.h"
+#include "client/event_output.h"
 #include "client/flag_values.h"
 #include "client/live_view.h"
 #include "client/output_format.h"
@@ -123,6 +124,8 @@ class Runner {
         return CoreSettings();
       case CommandKind::kPluginList:
         return PluginList();
+      case CommandKind::kEvents:
+        return Events();
       case CommandKind::kTop:  // a live view: RunCommand hands it to RunLiveView
       case CommandKind::kHelp:
         break;
@@ -518,6 +521,54 @@ class Runner {
     });
     if (!status.ok()) return Fail(status);
     return Print(response, FormatPluginTable(response));
+  }
+
+  vhostd::v1::WatchEventsRequest MakeWatchRequest() const {
+    vhostd::v1::WatchEventsRequest request;
+    if (command_.since) request.set_after_sequence(*command_.since);
+    request.set_instance_id(command_.instance_id);
+    request.set_follow(command_.follow);
+    request.set_port(command_.event_port);
+    return request;
+  }
+
+  // One line per event, flushed at once (a pipe reader sees each as it comes); -o json:
+  // one JSON object per line. --follow has no deadline: it runs until the daemon ends it
+  // or the user stops vhostctl.
+  int Events() {
+    if (command_.output == OutputFormat::kJson) {
+      // PortCreated carries the port's spec: its plugin message needs the descriptors.
+      if (grpc::Status status = LoadPlugins(); !status.ok()) return Fail(status);
+    }
+    grpc::ClientContext context;
+    if (!command_.follow) context.set_deadline(deadline_);
+    std::unique_ptr<grpc::ClientReader<vhostd::v1::Event>> reader =
+        stub_->WatchEvents(&context, MakeWatchRequest());
+    vhostd::v1::Event event;
+    while (reader->Read(&event)) {
+      if (int failed = PrintEventLine(event); failed != 0) {
+        context.TryCancel();
+        return failed;
+      }
+    }
+    grpc::Status status = reader->Finish();
+    return status.ok() ? 0 : Fail(status);
+  }
+
+  int PrintEventLine(const vhostd::v1::Event& event) {
+    if (command_.output != OutputFormat::kJson) {
+      out_ << FormatEventLine(event) << std::endl;
+      return 0;
+    }
+    std::vector<std::string> warnings;
+    absl::StatusOr<std::string> json = catalog_->ToJson(event, /*multiline=*/false, &warnings);
+    for (const std::string& warning : warnings) err_ << "warning: " << warning << "\n";
+    if (!json.ok()) {
+      err_ << "error: " << json.status().message() << "\n";
+      return 1;
+    }
+    out_ << *json << std::endl;
+    return 0;
   }
 
   const Command& command_;
