@@ -166,14 +166,21 @@ class Runner {
       out_ << table();
       return 0;
     }
+    return PrintJson(response, /*multiline=*/true);
+  }
+
+  // Protobuf JSON of `message` (plugin messages decoded by the catalog); one line, ended
+  // and flushed, unless `multiline`.
+  int PrintJson(const google::protobuf::Message& message, bool multiline) {
     std::vector<std::string> warnings;
-    absl::StatusOr<std::string> json = catalog_->ToJson(response, /*multiline=*/true, &warnings);
+    absl::StatusOr<std::string> json = catalog_->ToJson(message, multiline, &warnings);
     for (const std::string& warning : warnings) err_ << "warning: " << warning << "\n";
     if (!json.ok()) {
       err_ << "error: " << json.status().message() << "\n";
       return 1;
     }
     out_ << *json;
+    if (!multiline) out_ << std::endl;
     return 0;
   }
 
@@ -560,15 +567,7 @@ class Runner {
       out_ << FormatEventLine(event) << std::endl;
       return 0;
     }
-    std::vector<std::string> warnings;
-    absl::StatusOr<std::string> json = catalog_->ToJson(event, /*multiline=*/false, &warnings);
-    for (const std::string& warning : warnings) err_ << "warning: " << warning << "\n";
-    if (!json.ok()) {
-      err_ << "error: " << json.status().message() << "\n";
-      return 1;
-    }
-    out_ << *json << std::endl;
-    return 0;
+    return PrintJson(event, /*multiline=*/false);
   }
 
   const Command& command_;
