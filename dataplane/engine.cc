@@ -245,6 +245,8 @@ void Engine::SetLoadWindow(absl::Duration interval, absl::Duration window) {
 
 uint64_t Engine::tsc_hz() const { return rte_get_tsc_hz(); }
 
+uint64_t Engine::mbufs_in_use() const { return pool_ == nullptr ? 0 : rte_mempool_in_use_count(pool_); }
+
 void Engine::SetSleepMax(uint32_t microseconds) {
   for (const auto& core : cores_) core->SetSleepMax(microseconds);
 }

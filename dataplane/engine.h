@@ -46,6 +46,7 @@ class Engine : public ForwardingEngine, public CoreQuiescence {
   absl::Status Apply(std::vector<CoreProgram> programs) override;
   std::vector<CoreInfo> Cores() const override;
   uint64_t tsc_hz() const override;
+  uint64_t mbufs_in_use() const override;
   void SetSleepMax(uint32_t microseconds) override;
   // Called from DPDK's vhost-events thread (destroy_device): waits until every core
   // finished the burst it may have started with the device's old state.

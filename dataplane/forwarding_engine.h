@@ -50,6 +50,9 @@ class ForwardingEngine {
   // Every core sleeps up to `microseconds` when its polls come back empty (0: never);
   // see PollCore::SetSleepMax. Any thread.
   virtual void SetSleepMax(uint32_t microseconds) = 0;
+  // Packet buffers of the shared pool not free now (in flight, held by ports, or in a
+  // core's cache); for leak checks. Any thread.
+  virtual uint64_t mbufs_in_use() const { return 0; }
 };
 
 // Where the cores poll each receive queue now and what it costs there (core i is

@@ -178,6 +178,8 @@ void DataplaneCollector::AppendText(std::string* out) const {
   for (const PortCounterSnapshot& port : ports) ++by_type[port.type];
   text.Family("vhostd_ports", "Ports by type.", "gauge");
   for (const auto& [type, count] : by_type) text.Sample("vhostd_ports", TextExposition::Label("type", type), count);
+  text.Family("vhostd_mbufs_in_use", "Packet buffers of the shared pool not free now (in flight or cached).", "gauge");
+  text.Sample("vhostd_mbufs_in_use", "", engine_->mbufs_in_use());
   text.Family("vhostd_cross_connects", "Cross-connects.", "gauge");
   text.Sample("vhostd_cross_connects", "", uint64_t{manager_->CrossConnectCount()});
   AppendBridgeFamilies(text, manager_->SnapshotBridges());

@@ -2,10 +2,51 @@
 
 #include <rte_config.h>
 #include <rte_vhost.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "plugins/vhost_user/vhost_msg.h"
 
 static struct vhostd_vhost_events handlers;
 
+/* A refused message: lib/vhost leaves the fds to whoever refused (and would leak some of
+ * a SET_MEM_TABLE it refuses itself), and closes the connection on an error it need not
+ * answer. */
+static enum rte_vhost_msg_result refuse(struct vhostd_vhost_msg *msg) {
+  for (int i = 0; i < msg->fd_num && i < VHOSTD_VHOST_MAX_REGIONS; ++i) {
+    if (msg->fds[i] >= 0) close(msg->fds[i]);
+    msg->fds[i] = -1;
+  }
+  msg->fd_num = 0;
+  msg->flags &= ~VHOSTD_VHOST_USER_NEED_REPLY;
+  return RTE_VHOST_MSG_RESULT_ERR;
+}
+
+static enum rte_vhost_msg_result before_message(int vid, void *message) {
+  struct vhostd_vhost_msg *msg = message;
+  if (msg->request != VHOSTD_VHOST_USER_SET_MEM_TABLE || !handlers.check_mem_table) {
+    return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+  }
+  return handlers.check_mem_table(vid, msg) == 0 ? RTE_VHOST_MSG_RESULT_NOT_HANDLED : refuse(msg);
+}
+
+static enum rte_vhost_msg_result after_message(int vid, void *message) {
+  struct vhostd_vhost_msg *msg = message;
+  if (msg->request != VHOSTD_VHOST_USER_SET_MEM_TABLE || !handlers.mem_table_mapped) {
+    return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+  }
+  if (handlers.mem_table_mapped(vid) == 0) return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+  msg->flags &= ~VHOSTD_VHOST_USER_NEED_REPLY;  /* drop the connection, don't just nack */
+  return RTE_VHOST_MSG_RESULT_ERR;
+}
+
+static const struct rte_vhost_user_extern_ops message_hooks = {
+    .pre_msg_handle = before_message,
+    .post_msg_handle = after_message,
+};
+
 static int on_new_connection(int vid) {
+  if (rte_vhost_extern_callback_register(vid, &message_hooks, NULL) != 0) return -1;
   if (handlers.new_connection) handlers.new_connection(vid);
   return 0;
 }
@@ -74,6 +115,23 @@ int vhostd_vhost_start(const char *path, const struct vhostd_vhost_options *o) {
 }
 
 int vhostd_vhost_stop(const char *path) { return rte_vhost_driver_unregister(path) == 0 ? 0 : -1; }
+
+int vhostd_vhost_mapped_regions(int vid, struct vhostd_vhost_mapping *regions, int max) {
+  struct rte_vhost_memory *mem = NULL;
+  if (rte_vhost_get_mem_table(vid, &mem) != 0) return -1;
+  int n = 0;
+  for (uint32_t i = 0; i < mem->nregions && n < max; ++i) {
+    const struct rte_vhost_mem_region *r = &mem->regions[i];
+    if (r->mmap_addr == NULL) continue;
+    regions[n].start = (uintptr_t)r->mmap_addr;
+    regions[n].length = r->mmap_size;
+    regions[n].fd = r->fd;
+    ++n;
+  }
+  const int complete = n == (int)mem->nregions;
+  free(mem);
+  return complete ? n : -1;
+}
 
 int vhostd_vhost_path(int vid, char *buf, size_t len) { return rte_vhost_get_ifname(vid, buf, len) == 0 ? 0 : -1; }
 

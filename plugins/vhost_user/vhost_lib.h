@@ -12,6 +12,7 @@ extern "C" {
 
 struct rte_mbuf;
 struct rte_mempool;
+struct vhostd_vhost_msg; /* vhost_msg.h */
 
 struct vhostd_vhost_options {
   int client;             /* connect (and reconnect) instead of listening */
@@ -35,6 +36,13 @@ struct vhostd_vhost_events {
   void (*destroy_device)(int vid);  /* stop polling before returning */
   void (*vring_state_changed)(int vid, uint16_t vring, int enable);
   void (*features_changed)(int vid, uint64_t features);  /* e.g. dirty logging on/off */
+  /* SET_MEM_TABLE, before lib/vhost maps anything: 0 lets lib/vhost map the regions;
+   * otherwise lib/vhost never sees them, every fd received with the message is closed
+   * and the connection is dropped. */
+  int (*check_mem_table)(int vid, const struct vhostd_vhost_msg *msg);
+  /* lib/vhost mapped (or kept) the memory table of `vid`: vhostd_vhost_mapped_regions
+   * lists it. 0, or -1 to drop the connection. */
+  int (*mem_table_mapped)(int vid);
 };
 
 /* Sets the event handlers for every socket (once, before the first start). */
@@ -47,6 +55,15 @@ int vhostd_vhost_start(const char *path, const struct vhostd_vhost_options *opti
 /* Unregisters `path`: closes its connection (destroy_device runs first if a device is
  * up) and, in server mode, removes the socket file. Returns 0 or -1. */
 int vhostd_vhost_stop(const char *path);
+
+/* Guest memory of `vid` as lib/vhost mapped it: up to `max` regions into `regions`;
+ * returns how many, or -1. */
+struct vhostd_vhost_mapping {
+  uintptr_t start;  /* host address of the mapping (the file's offset 0) */
+  size_t length;
+  int fd;
+};
+int vhostd_vhost_mapped_regions(int vid, struct vhostd_vhost_mapping *regions, int max);
 
 /* The socket path of device `vid` into buf; 0 or -1. */
 int vhostd_vhost_path(int vid, char *buf, size_t len);

@@ -7,15 +7,20 @@
 
 #include <atomic>
 #include <algorithm>
+#include <cstdio>
 #include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "dataplane/offload.h"
 #include "dataplane/virtio_features.h"
+#include "plugins/vhost_user/guest_fault_watcher.h"
+#include "plugins/vhost_user/guest_memory_port.h"
+#include "plugins/vhost_user/mem_table_check.h"
 #include "plugins/vhost_user/socket_path.h"
 #include "plugins/vhost_user/vhost_user.pb.h"
 #include "plugins/vhost_user/vhost_lib.h"
+#include "plugins/vhost_user/vhost_msg.h"
 
 namespace vhostd {
 namespace {
@@ -73,22 +78,33 @@ class Sockets {
 // WaitForQuiescence).
 class VhostUserBackend : public PortBackend {
  public:
-  VhostUserBackend(std::string path, const VhostUserSpec& spec, const PluginContext& context)
+  VhostUserBackend(std::string path, const VhostUserSpec& spec, const PluginContext& context,
+                   GuestFaultWatcher* watcher)
       : path_(std::move(path)),
         client_(spec.mode() == VhostUserSpec::MODE_CLIENT),
         no_reconnect_(spec.no_reconnect()),
         configured_queues_(static_cast<uint16_t>(spec.queues())),
         context_(context),
-        counters_(new QueueCounters[kMaxQueues]) {}
+        counters_(new QueueCounters[kMaxQueues]),
+        watcher_(watcher),
+        memory_(GuestMemoryGuard::Get()) {}
 
-  // Unregisters the socket (lib/vhost runs destroy_device first if a frontend is
-  // attached, while this object is still whole), then stops routing its events here.
+  // Stops the fault watcher's checks, unregisters the socket (lib/vhost runs
+  // destroy_device first if a frontend is attached, while this object is still whole),
+  // then stops routing its events here.
   ~VhostUserBackend() override {
+    if (memory_.owner() >= 0) watcher_->Remove(memory_.owner());
     if (registered_) vhostd_vhost_stop(path_.c_str());
+    memory_.Forget(-1);
     Sockets::Get().Remove(path_);
   }
 
-  void MarkRegistered() { registered_ = true; }
+  // lib/vhost serves the socket with `options`; guest memory faults now take it down.
+  void MarkRegistered(const vhostd_vhost_options& options) {
+    options_ = options;
+    registered_ = true;
+    if (memory_.owner() >= 0) watcher_->Add(memory_.owner(), [this](uint64_t faults) { OnGuardTick(faults); });
+  }
 
   uint16_t queues() const override {
     if (vid_.load(std::memory_order_acquire) < 0) return configured_queues_;
@@ -122,11 +138,33 @@ class VhostUserBackend : public PortBackend {
     }
     state->frontend_connects = connects_;
     state->frontend_disconnects = disconnects_;
+    if (const std::string error = memory_.error(); !error.empty()) {
+      state->state = PortLinkState::kError;
+      state->message = error;
+    }
     if (VhostUserStatus* status = TypedStatus<VhostUserStatus>(type_status)) {
       status->set_frontend_connections(static_cast<uint32_t>(connections_.size()));
       status->set_dirty_logging(dirty_logging);
       status->set_feature_changes(feature_changes_);
+      const GuestMemoryPort::Info memory = memory_.info();
+      status->set_memory_regions(memory.regions);
+      status->set_memory_regions_shrink_sealed(memory.shrink_sealed);
+      status->set_refused_memory_tables(memory.refused_tables);
+      status->set_guest_memory_faults(memory.faults);
     }
+  }
+
+  // SET_MEM_TABLE (event thread), before and after lib/vhost maps it: 0 or -1 (drop
+  // the connection).
+  int OnCheckMemTable(int vid, const vhostd_vhost_msg& msg) {
+    if (memory_.Check(vid, msg)) return 0;
+    Notify();
+    return -1;
+  }
+  int OnMemTableMapped(int vid) {
+    if (memory_.Mapped(vid)) return 0;
+    Notify();
+    return -1;
   }
 
   // lib/vhost events (its event thread). They record state, tell the daemon, return.
@@ -136,6 +174,7 @@ class VhostUserBackend : public PortBackend {
   }
 
   void OnDestroyConnection(int vid) {
+    memory_.Forget(vid);  // lib/vhost unmaps it next
     {
       absl::MutexLock lock(&mu_);
       connections_.erase(vid);
@@ -153,6 +192,7 @@ class VhostUserBackend : public PortBackend {
       Activate(vid, c);
       ++connects_;
     }
+    memory_.ClearError();
     Notify();
   }
 
@@ -229,6 +269,25 @@ class VhostUserBackend : public PortBackend {
     if (used > max_seen_queues_.load(std::memory_order_relaxed)) max_seen_queues_.store(used);
   }
 
+  // The fault watcher's thread: after a fault in this port's guest memory, the port is
+  // in ERROR and its frontends are disconnected (lib/vhost has no call to close one
+  // connection, so the socket is registered anew; a server socket is listening again
+  // right after, a client one reconnects).
+  void OnGuardTick(uint64_t faults) {
+    if (faults == 0 || !registered_) return;
+    memory_.Faulted(faults);
+    Notify();
+    vhostd_vhost_stop(path_.c_str());
+    memory_.Forget(-1);
+    {
+      absl::MutexLock lock(&mu_);
+      connections_.clear();
+    }
+    registered_ = (client_ || ClearStaleSocket(path_, "socket_path").ok()) &&
+                  vhostd_vhost_start(path_.c_str(), &options_) == 0;
+    Notify();
+  }
+
   void Notify() const {
     if (context_.events) context_.events->PortChanged();
   }
@@ -290,7 +349,11 @@ class VhostUserBackend : public PortBackend {
   uint64_t disconnects_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t feature_changes_ ABSL_GUARDED_BY(mu_) = 0;
   bool gave_up_ ABSL_GUARDED_BY(mu_) = false;
-  bool registered_ = false;
+  // Written by the control thread before the watcher runs checks, then by those checks.
+  std::atomic<bool> registered_{false};
+  vhostd_vhost_options options_ = {};
+  GuestFaultWatcher* const watcher_;
+  GuestMemoryPort memory_;
 };
 
 void OnNewConnection(int vid) { Sockets::Get().WithBackend(vid, [vid](VhostUserBackend& b) { b.OnNewConnection(vid); }); }
@@ -305,12 +368,39 @@ void OnVringState(int vid, uint16_t vring, int enable) {
 void OnFeaturesChanged(int vid, uint64_t /*features*/) {
   Sockets::Get().WithBackend(vid, [](VhostUserBackend& b) { b.OnFeaturesChanged(); });
 }
+int OnCheckMemTable(int vid, const vhostd_vhost_msg* msg) {
+  int result = 1;
+  Sockets::Get().WithBackend(vid, [&](VhostUserBackend& b) { result = b.OnCheckMemTable(vid, *msg); });
+  if (result == 1) result = CheckMemTable(*msg).refusal.empty() ? 0 : -1;  // a connection without a port
+  return result;
+}
+int OnMemTableMapped(int vid) {
+  int result = 0;
+  Sockets::Get().WithBackend(vid, [&](VhostUserBackend& b) { result = b.OnMemTableMapped(vid); });
+  return result;
+}
+
+// The process's SIGBUS guard and the thread that acts on its faults, started with the
+// first plugin instance and kept until exit (the handler may run until then).
+GuestFaultWatcher* StartGuestMemoryGuard() {
+  static GuestFaultWatcher* watcher = [] {
+    if (absl::Status installed = GuestMemoryGuard::Get().Install(); !installed.ok()) {
+      fprintf(stderr, "vhost-user: %s: a frontend truncating its memory can crash the daemon\n",
+              installed.ToString().c_str());
+    }
+    return new GuestFaultWatcher(GuestMemoryGuard::Get(), absl::Milliseconds(100));
+  }();
+  return watcher;
+}
 
 class VhostUserPlugin : public TypedPortPlugin<VhostUserSpec> {
  public:
-  explicit VhostUserPlugin(std::string socket_dir) : socket_dir_(std::move(socket_dir)) {
-    const vhostd_vhost_events events = {&OnNewConnection, &OnDestroyConnection, &OnNewDevice,
-                                        &OnDestroyDevice, &OnVringState,        &OnFeaturesChanged};
+  explicit VhostUserPlugin(std::string socket_dir)
+      : socket_dir_(std::move(socket_dir)), watcher_(StartGuestMemoryGuard()) {
+    vhostd_vhost_events events = {&OnNewConnection, &OnDestroyConnection, &OnNewDevice,
+                                  &OnDestroyDevice, &OnVringState,        &OnFeaturesChanged};
+    events.check_mem_table = &OnCheckMemTable;
+    events.mem_table_mapped = &OnMemTableMapped;
     vhostd_vhost_set_events(&events);
   }
 
@@ -348,7 +438,7 @@ class VhostUserPlugin : public TypedPortPlugin<VhostUserSpec> {
       absl::Status cleared = ClearStaleSocket(spec.socket_path(), "socket_path");
       if (!cleared.ok()) return cleared;
     }
-    auto backend = std::make_unique<VhostUserBackend>(spec.socket_path(), spec, context);
+    auto backend = std::make_unique<VhostUserBackend>(spec.socket_path(), spec, context, watcher_);
     Sockets::Get().Add(spec.socket_path(), backend.get());
     const vhostd_vhost_options options = {client,
                                           spec.iommu_support(),
@@ -364,12 +454,13 @@ class VhostUserPlugin : public TypedPortPlugin<VhostUserSpec> {
                                                         client ? "register " : "listen on ", spec.socket_path(),
                                                         " (see the daemon log)"));
     }
-    backend->MarkRegistered();
+    backend->MarkRegistered(options);
     return std::unique_ptr<PortBackend>(std::move(backend));
   }
 
  private:
   const std::string socket_dir_;
+  GuestFaultWatcher* const watcher_;
 };
 
 }  // namespace
