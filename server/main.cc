@@ -212,10 +212,12 @@ int Run() {
   // Outlives the manager (which publishes to it) and the gRPC server (whose watches read it).
   absl::StatusOr<std::unique_ptr<EventLog>> events = EventLogFromFlags();
   if (!events.ok()) return Fail(events.status());
+  // Before plugins load: threads they start must inherit the blocked mask, or SIGTERM
+  // may land in one of them and kill the process with the default action.
+  const sigset_t shutdown_signals = BlockShutdownSignals();
   PluginRegistry plugins;  // outlives the port manager: its ports run plugin code
   if (absl::Status s = LoadPlugins(socket_dir, &plugins); !s.ok()) return Fail(s);
 
-  const sigset_t shutdown_signals = BlockShutdownSignals();
   absl::StatusOr<std::vector<std::string>> eal_args = EalArguments();
   if (!eal_args.ok()) return Fail(eal_args.status());
   if (absl::Status s = InitEal(*eal_args); !s.ok()) return Fail(s);

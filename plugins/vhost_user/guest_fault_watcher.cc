@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 namespace vhostd {
@@ -26,6 +27,13 @@ void GuestFaultWatcher::Remove(int owner) {
 
 void GuestFaultWatcher::Run() {
   pthread_setname_np(pthread_self(), "vhost-guard");
+  // The daemon's signals (SIGTERM, SIGINT, ...) belong to the thread that sigwaits for
+  // them, whoever created this plugin and whatever mask it had then.
+  // Faults raised by this thread's own code stay deliverable.
+  sigset_t asynchronous;
+  sigfillset(&asynchronous);
+  for (int fault : {SIGBUS, SIGSEGV, SIGFPE, SIGILL}) sigdelset(&asynchronous, fault);
+  pthread_sigmask(SIG_BLOCK, &asynchronous, nullptr);
   const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(tick_));
   while (!stop_.load()) {
     pollfd wake = {guard_.wake_fd(), POLLIN, 0};
