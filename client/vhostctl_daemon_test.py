@@ -156,9 +156,11 @@ class VhostctlAgainstVhostd(unittest.TestCase):
         self.assertIn("u2     vhost-user   WAITING_FOR_PEER", listed)
         self.assertIn("socket_path=%s mode=MODE_CLIENT" % os.path.join(self.daemon.socket_dir, "u2.sock"), listed)
         shown = self.ctl("port", "get", "u2").stdout
-        self.assertIn("spec:                   vhostd.plugins.vhost_user.v1.VhostUserSpec\n", shown)
-        self.assertIn("  mode:                 MODE_CLIENT\n", shown)
-        self.assertIn("type status:            vhostd.plugins.vhost_user.v1.VhostUserStatus\n", shown)
+        # Columns are as wide as the longest key (spec and status fields included).
+        self.assertRegex(shown, r"\nspec: +vhostd\.plugins\.vhost_user\.v1\.VhostUserSpec\n")
+        self.assertRegex(shown, r"\n  mode: +MODE_CLIENT\n")
+        self.assertRegex(shown, r"\ntype status: +vhostd\.plugins\.vhost_user\.v1\.VhostUserStatus\n")
+        self.assertRegex(shown, r"\n  refused_memory_tables: +0\n")
 
     def test_live_views_print_json_lines(self):
         self.ctl("port", "create", "u3", "--type", "vhost-user", "--socket", "u3.sock")
