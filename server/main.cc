@@ -27,9 +27,11 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
+#include "server/api_access.h"
 #include "server/daemon_metrics.h"
 #include "server/dataplane_collector.h"
 #include "server/event_log.h"
+#include "server/file_lock.h"
 #include "server/flag_spelling.h"
 #include "server/log.h"
 #include "server/metrics_exporter.h"
@@ -206,6 +208,12 @@ int Run() {
   const std::string socket_dir = absl::GetFlag(FLAGS_socket_dir);
   StateStore store(absl::GetFlag(FLAGS_state_file));
   if (absl::Status s = PrepareFiles(grpc_socket, socket_dir, store.path()); !s.ok()) return Fail(s);
+  // One daemon per state file and per API socket: a second one stops here, before EAL.
+  absl::StatusOr<FileLock> state_lock =
+      FileLock::Acquire(store.path() + ".lock", "--state-file", absl::StrCat("the state file ", store.path()));
+  if (!state_lock.ok()) return Fail(state_lock.status());
+  absl::StatusOr<std::unique_ptr<ApiAccess>> api = ApiAccess::Open(grpc_socket);
+  if (!api.ok()) return Fail(api.status());
   // Read the state before starting anything, so a bad file stops us at once.
   if (absl::StatusOr<vhostd::state::DesiredState> state = store.Load(); !state.ok()) return Fail(state.status());
   if (absl::GetFlag(FLAGS_mbufs) < 1024) return Fail(absl::InvalidArgumentError("--mbufs: at least 1024"));
@@ -248,37 +256,34 @@ int Run() {
     VhostdService service(&manager, events->get());
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-    unlink(grpc_socket.c_str());  // a socket left by a killed predecessor
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(absl::StrCat("unix:", grpc_socket), grpc::InsecureServerCredentials());
+    (*api)->AddListeningPorts(&builder);  // TCP, if any; the Unix socket's connections come from *api
     builder.RegisterService(&service);
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
     interceptors.push_back(std::make_unique<RpcMetricsInterceptorFactory>(&daemon_metrics));
     builder.experimental().SetInterceptorCreators(std::move(interceptors));
-    // The socket is created 0660 from the start (umask), not loosened then tightened.
-    const mode_t old_umask = umask(0117);
     std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-    umask(old_umask);
-    if (!server) return Fail(absl::UnavailableError(absl::StrCat("cannot listen on ", grpc_socket)));
-    chmod(grpc_socket.c_str(), 0660);
+    if (!server) return Fail(absl::UnavailableError(absl::StrCat("cannot serve the API on ", (*api)->Describe())));
+    (*api)->Serve(server.get(), daemon_metrics.registry().get());
     // grpc.health.v1 says NOT_SERVING while a polling core did not take its program.
     if (grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService()) {
       manager.SetHealthListener([health](bool healthy) { health->SetServingStatus(healthy); });
     }
-    VHOSTD_LOG_INFO("serving the vhostd.v1 API on unix:", grpc_socket, " with ", (*engine)->core_count(),
+    VHOSTD_LOG_INFO("serving the vhostd.v1 API on ", (*api)->Describe(), " with ", (*engine)->core_count(),
                     " polling core(s)");
 
-    std::thread signal_thread([&server, &events, shutdown_signals] {
+    std::thread signal_thread([&server, &api, &events, shutdown_signals] {
       int signo = 0;
       sigwait(&shutdown_signals, &signo);
       VHOSTD_LOG_INFO("signal ", signo, ": shutting down");
+      (*api)->StopAccepting();
       (*events)->Close();  // ends the watches, which would otherwise hold Shutdown up
       server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     });
     server->Wait();
     manager.SetHealthListener(nullptr);  // the reconciler may replan until the manager goes
     signal_thread.join();
-    unlink(grpc_socket.c_str());
+    api->reset();  // removes the API socket, if it is still the one this daemon bound
   }  // ports close (manager), then cores stop (engine)
   const std::string runtime_dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
