@@ -29,12 +29,15 @@
 extern "C" {
 #endif
 
-#define VHOSTD_PLUGIN_ABI_VERSION 3u
+#define VHOSTD_PLUGIN_ABI_VERSION 4u
 #define VHOSTD_PLUGIN_ENTRY_SYMBOL "vhostd_plugin_entry"
 
 /* Daemon-wide settings a plugin may need when it is created. */
 typedef struct vhostd_plugin_config {
-  const char* socket_dir; /* --socket-dir: vhost-user sockets must resolve inside it */
+  const char* socket_dir;   /* --socket-dir: vhost-user sockets must resolve inside it */
+  uint32_t socket_mode;     /* --socket-mode: permission bits of sockets a plugin creates */
+  const char* socket_owner; /* --socket-owner: their owner (numeric uid), "" for the daemon's */
+  const char* socket_group; /* --socket-group: their group (numeric gid), "" for the daemon's */
 } vhostd_plugin_config;
 
 typedef struct vhostd_plugin_descriptor {

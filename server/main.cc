@@ -37,6 +37,7 @@
 #include "server/metrics_exporter.h"
 #include "server/process_collector.h"
 #include "server/rpc_metrics_interceptor.h"
+#include "server/socket_defaults.h"
 #include "server/port_manager.h"
 #include "server/state_store.h"
 #include "server/vhostd_service.h"
@@ -74,7 +75,9 @@ namespace {
 absl::Status LoadPlugins(const std::string& socket_dir, PluginRegistry* registry) {
   std::string dir = absl::GetFlag(FLAGS_plugin_dir);
   if (dir.empty()) dir = DefaultPluginDir();
-  const vhostd_plugin_config config{socket_dir.c_str()};
+  absl::StatusOr<SocketDefaults> sockets = SocketDefaultsFromFlags();
+  if (!sockets.ok()) return sockets.status();
+  const vhostd_plugin_config config{socket_dir.c_str(), sockets->mode, sockets->owner.c_str(), sockets->group.c_str()};
   if (absl::Status s = LoadPluginDir(dir, config, registry); !s.ok()) return s;
   for (const RegisteredPlugin& plugin : registry->All()) {
     VHOSTD_LOG_INFO("plugin ", plugin.info.port_type, " ", plugin.info.version, " from ", plugin.info.file);

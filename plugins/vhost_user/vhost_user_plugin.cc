@@ -6,6 +6,7 @@
 #include <rte_mempool.h>
 
 #include <atomic>
+#include <functional>
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -17,6 +18,7 @@
 #include "plugins/vhost_user/guest_fault_watcher.h"
 #include "plugins/vhost_user/guest_memory_port.h"
 #include "plugins/vhost_user/mem_table_check.h"
+#include "plugins/vhost_user/socket_access.h"
 #include "plugins/vhost_user/socket_path.h"
 #include "plugins/vhost_user/vhost_user.pb.h"
 #include "plugins/vhost_user/vhost_lib.h"
@@ -99,9 +101,10 @@ class VhostUserBackend : public PortBackend {
     Sockets::Get().Remove(path_);
   }
 
-  // lib/vhost serves the socket with `options`; guest memory faults now take it down.
-  void MarkRegistered(const vhostd_vhost_options& options) {
-    options_ = options;
+  // lib/vhost serves the socket; guest memory faults now take it down, then
+  // `register_again` serves it anew (with the same options, mode, owner and group).
+  void MarkRegistered(std::function<bool()> register_again) {
+    register_again_ = std::move(register_again);
     registered_ = true;
     if (memory_.owner() >= 0) watcher_->Add(memory_.owner(), [this](uint64_t faults) { OnGuardTick(faults); });
   }
@@ -283,8 +286,7 @@ class VhostUserBackend : public PortBackend {
       absl::MutexLock lock(&mu_);
       connections_.clear();
     }
-    registered_ = (client_ || ClearStaleSocket(path_, "socket_path").ok()) &&
-                  vhostd_vhost_start(path_.c_str(), &options_) == 0;
+    registered_ = register_again_();
     Notify();
   }
 
@@ -351,7 +353,7 @@ class VhostUserBackend : public PortBackend {
   bool gave_up_ ABSL_GUARDED_BY(mu_) = false;
   // Written by the control thread before the watcher runs checks, then by those checks.
   std::atomic<bool> registered_{false};
-  vhostd_vhost_options options_ = {};
+  std::function<bool()> register_again_;  // set before the watcher runs checks
   GuestFaultWatcher* const watcher_;
   GuestMemoryPort memory_;
 };
@@ -395,8 +397,8 @@ GuestFaultWatcher* StartGuestMemoryGuard() {
 
 class VhostUserPlugin : public TypedPortPlugin<VhostUserSpec> {
  public:
-  explicit VhostUserPlugin(std::string socket_dir)
-      : socket_dir_(std::move(socket_dir)), watcher_(StartGuestMemoryGuard()) {
+  VhostUserPlugin(std::string socket_dir, const SocketAccess& socket_access)
+      : socket_dir_(std::move(socket_dir)), socket_access_(socket_access), watcher_(StartGuestMemoryGuard()) {
     vhostd_vhost_events events = {&OnNewConnection, &OnDestroyConnection, &OnNewDevice,
                                   &OnDestroyDevice, &OnVringState,        &OnFeaturesChanged};
     events.check_mem_table = &OnCheckMemTable;
@@ -415,6 +417,11 @@ class VhostUserPlugin : public TypedPortPlugin<VhostUserSpec> {
       return absl::InvalidArgumentError(absl::StrCat("mode: unknown value ", spec.mode()));
     }
     if (spec.mode() == VhostUserSpec::MODE_UNSPECIFIED) spec.set_mode(VhostUserSpec::MODE_SERVER);
+    if (absl::Status s = NormalizeSocketAccess(spec.mode() == VhostUserSpec::MODE_SERVER, spec.mutable_socket_mode(),
+                                               spec.socket_owner(), spec.socket_group());
+        !s.ok()) {
+      return s;
+    }
     if (!spec.has_checksum()) spec.set_checksum(true);
     if (spec.no_reconnect() && spec.mode() != VhostUserSpec::MODE_CLIENT) {
       return absl::InvalidArgumentError("no_reconnect: only for mode client");
@@ -449,24 +456,62 @@ class VhostUserPlugin : public TypedPortPlugin<VhostUserSpec> {
                                           spec.tso(),
                                           !spec.disable_mrg_rxbuf(),
                                           spec.no_reconnect()};
-    if (vhostd_vhost_start(spec.socket_path().c_str(), &options) != 0) {
-      return absl::FailedPreconditionError(absl::StrCat("socket_path: lib/vhost could not ",
-                                                        client ? "register " : "listen on ", spec.socket_path(),
-                                                        " (see the daemon log)"));
+    bool registered = false;
+    absl::Status started = Register(spec, options, &registered);
+    // From here the backend's destructor unregisters (and removes the socket); after a
+    // guest memory fault it registers the socket again the same way.
+    if (registered) {
+      backend->MarkRegistered([this, spec, options] {
+        bool again = false;
+        if (spec.mode() == VhostUserSpec::MODE_CLIENT || ClearStaleSocket(spec.socket_path(), "socket_path").ok()) {
+          Register(spec, options, &again).IgnoreError();
+        }
+        return again;
+      });
     }
-    backend->MarkRegistered(options);
+    if (!started.ok()) return started;
     return std::unique_ptr<PortBackend>(std::move(backend));
   }
 
  private:
+  // Registers the socket with lib/vhost; *registered says whether lib/vhost took it (then
+  // it must be stopped again, even if the status is an error).
+  absl::Status Register(const VhostUserSpec& spec, const vhostd_vhost_options& options, bool* registered) const {
+    *registered = false;
+    const auto start = [&] { return *registered = vhostd_vhost_start(spec.socket_path().c_str(), &options) == 0; };
+    absl::Status access = absl::OkStatus();
+    if (options.client) {
+      start();
+    } else {
+      access = CreateSocket(spec, start);
+    }
+    if (!access.ok()) return access;
+    if (!*registered) {
+      return absl::FailedPreconditionError(absl::StrCat("socket_path: lib/vhost could not ",
+                                                        options.client ? "register " : "listen on ", spec.socket_path(),
+                                                        " (see the daemon log)"));
+    }
+    return absl::OkStatus();
+  }
+
+  // Server mode: lib/vhost creates the socket with the spec's (or the daemon's) mode,
+  // owner and group, never more open meanwhile (socket_access.h).
+  absl::Status CreateSocket(const VhostUserSpec& spec, const std::function<bool()>& start) const {
+    absl::StatusOr<SocketAccess> access =
+        SocketAccessFor(spec.socket_mode(), spec.socket_owner(), spec.socket_group(), socket_access_);
+    if (!access.ok()) return access.status();
+    return CreateWithAccess(spec.socket_path(), *access, start);
+  }
+
   const std::string socket_dir_;
+  const SocketAccess socket_access_;  // the daemon's --socket-mode, --socket-owner, --socket-group
   GuestFaultWatcher* const watcher_;
 };
 
 }  // namespace
 
-std::unique_ptr<PortPlugin> MakeVhostUserPlugin(const std::string& socket_dir) {
-  return std::make_unique<VhostUserPlugin>(socket_dir);
+std::unique_ptr<PortPlugin> MakeVhostUserPlugin(const std::string& socket_dir, const SocketAccess& socket_access) {
+  return std::make_unique<VhostUserPlugin>(socket_dir, socket_access);
 }
 
 }  // namespace vhostd

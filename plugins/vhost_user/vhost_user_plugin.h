@@ -8,11 +8,13 @@
 #include <string>
 
 #include "dataplane/port_plugin.h"
+#include "plugins/vhost_user/socket_access.h"
 
 namespace vhostd {
 
-// `socket_dir`: every socket path must resolve inside it.
-std::unique_ptr<PortPlugin> MakeVhostUserPlugin(const std::string& socket_dir);
+// `socket_dir`: every socket path must resolve inside it. `socket_access`: the mode,
+// owner and group of server-mode sockets whose spec does not say.
+std::unique_ptr<PortPlugin> MakeVhostUserPlugin(const std::string& socket_dir, const SocketAccess& socket_access);
 
 }  // namespace vhostd
 
