@@ -29,7 +29,8 @@ constexpr size_t kLineWidth = 80;
 // What follows "vhostctl " in the general usage line.
 const std::vector<std::string>& GeneralSynopsis() {
   static const auto* const items = new std::vector<std::string>{
-      "[--server unix:PATH]", "[-o table|json]", "[--timeout SECONDS]", "COMMAND ..."};
+      "[--server unix:PATH|HOST:PORT]", "[--tls-ca FILE --tls-cert FILE --tls-key FILE]",
+      "[-o table|json]", "[--timeout SECONDS]", "COMMAND ..."};
   return *items;
 }
 
@@ -50,6 +51,13 @@ const FlagDef kGlobalFlags[] = {
     {"-o", "table|json", "output format (default: table)"},
     {"--timeout", "SECONDS",
      "deadline for the whole command, or for each refresh of a live view (default: 10)"},
+    {"--tls-ca", "FILE",
+     "with --server HOST:PORT: speak TLS, trusting the daemon's certificate if it chains "
+     "to these PEM CA certificates"},
+    {"--tls-cert", "FILE", "client certificate (PEM) for the daemon's mutual TLS"},
+    {"--tls-key", "FILE", "private key (PEM) of --tls-cert"},
+    {"--tls-server-name", "NAME",
+     "name the daemon's certificate must carry (default: HOST of --server)"},
 };
 
 // One "GROUP VERB" command, or a one-word command (empty verb). The parser, the
@@ -646,6 +654,24 @@ class Parser {
                                  " for --timeout: expected a positive number of seconds"));
       }
       command->timeout = absl::Seconds(*seconds);
+    }
+    ApplyTlsFlags(command);
+  }
+
+  // --tls-*: all of them for a TCP target only; a certificate goes with its key.
+  void ApplyTlsFlags(Command* command) {
+    const char* names[] = {"--tls-ca", "--tls-cert", "--tls-key", "--tls-server-name"};
+    std::optional<std::string>* fields[] = {&command->tls.ca, &command->tls.cert, &command->tls.key,
+                                            &command->tls.server_name};
+    for (size_t i = 0; i < 4; ++i) {
+      *fields[i] = Single(names[i], GlobalValues(3 + i));
+      if (error_) return;
+      if (*fields[i] && command->server && absl::StartsWith(*command->server, "unix:")) {
+        return Fail(absl::StrCat(names[i], ": TLS is for --server HOST:PORT, not a unix: socket"));
+      }
+    }
+    if (command->tls.cert.has_value() != command->tls.key.has_value()) {
+      return Fail(command->tls.cert ? "--tls-cert: needs --tls-key" : "--tls-key: needs --tls-cert");
     }
   }
 

@@ -97,11 +97,21 @@ struct PortCreateArgs {
   std::vector<TypeFlagValues> type_flags;  // those given (when type_flags_parsed)
 };
 
+// The client side of the daemon's mutual TLS (files are read when dialling).
+struct TlsFlags {
+  std::optional<std::string> ca;           // --tls-ca: PEM CAs the daemon's certificate chains to
+  std::optional<std::string> cert;         // --tls-cert: the client's PEM certificate chain
+  std::optional<std::string> key;          // --tls-key: its PEM private key
+  std::optional<std::string> server_name;  // --tls-server-name: overrides the host of --server
+  bool any() const { return ca || cert || key || server_name; }
+};
+
 struct Command {
   CommandKind kind = CommandKind::kHelp;
 
   // Global flags.
   std::optional<std::string> server;  // --server, when given
+  TlsFlags tls;                       // --tls-*: TLS to a HOST:PORT server when any is given
   OutputFormat output = OutputFormat::kTable;
   absl::Duration timeout = absl::Seconds(10);
 

@@ -126,6 +126,26 @@ TEST(GlobalFlagsTest, BeforeTheCommand) {
   EXPECT_EQ(command.kind, CommandKind::kPortList);
 }
 
+TEST(GlobalFlagsTest, TlsToATcpServer) {
+  Command command = Parse({"--server", "10.0.0.1:50051", "--tls-ca", "ca.pem", "--tls-cert", "c.pem",
+                           "--tls-key", "k.pem", "--tls-server-name", "node1", "port", "list"});
+  EXPECT_EQ(command.tls.ca, "ca.pem");
+  EXPECT_EQ(command.tls.cert, "c.pem");
+  EXPECT_EQ(command.tls.key, "k.pem");
+  EXPECT_EQ(command.tls.server_name, "node1");
+  EXPECT_TRUE(command.tls.any());
+  EXPECT_FALSE(Parse({"port", "list"}).tls.any());
+}
+
+TEST(GlobalFlagsTest, TlsFlagsThatDoNotFit) {
+  EXPECT_THAT(ParseError({"--server", "unix:/a.sock", "--tls-ca", "ca.pem", "port", "list"}).message,
+              HasSubstr("--tls-ca: TLS is for --server HOST:PORT, not a unix: socket"));
+  EXPECT_THAT(ParseError({"--server", "h:1", "--tls-cert", "c.pem", "port", "list"}).message,
+              HasSubstr("--tls-cert: needs --tls-key"));
+  EXPECT_THAT(ParseError({"--server", "h:1", "--tls-key", "k.pem", "port", "list"}).message,
+              HasSubstr("--tls-key: needs --tls-cert"));
+}
+
 TEST(GlobalFlagsTest, EqualsForm) {
   Command command = Parse({"--server=unix:/a=b.sock", "-o=json", "--timeout=3", "core", "list"});
   EXPECT_EQ(command.server, "unix:/a=b.sock");  // only the first '=' splits
@@ -327,7 +347,7 @@ TEST(ParseArgsTest, ExtraArgument) {
 TEST(ParseArgsTest, NoCommand) {
   UsageError error = ParseError({});
   EXPECT_THAT(error.message, HasSubstr("missing command"));
-  EXPECT_THAT(error.synopsis, HasSubstr("usage: vhostctl [--server unix:PATH]"));
+  EXPECT_THAT(error.synopsis, HasSubstr("usage: vhostctl [--server unix:PATH|HOST:PORT]\n"));
   EXPECT_THAT(ParseError({"-o", "json"}).message, HasSubstr("missing command"));
 }
 

@@ -9,6 +9,7 @@
 
 #include "client/cli_args.h"
 #include "client/commands.h"
+#include "client/daemon_channel.h"
 #include "client/live_view.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -28,21 +29,25 @@ int main(int argc, char** argv) {
 
   const std::string target =
       vhostctl::ServerTarget(command, std::getenv(vhostctl::kServerEnvVar));
+  const absl::StatusOr<vhostctl::DaemonAddress> address =
+      vhostctl::ResolveDaemonAddress(target, command.tls);
+  if (!address.ok()) {
+    std::cerr << "vhostctl: " << address.status().message() << "\n";
+    return 2;
+  }
   int status = 0;
   if (vhostctl::IsLiveView(command)) {
     // Before the channel, so that gRPC's threads inherit the blocked SIGINT/SIGTERM.
     vhostctl::StopToken stop;
     vhostctl::SignalStopper stopper(stop);
-    std::shared_ptr<grpc::Channel> channel =
-        grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    const std::shared_ptr<grpc::Channel> channel = vhostctl::DialDaemon(*address);
     const char* term = std::getenv("TERM");
     const bool tty =
         isatty(STDOUT_FILENO) == 1 && !(term != nullptr && std::string(term) == "dumb");
     status = vhostctl::RunLiveView(command, target, channel, tty, vhostctl::SystemClock(), stop,
                                    std::cout, std::cerr);
   } else {
-    std::shared_ptr<grpc::Channel> channel =
-        grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+    const std::shared_ptr<grpc::Channel> channel = vhostctl::DialDaemon(*address);
     status = vhostctl::RunCommand(command, target, channel, std::cout, std::cerr);
   }
   std::cout.flush();
