@@ -12,7 +12,7 @@ PACKAGES=(
   nlohmann-json3-dev libssl-dev
   # run and test: DPDK's testpmd as vhost-user frontend, Python gRPC clients, Prometheus
   dpdk python3-grpcio python3-protobuf python3-prometheus-client prometheus
-  iproute2 iputils-ping curl procps ethtool
+  iproute2 iputils-ping curl procps ethtool openssl util-linux
   # deploy tests: manifests checked offline (Kubernetes models, JSON Schema), the image
   # built (debootstrap) and run (podman with runc)
   python3-yaml python3-jsonschema python3-kubernetes podman runc debootstrap
