@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/names.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -25,9 +26,6 @@ bool ParseId(const std::string& text, uint32_t* id) {
          *id != static_cast<uint32_t>(-1);
 }
 
-std::string Quoted(const std::string& text) {
-  return absl::StrCat("\"", text.size() > kMaxNameLength ? text.substr(0, kMaxNameLength) + "..." : text, "\"");
-}
 
 template <typename Id, typename Parse>
 absl::StatusOr<std::set<Id>> ParseList(const std::string& text, const std::string& flag, Parse parse) {
@@ -84,7 +82,7 @@ absl::StatusOr<uid_t> ParseUser(const std::string& text, const std::string& flag
   std::vector<char> buf(16384);
   if (text.empty() || text.size() > kMaxNameLength ||
       getpwnam_r(text.c_str(), &entry, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", Quoted(text), " is no user name or uid"));
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", "\"" + LimitForMessage(text) + "\"", " is no user name or uid"));
   }
   return found->pw_uid;
 }
@@ -97,7 +95,7 @@ absl::StatusOr<gid_t> ParseGroup(const std::string& text, const std::string& fla
   std::vector<char> buf(65536);
   if (text.empty() || text.size() > kMaxNameLength ||
       getgrnam_r(text.c_str(), &entry, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", Quoted(text), " is no group name or gid"));
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", "\"" + LimitForMessage(text) + "\"", " is no group name or gid"));
   }
   return found->gr_gid;
 }
