@@ -2,9 +2,11 @@
 
 #include <rte_config.h>
 #include <rte_vhost.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "plugins/vhost_user/control_channel.h"
 #include "plugins/vhost_user/vhost_msg.h"
 
 static struct vhostd_vhost_events handlers;
@@ -24,6 +26,13 @@ static enum rte_vhost_msg_result refuse(struct vhostd_vhost_msg *msg) {
 
 static enum rte_vhost_msg_result before_message(int vid, void *message) {
   struct vhostd_vhost_msg *msg = message;
+  if (vhostd_control_backlogged(vid)) {
+    if (handlers.control_refused) handlers.control_refused(vid, "the frontend does not read its replies");
+    return refuse(msg);
+  }
+  if (msg->request == VHOSTD_VHOST_USER_SET_BACKEND_REQ_FD && msg->fd_num >= 1) {
+    vhostd_control_bound_socket(msg->fds[0]);  /* lib/vhost checks it is a usable fd */
+  }
   if (msg->request != VHOSTD_VHOST_USER_SET_MEM_TABLE || !handlers.check_mem_table) {
     return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
   }
@@ -46,12 +55,18 @@ static const struct rte_vhost_user_extern_ops message_hooks = {
 };
 
 static int on_new_connection(int vid) {
-  if (rte_vhost_extern_callback_register(vid, &message_hooks, NULL) != 0) return -1;
+  char path[PATH_MAX];
+  if (rte_vhost_get_ifname(vid, path, sizeof(path)) != 0 || vhostd_control_adopt(vid, path) != 0) return -1;
+  if (rte_vhost_extern_callback_register(vid, &message_hooks, NULL) != 0) {
+    vhostd_control_forget(vid);
+    return -1;
+  }
   if (handlers.new_connection) handlers.new_connection(vid);
   return 0;
 }
 
 static void on_destroy_connection(int vid) {
+  vhostd_control_forget(vid);
   if (handlers.destroy_connection) handlers.destroy_connection(vid);
 }
 

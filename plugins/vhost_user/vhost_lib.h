@@ -43,6 +43,9 @@ struct vhostd_vhost_events {
   /* lib/vhost mapped (or kept) the memory table of `vid`: vhostd_vhost_mapped_regions
    * lists it. 0, or -1 to drop the connection. */
   int (*mem_table_mapped)(int vid);
+  /* The connection of `vid` is being dropped for how its frontend uses the control
+   * channel (`reason`); the message that showed it is refused. */
+  void (*control_refused)(int vid, const char *reason);
 };
 
 /* Sets the event handlers for every socket (once, before the first start). */

@@ -144,6 +144,9 @@ class VhostUserBackend : public PortBackend {
     if (const std::string error = memory_.error(); !error.empty()) {
       state->state = PortLinkState::kError;
       state->message = error;
+    } else if (!control_error_.empty()) {
+      state->state = PortLinkState::kError;
+      state->message = control_error_;
     }
     if (VhostUserStatus* status = TypedStatus<VhostUserStatus>(type_status)) {
       status->set_frontend_connections(static_cast<uint32_t>(connections_.size()));
@@ -154,6 +157,7 @@ class VhostUserBackend : public PortBackend {
       status->set_memory_regions_shrink_sealed(memory.shrink_sealed);
       status->set_refused_memory_tables(memory.refused_tables);
       status->set_guest_memory_faults(memory.faults);
+      status->set_dropped_control_channels(dropped_control_channels_);
     }
   }
 
@@ -168,6 +172,16 @@ class VhostUserBackend : public PortBackend {
     if (memory_.Mapped(vid)) return 0;
     Notify();
     return -1;
+  }
+  // The control channel of `vid` is dropped (control_channel.h): ERROR until a frontend
+  // brings a device up again.
+  void OnControlRefused(int vid, const char* reason) {
+    {
+      absl::MutexLock lock(&mu_);
+      control_error_ = absl::StrCat("control channel of connection ", vid, " dropped: ", reason);
+      ++dropped_control_channels_;
+    }
+    Notify();
   }
 
   // lib/vhost events (its event thread). They record state, tell the daemon, return.
@@ -194,6 +208,7 @@ class VhostUserBackend : public PortBackend {
       c.running = true;
       Activate(vid, c);
       ++connects_;
+      control_error_.clear();
     }
     memory_.ClearError();
     Notify();
@@ -350,6 +365,8 @@ class VhostUserBackend : public PortBackend {
   uint64_t connects_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t disconnects_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t feature_changes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string control_error_ ABSL_GUARDED_BY(mu_);  // why the last control channel was dropped
+  uint64_t dropped_control_channels_ ABSL_GUARDED_BY(mu_) = 0;
   bool gave_up_ ABSL_GUARDED_BY(mu_) = false;
   // Written by the control thread before the watcher runs checks, then by those checks.
   std::atomic<bool> registered_{false};
@@ -375,6 +392,9 @@ int OnCheckMemTable(int vid, const vhostd_vhost_msg* msg) {
   Sockets::Get().WithBackend(vid, [&](VhostUserBackend& b) { result = b.OnCheckMemTable(vid, *msg); });
   if (result == 1) result = CheckMemTable(*msg).refusal.empty() ? 0 : -1;  // a connection without a port
   return result;
+}
+void OnControlRefused(int vid, const char* reason) {
+  Sockets::Get().WithBackend(vid, [&](VhostUserBackend& b) { b.OnControlRefused(vid, reason); });
 }
 int OnMemTableMapped(int vid) {
   int result = 0;
@@ -403,6 +423,7 @@ class VhostUserPlugin : public TypedPortPlugin<VhostUserSpec> {
                                   &OnDestroyDevice, &OnVringState,        &OnFeaturesChanged};
     events.check_mem_table = &OnCheckMemTable;
     events.mem_table_mapped = &OnMemTableMapped;
+    events.control_refused = &OnControlRefused;
     vhostd_vhost_set_events(&events);
   }
 
