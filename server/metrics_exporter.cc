@@ -15,6 +15,14 @@ namespace {
 constexpr char kPath[] = "/metrics";
 constexpr char kContentType[] = "text/plain; version=0.0.4; charset=utf-8";
 
+// civetweb gives each connection a worker thread until it is done. A connection that
+// sends no request holds its worker for the request timeout (civetweb's default: 30 s,
+// so two idle connections stopped a two-worker endpoint for that long). A scraper sends
+// its request at once, so idle ones are dropped after 1 s, and 8 workers serve scrapers
+// (Prometheus servers in HA pairs, a dashboard, curl) side by side meanwhile.
+constexpr char kWorkers[] = "8";
+constexpr char kRequestTimeoutMs[] = "1000";
+
 // "host:port" with a numeric port 1..65535; civetweb would otherwise take e.g. "9477"
 // alone as "all interfaces", which an operator did not ask for.
 absl::Status ValidateAddress(const std::string& address) {
@@ -75,7 +83,9 @@ absl::StatusOr<std::unique_ptr<MetricsExporter>> MetricsExporter::Start(
   auto handler = std::make_unique<MetricsHandler>(dataplane, std::move(collectables));
   std::unique_ptr<CivetServer> server;
   try {
-    server = std::make_unique<CivetServer>(std::vector<std::string>{"listening_ports", address, "num_threads", "2"});
+    server = std::make_unique<CivetServer>(std::vector<std::string>{"listening_ports", address, "num_threads", kWorkers,
+                                                                    "request_timeout_ms", kRequestTimeoutMs,
+                                                                    "enable_keep_alive", "no"});
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("--metrics-address: cannot listen on ", address, ": ", e.what()));
   }

@@ -13,6 +13,7 @@ bazel build //server:vhostd //client:vhostctl //proto:vhostd_py //plugins:all_py
 
 import os
 import shutil
+import socket
 import sys
 import threading
 import time
@@ -279,6 +280,50 @@ class ScrapeContent(unittest.TestCase):
                          sum(before.values()) + 1)
         self.assertGreaterEqual(e.value("vhostd_grpc_requests_total", method=method, code="OK"), 2)
 
+    def test_methods_nobody_serves_share_one_label(self):
+        say("1000 calls of bogus methods add 1000 to method=\"unknown\" and no series of their own")
+        before = sum(self.d.scrape().find("vhostd_grpc_requests_total", method="unknown", code="UNIMPLEMENTED").values())
+        with grpc.insecure_channel("unix:" + self.d.daemon.grpc_socket) as channel:
+            for i in range(1000):
+                call = channel.unary_unary("/bogus.Service%d/Method%d" % (i, i))
+                with self.assertRaises(grpc.RpcError) as raised:
+                    call(b"", timeout=5)
+                self.assertEqual(raised.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+        e = self.d.scrape()
+        self.assertEqual(e.value("vhostd_grpc_requests_total", method="unknown", code="UNIMPLEMENTED"), before + 1000)
+        methods = {dict(labels)["method"] for labels in e.find("vhostd_grpc_requests_total")}
+        self.assertFalse([m for m in methods if "bogus" in m], methods)
+        self.assertLessEqual(len(methods), 64)
+
+    def test_idle_connections_are_dropped_and_scrapers_served_meanwhile(self):
+        say("12 idle TCP connections (more than the 8 workers) are closed within 4 s; 8 concurrent scrapes meanwhile answer within 4 s")
+        idle = [socket.create_connection(("127.0.0.1", self.d.port)) for _ in range(12)]
+        started = time.time()
+        results = []
+
+        def scrape_once():
+            begun = time.time()
+            status, _, body = scrape(self.d.url, timeout=10)
+            results.append((status, "vhostd_build_info" in body, time.time() - begun))
+        scrapers = [threading.Thread(target=scrape_once) for _ in range(8)]
+        for t in scrapers:
+            t.start()
+        for t in scrapers:
+            t.join()
+        print("  scrapes: %s" % ["%d in %.2f s" % (r[0], r[2]) for r in results])
+        self.assertEqual([(r[0], r[1]) for r in results], [(200, True)] * 8)
+        self.assertLess(max(r[2] for r in results), 4.0)
+        for conn in idle:
+            conn.settimeout(max(0.1, started + 4.0 - time.time()))
+            try:
+                self.assertEqual(conn.recv(1), b"", "the daemon sent something to an idle connection")
+            except ConnectionResetError:
+                pass
+            except socket.timeout:
+                self.fail("an idle connection was still open after 4 s")
+            conn.close()
+        print("  idle connections closed after %.2f s" % (time.time() - started))
+
     def test_label_values_never_need_escaping(self):
         say("no sample line needs escaping (no backslash); port names with a quote or backslash are refused")
         e = self.d.scrape()
@@ -299,10 +344,6 @@ class ScrapeContent(unittest.TestCase):
         params = dict(p.split("=", 1) for p in params)
         self.assertEqual(params.get("charset", "utf-8").lower(), "utf-8")
 
-    # KNOWN DEVIATION. prometheus-cpp 1.0.1 (the Debian package the daemon links) sends
-    # "Content-Type: text/plain; charset=utf-8" without "version=0.0.4". Prometheus 2.42
-    # still parses it as the text format (see RealPrometheus), but the exposition format
-    # spec and the daemon's docs say 0.0.4. Remove the decorator once the daemon sends it.
     def test_content_type_declares_version_0_0_4(self):
         say("Content-Type is exactly text/plain; version=0.0.4")
         _, headers, _ = scrape(self.d.url)
@@ -318,10 +359,6 @@ class ScrapeContent(unittest.TestCase):
             self.assertEqual(status, 404, path)
             self.assertNotIn("vhostd_", body, path)
 
-    # KNOWN DEVIATION. civetweb (under prometheus-cpp's Exposer) matches handler URIs by
-    # prefix, so /metricsfoo and /metrics/anything serve the metrics with 200, while the
-    # daemon's metrics_exporter.h promises 404 for every other path. Remove the decorator
-    # once only /metrics answers.
     def test_paths_that_only_start_with_metrics_are_404(self):
         say("GET /metricsfoo and /metrics/x are 404")
         base = "http://127.0.0.1:%d" % self.d.port
