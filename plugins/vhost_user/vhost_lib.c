@@ -57,11 +57,11 @@ static const struct rte_vhost_user_extern_ops message_hooks = {
 static int on_new_connection(int vid) {
   char path[PATH_MAX];
   if (rte_vhost_get_ifname(vid, path, sizeof(path)) != 0 || vhostd_control_adopt(vid, path) != 0) return -1;
-  if (rte_vhost_extern_callback_register(vid, &message_hooks, NULL) != 0) {
+  if (rte_vhost_extern_callback_register(vid, &message_hooks, NULL) != 0 ||
+      (handlers.new_connection && handlers.new_connection(vid) != 0)) {
     vhostd_control_forget(vid);
     return -1;
   }
-  if (handlers.new_connection) handlers.new_connection(vid);
   return 0;
 }
 

@@ -30,7 +30,7 @@ struct vhostd_vhost_options {
  * connections (vids) at once: a server-mode socket accepts a second frontend, e.g. the
  * destination QEMU of a live migration. */
 struct vhostd_vhost_events {
-  void (*new_connection)(int vid);
+  int (*new_connection)(int vid);  /* 0, or -1 to refuse it (lib/vhost closes it) */
   void (*destroy_connection)(int vid);
   void (*new_device)(int vid);      /* the frontend's rings are ready: poll them */
   void (*destroy_device)(int vid);  /* stop polling before returning */

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "dataplane/offload.h"
 #include "dataplane/virtio_features.h"
+#include "plugins/vhost_user/fd_slots.h"
 #include "plugins/vhost_user/guest_fault_watcher.h"
 #include "plugins/vhost_user/guest_memory_port.h"
 #include "plugins/vhost_user/mem_table_check.h"
@@ -99,6 +100,7 @@ class VhostUserBackend : public PortBackend {
     if (registered_) vhostd_vhost_stop(path_.c_str());
     memory_.Forget(-1);
     Sockets::Get().Remove(path_);
+    FdSlots::Get().Release(FdSlots::PerSocket(client_));
   }
 
   // lib/vhost serves the socket; guest memory faults now take it down, then
@@ -158,6 +160,7 @@ class VhostUserBackend : public PortBackend {
       status->set_refused_memory_tables(memory.refused_tables);
       status->set_guest_memory_faults(memory.faults);
       status->set_dropped_control_channels(dropped_control_channels_);
+      status->set_refused_connections(refused_connections_);
     }
   }
 
@@ -185,9 +188,14 @@ class VhostUserBackend : public PortBackend {
   }
 
   // lib/vhost events (its event thread). They record state, tell the daemon, return.
-  void OnNewConnection(int vid) {
+  int OnNewConnection(int vid) {
     absl::MutexLock lock(&mu_);
+    if (connections_.size() >= kMaxConnectionsPerSocket) {
+      ++refused_connections_;
+      return -1;
+    }
     connections_[vid];
+    return 0;
   }
 
   void OnDestroyConnection(int vid) {
@@ -367,6 +375,7 @@ class VhostUserBackend : public PortBackend {
   uint64_t feature_changes_ ABSL_GUARDED_BY(mu_) = 0;
   std::string control_error_ ABSL_GUARDED_BY(mu_);  // why the last control channel was dropped
   uint64_t dropped_control_channels_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t refused_connections_ ABSL_GUARDED_BY(mu_) = 0;
   bool gave_up_ ABSL_GUARDED_BY(mu_) = false;
   // Written by the control thread before the watcher runs checks, then by those checks.
   std::atomic<bool> registered_{false};
@@ -375,7 +384,11 @@ class VhostUserBackend : public PortBackend {
   GuestMemoryPort memory_;
 };
 
-void OnNewConnection(int vid) { Sockets::Get().WithBackend(vid, [vid](VhostUserBackend& b) { b.OnNewConnection(vid); }); }
+int OnNewConnection(int vid) {
+  int result = 0;
+  Sockets::Get().WithBackend(vid, [&](VhostUserBackend& b) { result = b.OnNewConnection(vid); });
+  return result;
+}
 void OnDestroyConnection(int vid) {
   Sockets::Get().WithBackend(vid, [vid](VhostUserBackend& b) { b.OnDestroyConnection(vid); });
 }
@@ -466,6 +479,8 @@ class VhostUserPlugin : public TypedPortPlugin<VhostUserSpec> {
       absl::Status cleared = ClearStaleSocket(spec.socket_path(), "socket_path");
       if (!cleared.ok()) return cleared;
     }
+    // Released by the backend's destructor.
+    if (absl::Status room = FdSlots::Get().Reserve(FdSlots::PerSocket(client)); !room.ok()) return room;
     auto backend = std::make_unique<VhostUserBackend>(spec.socket_path(), spec, context, watcher_);
     Sockets::Get().Add(spec.socket_path(), backend.get());
     const vhostd_vhost_options options = {client,

@@ -5,7 +5,8 @@ frontend within a bound and the API must answer.
 
 Cases: a header that announces a payload that never comes, a payload cut short, a
 truncated header, a size that lies, unknown requests, a frontend that floods requests
-and never reads the replies, hundreds of rapid connects (held and dropped).
+and never reads the replies, hundreds of rapid connects (held ones beyond two per
+socket are hung up on).
 """
 
 import os
@@ -107,23 +108,27 @@ class ControlChannelTest(HostilePortCase):
     def test_hundreds_of_rapid_connects(self):
         def attack():
             started = time.time()
+            refused_before = self.type_status("h0").refused_connections
             for _ in range(300):  # connect and hang up at once
                 vu.Frontend.connect(self.sock("h0")).close()
+            # Held: a socket carries at most two connections; vhostd hangs up on the rest,
+            # so one frontend cannot take other ports' room in lib/vhost's descriptor set.
             held = [vu.Frontend.connect(self.sock("h0")) for _ in range(200)]
             self.spare_while_stalled()
-            deadline = time.time() + 10
-            while self.type_status("h0").frontend_connections < 200:
-                self.assertLess(time.time(), deadline, "vhostd did not take 200 connections")
-                time.sleep(0.05)
+            dropped = [fe for fe in held if fe.closed(0.05)]
+            self.assertGreaterEqual(len(dropped), 198)
+            self.assertLessEqual(self.type_status("h0").frontend_connections, 2)
             for fe in held:
                 fe.close()
+            deadline = time.time() + 10
             while self.type_status("h0").frontend_connections:
-                self.assertLess(time.time(), deadline + 10, "connections still counted")
+                self.assertLess(time.time(), deadline, "connections still counted")
                 time.sleep(0.05)
-            say("500 connects in %.2f s" % (time.time() - started))
-            self.assertLess(time.time() - started, 30 * API_DEADLINE)
+            refused = self.type_status("h0").refused_connections - refused_before
+            self.assertGreaterEqual(refused, 198)
+            say("500 connects in %.2f s; %d held ones hung up on, %d refused in all" %
+                (time.time() - started, len(dropped), refused))
         self.run_case(attack, None)
-
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
