@@ -28,6 +28,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
 #include "server/api_access.h"
+#include "server/capacity.h"
 #include "server/daemon_metrics.h"
 #include "server/dataplane_collector.h"
 #include "server/event_log.h"
@@ -210,6 +211,9 @@ int Run() {
   const std::string grpc_socket = absl::GetFlag(FLAGS_grpc_socket);
   const std::string socket_dir = absl::GetFlag(FLAGS_socket_dir);
   StateStore store(absl::GetFlag(FLAGS_state_file));
+  absl::StatusOr<Capacity> capacity = CapacityFromFlags();
+  if (!capacity.ok()) return Fail(capacity.status());
+  if (absl::Status s = RaiseOpenFileLimit(*capacity); !s.ok()) return Fail(s);
   if (absl::Status s = PrepareFiles(grpc_socket, socket_dir, store.path()); !s.ok()) return Fail(s);
   // One daemon per state file and per API socket: a second one stops here, before EAL.
   absl::StatusOr<FileLock> state_lock =
@@ -241,6 +245,7 @@ int Run() {
     absl::StatusOr<vhostd::v1::CoreSettings> core_settings = CoreSettingsFromFlags();
     if (!core_settings.ok()) return Fail(core_settings.status());
     manager.SetCoreDefaults(*core_settings);
+    manager.SetCapacity(*capacity);
     manager.SetEventLog(events->get());
     if (absl::Status s = manager.Restore(); !s.ok()) return Fail(s);
     manager.StartReconciler();
@@ -262,6 +267,7 @@ int Run() {
     grpc::ServerBuilder builder;
     (*api)->AddListeningPorts(&builder);  // TCP, if any; the Unix socket's connections come from *api
     builder.RegisterService(&service);
+    ApplyApiLimits(*capacity, &builder);
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
     interceptors.push_back(std::make_unique<RpcMetricsInterceptorFactory>(&daemon_metrics));
     builder.experimental().SetInterceptorCreators(std::move(interceptors));

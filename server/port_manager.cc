@@ -253,6 +253,7 @@ absl::StatusOr<Port> PortManager::CreatePort(Port request) {
       }
     }
   }
+  if (absl::Status room = CheckRoomForPort(capacity_, ports_.size(), *valid->spec); !room.ok()) return room;
   absl::StatusOr<google::protobuf::Struct> stored = StorePort(port);
   if (!stored.ok()) return stored.status();
   absl::StatusOr<std::unique_ptr<PortBackend>> backend = OpenPort(*valid);
@@ -275,6 +276,11 @@ absl::StatusOr<Port> PortManager::CreatePort(Port request) {
   *event.mutable_port_created()->mutable_port() = created;
   Publish(std::move(event));
   return created;
+}
+
+void PortManager::SetCapacity(const Capacity& capacity) {
+  absl::MutexLock lock(&mu_);
+  capacity_ = capacity;
 }
 
 absl::StatusOr<Port> PortManager::GetPort(const std::string& name) {

@@ -22,6 +22,7 @@
 #include "dataplane/plugin_registry.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/struct.pb.h"
+#include "server/capacity.h"
 #include "server/bridge_runtime.h"
 #include "server/event_log.h"
 #include "server/state_store.h"
@@ -83,6 +84,9 @@ class PortManager : public PortEvents {
   // Polling-core placement (server/core_placement.cc), like OVS's pmd-rxq-* settings.
   // The defaults, from the daemon's flags; call before Restore.
   void SetCoreDefaults(const vhostd::v1::CoreSettings& settings);
+  // Limits CreatePort enforces (capacity.h); call before serving. Restored ports are
+  // kept even beyond them: they were acknowledged.
+  void SetCapacity(const Capacity& capacity);
   absl::StatusOr<vhostd::v1::QueuePin> PinQueue(const vhostd::v1::QueuePin& pin);
   absl::Status UnpinQueue(const vhostd::v1::UnpinQueueRequest& request);
   absl::StatusOr<vhostd::v1::RebalanceCoresResponse> RebalanceCores(bool dry_run);
@@ -236,6 +240,7 @@ class PortManager : public PortEvents {
   std::function<void(bool healthy)> health_listener_ ABSL_GUARDED_BY(mu_);
   std::map<RxQueueKey, uint32_t> pins_ ABSL_GUARDED_BY(mu_);  // (port, queue) -> lcore
   vhostd::v1::CoreSettings core_settings_ ABSL_GUARDED_BY(mu_) = DefaultCoreSettings();
+  Capacity capacity_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex wake_mu_;  // never held with mu_ taken after it
   bool wake_ ABSL_GUARDED_BY(wake_mu_) = false;

@@ -57,13 +57,13 @@ def import_api():
     if _API is not None:
         return _API
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(_repo_file("proto/vhostd/v1/vhostd_pb2.py")))))
-    from vhostd.v1 import bridge_pb2, cross_connect_pb2, port_pb2, system_pb2, vhostd_pb2, vhostd_pb2_grpc
+    from vhostd.v1 import bridge_pb2, cross_connect_pb2, event_pb2, port_pb2, system_pb2, vhostd_pb2, vhostd_pb2_grpc
 
     class Api:
         pass
 
     api = Api()
-    for module in (bridge_pb2, cross_connect_pb2, port_pb2, system_pb2, vhostd_pb2, vhostd_pb2_grpc):
+    for module in (bridge_pb2, cross_connect_pb2, event_pb2, port_pb2, system_pb2, vhostd_pb2, vhostd_pb2_grpc):
         for name in dir(module):
             if not name.startswith("_"):
                 setattr(api, name, getattr(module, name))
