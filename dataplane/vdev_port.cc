@@ -8,6 +8,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "dataplane/capabilities.h"
 #include "dataplane/port_pool.h"
 
 namespace vhostd {
@@ -47,7 +48,8 @@ absl::StatusOr<std::unique_ptr<VdevPort>> VdevPort::Create(const std::string& na
   if (rc < 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("could not create DPDK device ", name, ",", args, ": ", rte_strerror(-rc),
-                     " (see the daemon log for the driver's reason)"));
+                     " (see the daemon log for the driver's reason", LacksCapabilityNote(CAP_NET_ADMIN, "CAP_NET_ADMIN"),
+                     ")"));
   }
   auto remove_vdev = absl::MakeCleanup([&] { rte_vdev_uninit(name.c_str()); });
   uint16_t port_id = 0;

@@ -9,6 +9,8 @@ PACKAGES=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
   libdpdk-dev dpdk-dev prometheus-cpp-dev libcivetweb-dev libgtest-dev libgmock-dev libcli11-dev
   libnl-route-3-dev
+  # fuzzing: libFuzzer, ASan and UBSan (tests/fuzz/run.sh)
+  clang-14 libclang-rt-14-dev
   nlohmann-json3-dev libssl-dev
   # run and test: DPDK's testpmd as vhost-user frontend, Python gRPC clients, Prometheus
   dpdk python3-grpcio python3-protobuf python3-prometheus-client prometheus

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "dataplane/capabilities.h"
 
 namespace vhostd {
 namespace {
@@ -62,7 +63,9 @@ absl::Status RunInNamespace(const std::string& netns_path, const std::function<a
   absl::Status status;
   std::thread worker([&] {
     if (setns(ns, CLONE_NEWNET) != 0) {
+      const bool denied = errno == EPERM;
       status = Errno(absl::StrCat("enter netns ", netns_path));
+      if (denied) status = absl::PermissionDeniedError(absl::StrCat(status.message(), LacksCapabilityNote(CAP_SYS_ADMIN, "CAP_SYS_ADMIN")));
       return;
     }
     status = fn();
