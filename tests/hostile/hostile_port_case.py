@@ -3,7 +3,7 @@
 the cross-connected pair s0-s1.
 
 run_case(attack, expect_error) checks: the daemon lives; h0's state and reason (ERROR
-with what was wrong, or not); h0 takes a well-behaved frontend afterwards; another port
+with what was wrong, in its status and in the event stream, or not); h0 takes a well-behaved frontend afterwards; another port
 (spare) accepts a new frontend meanwhile; the API answers within its deadline; the s0-s1
 flow lost no packet; the daemon's open fds, threads and mbufs in use are back to their
 baseline.
@@ -82,6 +82,26 @@ class HostilePortCase(unittest.TestCase):
     @classmethod
     def port(cls, name):
         return cls.call("GetPort", api.GetPortRequest(name=name))
+
+    @classmethod
+    def events_about(cls, port, after):
+        """The retained events about `port` with a sequence above `after` (a non-follow
+        watch ends once it sent them)."""
+        request = api.WatchEventsRequest(after_sequence=after, port=port, follow=False)
+        return [e for e in cls.stub.WatchEvents(request, timeout=API_DEADLINE) if e.sequence > after]
+
+    @classmethod
+    def last_sequence(cls):
+        events = list(cls.stub.WatchEvents(api.WatchEventsRequest(after_sequence=0, follow=False),
+                                           timeout=API_DEADLINE))
+        return max([e.sequence for e in events], default=0)
+
+    def assert_error_event(self, after, expect_error):
+        """h0 went to ERROR in the event stream too, with the reason."""
+        errors = [e.port_state_changed for e in self.events_about("h0", after)
+                  if e.HasField("port_state_changed") and e.port_state_changed.new_state == api.PortStatus.ERROR]
+        self.assertTrue(any(expect_error in e.message for e in errors),
+                        "no PortStateChanged to ERROR with %r among %s" % (expect_error, errors))
 
     @classmethod
     def type_status(cls, name):
@@ -175,6 +195,7 @@ class HostilePortCase(unittest.TestCase):
         tp.start_forwarding(tx_first=4)
         started = time.time()
         before = type_status_of(self.port("h0"))
+        sequence = self.last_sequence()
         attack()
         self.assertIsNone(self.daemon.proc.poll(), "vhostd died:\n" + self.daemon.log_tail())
         port = self.port("h0")
@@ -182,6 +203,7 @@ class HostilePortCase(unittest.TestCase):
             port = self.wait_state("h0", api.PortStatus.ERROR)
             self.assertIn(expect_error, port.status.message)
             say("h0 is ERROR: " + port.status.message)
+            self.assert_error_event(sequence, expect_error)
         after = type_status_of(port)
         # Another port accepts a frontend meanwhile; the API lists everything.
         spare, spare_mem = self.good_frontend("spare")
