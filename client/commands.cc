@@ -532,7 +532,8 @@ class Runner {
 
   vhostd::v1::WatchEventsRequest MakeWatchRequest() const {
     vhostd::v1::WatchEventsRequest request;
-    if (command_.since) request.set_after_sequence(*command_.since);
+    // Without --since: the retained history (then, with --follow, what comes next).
+    request.set_after_sequence(command_.since ? *command_.since : 0);
     request.set_instance_id(command_.instance_id);
     request.set_follow(command_.follow);
     request.set_port(command_.event_port);

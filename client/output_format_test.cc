@@ -289,6 +289,8 @@ TEST_F(FormatPortTest, DetailsOfAVhostUserPort) {
             "  memory_regions_shrink_sealed: 0\n"
             "  refused_memory_tables:        0\n"
             "  guest_memory_faults:          0\n"
+            "  dropped_control_channels:     0\n"
+            "  refused_connections:          0\n"
             "queue 0:                        rx enabled, tx enabled, lcore 2\n"
             "queue 1:                        rx disabled, tx enabled, lcore none\n");
 }

@@ -29,7 +29,7 @@ absl::StatusOr<json> ParseObject(const std::string& text) {
     std::string why = "not valid JSON";
     try {
       (void)json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1E400
       why = e.what();
     }
     return CniError(kDecodingFailure, "failed to decode the network config", why);

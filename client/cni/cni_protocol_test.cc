@@ -114,6 +114,9 @@ TEST(Config, MalformedConfigsGetTheSpecsCodes) {
   EXPECT_EQ(CniCodeOf(ParseNetConf("{\"cniVersion\": ", "ADD").status()), kDecodingFailure);
   EXPECT_EQ(CniCodeOf(ParseNetConf("[1,2]", "ADD").status()), kDecodingFailure);
   EXPECT_EQ(CniCodeOf(ParseNetConf("", "ADD").status()), kDecodingFailure);
+  // Found by cni_config_fuzzer: a number too large for a double threw out_of_range.
+  EXPECT_EQ(CniCodeOf(ParseNetConf("1E400", "ADD").status()), kDecodingFailure);
+  EXPECT_EQ(CniCodeOf(ParseNetConf("{\"mtu\": 1E400}", "ADD").status()), kDecodingFailure);
   json conf = BaseConfig();
   conf["cniVersion"] = "0.2.0";
   EXPECT_EQ(CodeOfParse(conf), kIncompatibleVersion);

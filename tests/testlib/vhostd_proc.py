@@ -256,9 +256,13 @@ class Vhostd:
             self._channel = grpc.insecure_channel("unix:" + self.grpc_socket)
         return api.VhostdStub(self._channel)
 
+    def vhostctl_argv(self, *args, output="table"):
+        """The command line of vhostctl against this daemon."""
+        return [_repo_file("client/vhostctl"), "--server", "unix:" + self.grpc_socket, "-o", output] + list(args)
+
     def vhostctl(self, *args, check=True, output="table"):
         """Runs vhostctl against this daemon; returns CompletedProcess (text)."""
-        argv = [_repo_file("client/vhostctl"), "--server", "unix:" + self.grpc_socket, "-o", output] + list(args)
+        argv = self.vhostctl_argv(*args, output=output)
         result = subprocess.run(argv, capture_output=True, text=True, timeout=30)
         if check and result.returncode != 0:
             raise VhostdError("vhostctl %s failed (%d): %s%s" % (" ".join(args), result.returncode,
