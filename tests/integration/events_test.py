@@ -9,6 +9,9 @@ real dpdk-testpmd frontend.
 - Resuming after sequence N returns exactly the retained events after N; resuming from
   before the history starts with EventsMissed HISTORY_EXPIRED naming the range; after a
   restart the old instance's numbers give DAEMON_RESTARTED.
+- 1,000 port creations all reach a follow watch; a client that disconnects and resumes
+  from the last sequence it saw sees every event once, in order; a watcher that reads
+  nothing is told it fell behind (SLOW_WATCHER).
 - `vhostctl events` prints the history, `--since N` what follows N, `-o json` one
   protobuf-JSON object per line, and `--follow` prints a new event as it happens.
 """
@@ -68,7 +71,8 @@ class EventsTest(unittest.TestCase):
     def setUp(self):
         self.workdir = short_tmpdir("events")
         self.daemon = Vhostd(self.workdir, cores="1", file_prefix="events%d" % os.getpid(),
-                             extra_flags=["--metrics-address=", "--event-history=%d" % HISTORY])
+                             extra_flags=["--metrics-address=", "--event-history=%d" % HISTORY,
+                                          "--max-ports=1000"])
         self.daemon.start()
         self.stub = self.daemon.stub()
 
@@ -159,6 +163,51 @@ class EventsTest(unittest.TestCase):
         self.assertTrue(after_restart and after_restart[0].HasField("events_missed"))
         self.assertEqual(after_restart[0].events_missed.reason, api.EventsMissed.DAEMON_RESTARTED)
         say("resuming the old instance's numbers after a restart: DAEMON_RESTARTED")
+
+    def test_a_thousand_creations_resume_and_a_slow_watcher(self):
+        reader = Collector(self.stub)
+        slow = self.stub.WatchEvents(api.WatchEventsRequest(follow=True))  # never read until the end
+        time.sleep(0.3)
+
+        def create(i):
+            # Client mode: a port without a listening socket takes one of lib/vhost's
+            # 1023 descriptor slots (a server-mode port takes three).
+            port = vhost_user_port("c%d" % i, socket_path="c%d.sock" % i, mode=api.VhostUserSpec.MODE_CLIENT)
+            self.stub.CreatePort(api.CreatePortRequest(port=port), timeout=10)
+        for i in range(10):
+            create(i)
+        # A client that disconnects after what it saw and resumes from there.
+        first = Collector(self.stub, after_sequence=0)
+        first.wait_for(lambda e: e.sequence == 10)
+        first.close()
+        seen = [e.sequence for e in first.events]
+        for i in range(10, 20):
+            create(i)
+        resumed = Collector(self.stub, after_sequence=seen[-1], instance_id=first.events[0].instance_id)
+        for i in range(20, 1000):
+            create(i)
+        reader.wait_for(lambda e: e.sequence == 1000, timeout=60)
+        resumed.wait_for(lambda e: e.sequence == 1000, timeout=60)
+        resumed.close()
+        reader.close()
+        self.assertEqual(seen + [e.sequence for e in resumed.events], list(range(1, 1001)))
+        say("a client that disconnected after 10 events and resumed saw 1..1000 once each, in order")
+        created = [e.port_created.port.name for e in reader.events if e.HasField("port_created")]
+        self.assertEqual(created, ["c%d" % i for i in range(1000)])
+        say("a follow watch received all 1000 port creations")
+        # The watcher that read nothing fell more than the history (32) behind: after what
+        # was already on its way (flow-control windows), a marker.
+        marker = None
+        for _ in range(1000):
+            event = next(slow)
+            if event.HasField("events_missed"):
+                marker = event
+                break
+        self.assertIsNotNone(marker, "the slow watcher was never told it fell behind")
+        self.assertEqual(marker.events_missed.reason, api.EventsMissed.SLOW_WATCHER)
+        say("the watcher that never read was told it fell behind: %d..%d missed" % (
+            marker.events_missed.first_missed, marker.events_missed.last_missed))
+        slow.cancel()
 
     def test_vhostctl_events(self):
         for name in ("a", "b"):
