@@ -4,6 +4,7 @@
 #include <rte_vhost.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "plugins/vhost_user/control_channel.h"
@@ -129,7 +130,14 @@ int vhostd_vhost_start(const char *path, const struct vhostd_vhost_options *o) {
   return 0;
 }
 
-int vhostd_vhost_stop(const char *path) { return rte_vhost_driver_unregister(path) == 0 ? 0 : -1; }
+int vhostd_vhost_stop(const char *path) {
+  /* Unregistering closes the connections without destroy_connection: forget them here. */
+  char name[PATH_MAX];
+  for (int vid = 0; vid < RTE_MAX_VHOST_DEVICE; ++vid) {
+    if (rte_vhost_get_ifname(vid, name, sizeof(name)) == 0 && strcmp(name, path) == 0) vhostd_control_forget(vid);
+  }
+  return rte_vhost_driver_unregister(path) == 0 ? 0 : -1;
+}
 
 int vhostd_vhost_mapped_regions(int vid, struct vhostd_vhost_mapping *regions, int max) {
   struct rte_vhost_memory *mem = NULL;

@@ -76,7 +76,10 @@ class ControlChannelTest(HostilePortCase):
     def test_size_that_lies(self):
         def attack():
             with vu.Frontend.connect(self.sock("h0")) as fe:
-                fe.send_raw(vu.SET_FEATURES, struct.pack("<Q", 0), size=0xFFFFFFFF)
+                try:
+                    fe.send_raw(vu.SET_FEATURES, struct.pack("<Q", 0), size=0xFFFFFFFF)
+                except BrokenPipeError:
+                    pass  # vhostd hung up after the header, before the payload went out
                 self.assertTrue(fe.closed(5), "vhostd kept the connection")
         self.run_case(attack, None)
 

@@ -25,6 +25,8 @@ import threading
 import time
 import unittest
 
+import grpc
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testlib"))
 from testpmd import Testpmd, short_tmpdir, virtio_user_vdev  # noqa: E402
 from vhostd_proc import Vhostd, import_api, vhost_user_port  # noqa: E402
@@ -166,7 +168,11 @@ class EventsTest(unittest.TestCase):
 
     def test_a_thousand_creations_resume_and_a_slow_watcher(self):
         reader = Collector(self.stub)
-        slow = self.stub.WatchEvents(api.WatchEventsRequest(follow=True))  # never read until the end
+        # Never read until the end, on a connection of its own whose flow-control window
+        # stays at HTTP/2's 64 KiB (gRPC would otherwise grow it to hold everything).
+        slow_channel = grpc.insecure_channel("unix:" + self.daemon.grpc_socket, options=[
+            ("grpc.use_local_subchannel_pool", 1), ("grpc.http2.bdp_probe", 0)])
+        slow = api.VhostdStub(slow_channel).WatchEvents(api.WatchEventsRequest(follow=True))
         time.sleep(0.3)
 
         def create(i):
@@ -208,6 +214,7 @@ class EventsTest(unittest.TestCase):
         say("the watcher that never read was told it fell behind: %d..%d missed" % (
             marker.events_missed.first_missed, marker.events_missed.last_missed))
         slow.cancel()
+        slow_channel.close()
 
     def test_vhostctl_events(self):
         for name in ("a", "b"):
