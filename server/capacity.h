@@ -33,7 +33,9 @@ void ApplyApiLimits(const Capacity& capacity, grpc::ServerBuilder* builder);
 // Raises the open-file limit to its hard limit and checks that it holds `max_ports`
 // ports (kFilesPerPort each, beyond kBaseFiles); the error names both.
 inline constexpr size_t kBaseFiles = 256;   // EAL, gRPC, metrics, state, plugins
-inline constexpr size_t kFilesPerPort = 16;  // a socket, its connections, a few queues' eventfds
+// A typical port: its socket and connection, one queue pair's four eventfds, a memory
+// region or two. (CreatePort checks each port's own need against what is open then.)
+inline constexpr size_t kFilesPerPort = 8;
 absl::Status RaiseOpenFileLimit(const Capacity& capacity);
 
 // Room for one more port beside `ports` existing ones, with `spec`'s queues (its

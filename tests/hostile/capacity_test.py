@@ -157,7 +157,7 @@ class CapacityTest(unittest.TestCase):
             resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
         result = subprocess.run(daemon.argv, preexec_fn=low_limit, capture_output=True, text=True, timeout=60)
         self.assertNotEqual(result.returncode, 0)
-        self.assertIn("--max-ports: 256 ports need about 4352 open files, the limit (RLIMIT_NOFILE) is 1024",
+        self.assertIn("--max-ports: 256 ports need about 2304 open files, the limit (RLIMIT_NOFILE) is 1024",
                       result.stdout + result.stderr)
         say("start-up refused: %s" % (result.stdout + result.stderr).strip().splitlines()[-1])
 
