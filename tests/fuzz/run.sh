@@ -3,12 +3,13 @@
 # SECONDS (default 30) from its checked-in corpus; new inputs go to a scratch corpus, a
 # finding stops the run with the reproducer's path. A finding becomes a regression by
 # copying its crash-* file into tests/fuzz/corpus/<target>/ (the *_regression tests
-# replay it in every build). Long run: tests/fuzz/run.sh 3600.
+# replay it in every build). Long run: tests/fuzz/run.sh 3600; one target:
+# VHOSTD_FUZZ_TARGETS=cni_config_fuzzer tests/fuzz/run.sh 600.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 seconds=${1:-30}
-targets=(api_fuzzer state_loader_fuzzer cni_config_fuzzer mem_table_fuzzer)
+targets=(${VHOSTD_FUZZ_TARGETS:-api_fuzzer state_loader_fuzzer cni_config_fuzzer mem_table_fuzzer})
 output_base=${VHOSTD_FUZZ_OUTPUT_BASE:-/var/tmp/vhostd-fuzz-output-base}
 bazel --output_base="$output_base" build --config=fuzz $(printf ' //tests/fuzz:%s' "${targets[@]}")
 bin=$(bazel --output_base="$output_base" info --config=fuzz bazel-bin)/tests/fuzz
