@@ -50,6 +50,7 @@ absl::StatusOr<Capacity> CapacityFromFlags() {
   }
   Capacity capacity;
   capacity.max_ports = static_cast<size_t>(ports);
+  capacity.max_ports_source = absl::StrCat("--max-ports=", ports);
   capacity.max_queues_per_port = static_cast<uint32_t>(queues);
   capacity.max_message_bytes = static_cast<int>(bytes);
   capacity.max_concurrent_streams = static_cast<int>(streams);
@@ -61,29 +62,37 @@ void ApplyApiLimits(const Capacity& capacity, grpc::ServerBuilder* builder) {
   builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, capacity.max_concurrent_streams);
 }
 
-absl::Status RaiseOpenFileLimit(const Capacity& capacity) {
+absl::StatusOr<std::string> FitToOpenFileLimit(Capacity* capacity) {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
     return absl::InternalError(absl::StrCat("getrlimit(RLIMIT_NOFILE): ", strerror(errno)));
   }
   if (limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);  // keeps the old soft limit if refused; checked below
+    setrlimit(RLIMIT_NOFILE, &limit);  // keeps the old soft limit if refused; read back below
     getrlimit(RLIMIT_NOFILE, &limit);
   }
-  const size_t needed = kBaseFiles + capacity.max_ports * kFilesPerPort;
-  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
-    return absl::ResourceExhaustedError(absl::StrCat("--max-ports: ", capacity.max_ports, " ports need about ", needed,
-                                                     " open files, the limit (RLIMIT_NOFILE) is ", limit.rlim_cur,
-                                                     "; raise it (ulimit -n, LimitNOFILE=) or lower --max-ports"));
+  const size_t needed = kBaseFiles + capacity->max_ports * kFilesPerPort;
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= needed) return std::string();
+  const size_t fits = limit.rlim_cur > kBaseFiles ? (limit.rlim_cur - kBaseFiles) / kFilesPerPort : 0;
+  if (fits == 0) {
+    return absl::ResourceExhaustedError(absl::StrCat("the open-file limit (RLIMIT_NOFILE) is ", limit.rlim_cur,
+                                                     ", too low for any port; raise it (ulimit -n, LimitNOFILE=)"));
   }
-  return absl::OkStatus();
+  const std::string warning = absl::StrCat("--max-ports: ", capacity->max_ports, " ports need about ", needed,
+                                           " open files, the limit (RLIMIT_NOFILE) is ", limit.rlim_cur,
+                                           ": serving at most ", fits,
+                                           " ports; raise the limit (ulimit -n, LimitNOFILE=) for more");
+  capacity->max_ports_source = absl::StrCat(capacity->max_ports_source, ", lowered to ", fits, " by RLIMIT_NOFILE ",
+                                            limit.rlim_cur);
+  capacity->max_ports = fits;
+  return warning;
 }
 
 absl::Status CheckRoomForPort(const Capacity& capacity, size_t ports, const google::protobuf::Message& spec) {
   if (ports >= capacity.max_ports) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("port: ", ports, " ports exist, the most this vhostd serves (--max-ports=", capacity.max_ports, ")"));
+        absl::StrCat("port: ", ports, " ports exist, the most this vhostd serves (", capacity.max_ports_source, ")"));
   }
   const uint32_t queues = QueuesOf(spec);
   if (queues > capacity.max_queues_per_port) {

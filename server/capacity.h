@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -19,6 +20,7 @@ namespace vhostd {
 
 struct Capacity {
   size_t max_ports = 256;
+  std::string max_ports_source = "--max-ports=256";  // what set max_ports, for errors
   uint32_t max_queues_per_port = 16;
   int max_message_bytes = 4 << 20;  // gRPC's own default for received messages
   int max_concurrent_streams = 100;  // per API connection
@@ -30,13 +32,15 @@ absl::StatusOr<Capacity> CapacityFromFlags();
 // Message size and stream limits for the API server.
 void ApplyApiLimits(const Capacity& capacity, grpc::ServerBuilder* builder);
 
-// Raises the open-file limit to its hard limit and checks that it holds `max_ports`
-// ports (kFilesPerPort each, beyond kBaseFiles); the error names both.
+// Raises the open-file limit to its hard limit. If even that cannot hold `max_ports`
+// ports (kFilesPerPort each, beyond kBaseFiles), lowers max_ports to what it holds and
+// returns a warning naming both (a container runtime's 1024 files hold 96 ports); an
+// error if it holds none. Returns "" when everything fits.
 inline constexpr size_t kBaseFiles = 256;   // EAL, gRPC, metrics, state, plugins
 // A typical port: its socket and connection, one queue pair's four eventfds, a memory
 // region or two. (CreatePort checks each port's own need against what is open then.)
 inline constexpr size_t kFilesPerPort = 8;
-absl::Status RaiseOpenFileLimit(const Capacity& capacity);
+absl::StatusOr<std::string> FitToOpenFileLimit(Capacity* capacity);
 
 // Room for one more port beside `ports` existing ones, with `spec`'s queues (its
 // `queues` field, if the port type has one): the port and queue limits, and the open

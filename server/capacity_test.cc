@@ -46,6 +46,7 @@ class SpecWithQueues {
 TEST(CapacityTest, PortLimitIsResourceExhaustedNamingTheFlag) {
   Capacity capacity;
   capacity.max_ports = 3;
+  capacity.max_ports_source = "--max-ports=3";
   const google::protobuf::Struct no_queues;
   EXPECT_TRUE(CheckRoomForPort(capacity, 2, no_queues).ok());
   const absl::Status full = CheckRoomForPort(capacity, 3, no_queues);
@@ -80,7 +81,7 @@ TEST(CapacityTest, OpenFilesNearTheLimitRefuseAPort) {
       << status.message();
 }
 
-TEST(CapacityTest, OpenFileLimitRaisedToTheHardLimitAndCheckedAgainstMaxPorts) {
+TEST(CapacityTest, OpenFileLimitRaisedToTheHardLimitThenMaxPortsFittedToIt) {
   rlimit saved{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
   rlimit low = saved;
@@ -88,17 +89,31 @@ TEST(CapacityTest, OpenFileLimitRaisedToTheHardLimitAndCheckedAgainstMaxPorts) {
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
   Capacity capacity;
   capacity.max_ports = 10;
-  EXPECT_TRUE(RaiseOpenFileLimit(capacity).ok());
+  absl::StatusOr<std::string> fitted = FitToOpenFileLimit(&capacity);
+  ASSERT_TRUE(fitted.ok()) << fitted.status();
+  EXPECT_EQ(*fitted, "");
+  EXPECT_EQ(capacity.max_ports, 10u);
   rlimit raised{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &raised), 0);
   EXPECT_EQ(raised.rlim_cur, saved.rlim_max);
-  if (saved.rlim_max != RLIM_INFINITY) {
-    capacity.max_ports = saved.rlim_max;  // more than any limit holds
-    const absl::Status status = RaiseOpenFileLimit(capacity);
-    EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
-    EXPECT_NE(status.message().find("--max-ports: "), absl::string_view::npos) << status.message();
-  }
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  // A hard limit of 1024 (a container runtime's default) holds 96 ports.
+  rlimit tight = {1024, 1024};
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  capacity.max_ports = 256;
+  capacity.max_ports_source = "--max-ports=256";
+  fitted = FitToOpenFileLimit(&capacity);
+  ASSERT_TRUE(fitted.ok()) << fitted.status();
+  EXPECT_EQ(*fitted, "--max-ports: 256 ports need about 2304 open files, the limit (RLIMIT_NOFILE) is 1024: serving "
+                     "at most 96 ports; raise the limit (ulimit -n, LimitNOFILE=) for more");
+  EXPECT_EQ(capacity.max_ports, 96u);
+  EXPECT_EQ(CheckRoomForPort(capacity, 96, google::protobuf::Struct()).message(),
+            "port: 96 ports exist, the most this vhostd serves (--max-ports=256, lowered to 96 by RLIMIT_NOFILE 1024)");
+  // Lowering a hard limit cannot be undone without CAP_SYS_RESOURCE, which the test may
+  // lack: the rest of this process keeps 1024, which is plenty for the tests after it.
+  rlimit none = {200, 200};
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &none), 0);
+  EXPECT_EQ(FitToOpenFileLimit(&capacity).status().code(), absl::StatusCode::kResourceExhausted);
+  setrlimit(RLIMIT_NOFILE, &saved);
 }
 
 }  // namespace

@@ -213,7 +213,9 @@ int Run() {
   StateStore store(absl::GetFlag(FLAGS_state_file));
   absl::StatusOr<Capacity> capacity = CapacityFromFlags();
   if (!capacity.ok()) return Fail(capacity.status());
-  if (absl::Status s = RaiseOpenFileLimit(*capacity); !s.ok()) return Fail(s);
+  absl::StatusOr<std::string> fitted = FitToOpenFileLimit(&*capacity);
+  if (!fitted.ok()) return Fail(fitted.status());
+  if (!fitted->empty()) VHOSTD_LOG_ERROR(*fitted);
   if (absl::Status s = PrepareFiles(grpc_socket, socket_dir, store.path()); !s.ok()) return Fail(s);
   // One daemon per state file and per API socket: a second one stops here, before EAL.
   absl::StatusOr<FileLock> state_lock =

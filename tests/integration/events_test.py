@@ -43,6 +43,9 @@ class Collector:
     """A follow watch read on a thread."""
 
     def __init__(self, stub, **request):
+        # From the start of the history unless told otherwise: each test's daemon is new,
+        # so that is every event, however late the watch registers.
+        request.setdefault("after_sequence", 0)
         self.call = stub.WatchEvents(api.WatchEventsRequest(follow=True, **request))
         self.events = []
         self.thread = threading.Thread(target=self._read, daemon=True)
