@@ -91,6 +91,10 @@ void vhostd_control_forget(int vid) {
   atomic_store(&connection_inodes[vid], 0);
 }
 
+int vhostd_control_known(int vid) {
+  return vid >= 0 && vid < RTE_MAX_VHOST_DEVICE && atomic_load(&connection_fds[vid]) != 0;
+}
+
 int vhostd_control_backlogged(int vid) {
   if (vid < 0 || vid >= RTE_MAX_VHOST_DEVICE) return 0;
   const int fd = atomic_load(&connection_fds[vid]) - 1;

@@ -28,6 +28,9 @@ int vhostd_control_adopt(int vid, const char *path);
 /* Forgets `vid`'s socket (its connection is gone). */
 void vhostd_control_forget(int vid);
 
+/* 1 if `vid` has an adopted socket, else 0. */
+int vhostd_control_known(int vid);
+
 /* 1 if the frontend of `vid` left more than VHOSTD_CONTROL_MAX_UNREAD_BYTES of replies
  * unread, else 0. */
 int vhostd_control_backlogged(int vid);

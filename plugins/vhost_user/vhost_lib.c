@@ -134,7 +134,10 @@ int vhostd_vhost_stop(const char *path) {
   /* Unregistering closes the connections without destroy_connection: forget them here. */
   char name[PATH_MAX];
   for (int vid = 0; vid < RTE_MAX_VHOST_DEVICE; ++vid) {
-    if (rte_vhost_get_ifname(vid, name, sizeof(name)) == 0 && strcmp(name, path) == 0) vhostd_control_forget(vid);
+    /* Only connections it knows: lib/vhost logs an error for every vid without a device. */
+    if (vhostd_control_known(vid) && rte_vhost_get_ifname(vid, name, sizeof(name)) == 0 && strcmp(name, path) == 0) {
+      vhostd_control_forget(vid);
+    }
   }
   return rte_vhost_driver_unregister(path) == 0 ? 0 : -1;
 }
