@@ -160,24 +160,6 @@ class HostilePortCase(unittest.TestCase):
                   if " %s " % t[8:-1] in line]
         self.assertEqual(reading, self.baseline, "open fds, threads, mbufs in use; new fds: %s" % extra)
 
-    def drain(self):
-        """Stops the flow and receives what is still in flight until nothing more comes."""
-        tp = self.testpmd
-        tp.stop_forwarding()
-        tp.set_fwd("rxonly")
-        tp.start_forwarding()
-        last = None
-        while True:
-            time.sleep(0.2)
-            stats = tp.port_stats()
-            counts = [stats[p]["rx_packets"] for p in (0, 1)]
-            if counts == last:
-                break
-            last = counts
-        tp.stop_forwarding()
-        tp.set_fwd("io")
-        return stats
-
     def good_frontend(self, name):
         """A well-behaved frontend brings `name` UP; returns it (and its memory) connected."""
         mem = vu.GuestMemory(1 << 20, name="good")
@@ -212,7 +194,7 @@ class HostilePortCase(unittest.TestCase):
         spare_mem.close()
         self.wait_state("spare", api.PortStatus.WAITING_FOR_PEER)
         time.sleep(max(0.0, FLOW_SECONDS - (time.time() - started)))
-        stats = self.drain()
+        stats = self.testpmd.drain()
         sent = [stats[p]["tx_packets"] - before_flow[p]["tx_packets"] for p in (0, 1)]
         self.assertGreater(min(sent), 1000, stats)
         # Counted since the flow began (every reading is taken drained): what one side

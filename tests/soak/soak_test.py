@@ -93,23 +93,6 @@ class TrafficSoak(unittest.TestCase):
                 return now
             time.sleep(0.5)
 
-    def drain(self):
-        tp = self.testpmd
-        tp.stop_forwarding()
-        tp.set_fwd("rxonly")
-        tp.start_forwarding()
-        last = None
-        while True:
-            time.sleep(0.2)
-            stats = tp.port_stats()
-            counts = [stats[p]["rx_packets"] for p in (0, 1)]
-            if counts == last:
-                break
-            last = counts
-        tp.stop_forwarding()
-        tp.set_fwd("io")
-        return stats
-
     def connect_cycle(self, i, mem):
         with vu.Frontend.connect(os.path.join(self.daemon.socket_dir, "h0.sock")) as fe:
             if i % 10 == 0:
@@ -139,7 +122,7 @@ class TrafficSoak(unittest.TestCase):
         for i in range(20):
             self.churn_cycle(i)
         time.sleep(2)
-        self.drain()
+        self.testpmd.drain()
         time.sleep(1)
         baseline = self.resources()
         baseline_rss = rss_bytes(self.daemon.proc.pid)
@@ -154,7 +137,7 @@ class TrafficSoak(unittest.TestCase):
         for i in range(1, CHURN + 1):
             self.churn_cycle(i)
         churn_seconds = time.time() - started
-        stats = self.drain()
+        stats = self.testpmd.drain()
         sent = [stats[p]["tx_packets"] - before[p]["tx_packets"] for p in (0, 1)]
         self.assertGreater(min(sent), 1000)
         self.assertEqual(stats[0]["tx_packets"], stats[1]["rx_packets"], stats)

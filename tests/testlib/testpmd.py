@@ -581,6 +581,24 @@ class Testpmd:
         self.set_fwd("io")
         return self.port_stats()
 
+    def drain(self):
+        """Stops forwarding and receives (rxonly) what is still in flight until the rx
+        counters stop moving; back in io mode, stopped. Returns port_stats()."""
+        self.stop_forwarding()
+        self.set_fwd("rxonly")
+        self.start_forwarding()
+        last = None
+        while True:
+            time.sleep(0.2)
+            stats = self.port_stats()
+            counts = [stats[p]["rx_packets"] for p in sorted(stats)]
+            if counts == last:
+                break
+            last = counts
+        self.stop_forwarding()
+        self.set_fwd("io")
+        return stats
+
     def xstats(self, port):
         """"show port xstats N" -> {name: int}."""
         return parse_xstats(self.cmd("show port xstats %d" % int(port)))
