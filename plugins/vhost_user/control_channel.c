@@ -1,6 +1,10 @@
+/* POLLRDHUP */
+#define _GNU_SOURCE
 #include "plugins/vhost_user/control_channel.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <linux/sockios.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -10,12 +14,15 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <rte_vhost.h>
 
-/* Each vid's connection: fd + 1 (0 while unknown) and the socket's inode, which tells
- * a live connection from a closed one whose fd number came back. Written on lib/vhost's
- * event thread and its reconnect thread (client mode), read on the event thread. */
+/* Each vid's connection: vhostd's own duplicate of its fd, + 1 (0 while unknown), and
+ * the socket's inode. The duplicate keeps the socket open a moment after lib/vhost closes
+ * its fd, so vhostd can still tell whether the frontend had hung up; the inode tells an
+ * adopted socket from a new one. Written on lib/vhost's event thread, its reconnect
+ * thread (client mode) and the thread that stops a port. */
 static atomic_int connection_fds[RTE_MAX_VHOST_DEVICE];
 static _Atomic unsigned long connection_inodes[RTE_MAX_VHOST_DEVICE];
 
@@ -80,15 +87,28 @@ int vhostd_control_adopt(int vid, const char *path) {
   if (vid < 0 || vid >= RTE_MAX_VHOST_DEVICE) return -1;
   const int fd = find_connection(path);
   if (fd < 0 || vhostd_control_bound_socket(fd) != 0) return -1;
-  atomic_store(&connection_inodes[vid], inode_of(fd));
-  atomic_store(&connection_fds[vid], fd + 1);
+  const int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0) return -1;
+  atomic_store(&connection_inodes[vid], inode_of(own));
+  const int previous = atomic_exchange(&connection_fds[vid], own + 1) - 1;
+  if (previous >= 0) close(previous);  /* (a vid lib/vhost reused without telling) */
   return 0;
 }
 
-void vhostd_control_forget(int vid) {
-  if (vid < 0 || vid >= RTE_MAX_VHOST_DEVICE) return;
-  atomic_store(&connection_fds[vid], 0);
+/* 1 unless the peer closed its end (or shut down its sending side). */
+static int peer_still_there(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+  return poll(&p, 1, 0) >= 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) == 0;
+}
+
+int vhostd_control_forget(int vid) {
+  if (vid < 0 || vid >= RTE_MAX_VHOST_DEVICE) return 0;
+  const int fd = atomic_exchange(&connection_fds[vid], 0) - 1;
   atomic_store(&connection_inodes[vid], 0);
+  if (fd < 0) return 0;
+  const int still_there = peer_still_there(fd);
+  close(fd);
+  return still_there;
 }
 
 int vhostd_control_known(int vid) {

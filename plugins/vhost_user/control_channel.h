@@ -21,12 +21,15 @@ extern "C" {
 #define VHOSTD_CONTROL_MAX_UNREAD_BYTES (16 * 1024)
 
 /* Finds the connected socket of `vid` (a connection on `path`, server or client end,
- * not yet adopted by another vid), sets its I/O timeouts and remembers it.
- * 0, or -1 if no such socket is open. */
+ * not yet adopted by another vid), sets its I/O timeouts and holds a duplicate of its fd
+ * until vhostd_control_forget. 0, or -1 if no such socket is open. */
 int vhostd_control_adopt(int vid, const char *path);
 
-/* Forgets `vid`'s socket (its connection is gone). */
-void vhostd_control_forget(int vid);
+/* Forgets `vid`'s socket and closes vhostd's duplicate (lib/vhost closed or is about to
+ * close its own fd). Returns 1 if the frontend still held its end open, i.e. the
+ * connection ended on vhostd's side (a malformed, refused or stalled message), 0 if the
+ * frontend hung up or `vid` was unknown. */
+int vhostd_control_forget(int vid);
 
 /* 1 if `vid` has an adopted socket, else 0. */
 int vhostd_control_known(int vid);

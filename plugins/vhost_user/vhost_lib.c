@@ -3,6 +3,8 @@
 #include <rte_config.h>
 #include <rte_vhost.h>
 #include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +13,21 @@
 #include "plugins/vhost_user/vhost_msg.h"
 
 static struct vhostd_vhost_events handlers;
+
+/* Set once vhostd itself gave the reason a connection is about to be dropped, so the
+ * drop is not reported a second time when lib/vhost closes it. */
+static atomic_bool reason_given[RTE_MAX_VHOST_DEVICE];
+
+/* lib/vhost closes a connection on any message it cannot handle: a truncated header, a
+ * size beyond its payload, a refused request without NEED_REPLY, or a read that timed
+ * out mid-message (control_channel.h). It says nothing about it, so the port would look
+ * as if its frontend had left. */
+static const char dropped_by_lib_vhost[] =
+    "the frontend sent a malformed or refused message, or stalled mid-message for over 1 s";
+
+static void mark_reason_given(int vid) {
+  if (vid >= 0 && vid < RTE_MAX_VHOST_DEVICE) atomic_store(&reason_given[vid], true);
+}
 
 /* A refused message: lib/vhost leaves the fds to whoever refused (and would leak some of
  * a SET_MEM_TABLE it refuses itself), and closes the connection on an error it need not
@@ -28,6 +45,7 @@ static enum rte_vhost_msg_result refuse(struct vhostd_vhost_msg *msg) {
 static enum rte_vhost_msg_result before_message(int vid, void *message) {
   struct vhostd_vhost_msg *msg = message;
   if (vhostd_control_backlogged(vid)) {
+    mark_reason_given(vid);
     if (handlers.control_refused) handlers.control_refused(vid, "the frontend does not read its replies");
     return refuse(msg);
   }
@@ -37,7 +55,9 @@ static enum rte_vhost_msg_result before_message(int vid, void *message) {
   if (msg->request != VHOSTD_VHOST_USER_SET_MEM_TABLE || !handlers.check_mem_table) {
     return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
   }
-  return handlers.check_mem_table(vid, msg) == 0 ? RTE_VHOST_MSG_RESULT_NOT_HANDLED : refuse(msg);
+  if (handlers.check_mem_table(vid, msg) == 0) return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+  mark_reason_given(vid);  /* the port's guest memory error says why */
+  return refuse(msg);
 }
 
 static enum rte_vhost_msg_result after_message(int vid, void *message) {
@@ -46,6 +66,7 @@ static enum rte_vhost_msg_result after_message(int vid, void *message) {
     return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
   }
   if (handlers.mem_table_mapped(vid) == 0) return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+  mark_reason_given(vid);
   msg->flags &= ~VHOSTD_VHOST_USER_NEED_REPLY;  /* drop the connection, don't just nack */
   return RTE_VHOST_MSG_RESULT_ERR;
 }
@@ -57,6 +78,8 @@ static const struct rte_vhost_user_extern_ops message_hooks = {
 
 static int on_new_connection(int vid) {
   char path[PATH_MAX];
+  if (vid < 0 || vid >= RTE_MAX_VHOST_DEVICE) return -1;
+  atomic_store(&reason_given[vid], false);
   if (rte_vhost_get_ifname(vid, path, sizeof(path)) != 0 || vhostd_control_adopt(vid, path) != 0) return -1;
   if (rte_vhost_extern_callback_register(vid, &message_hooks, NULL) != 0 ||
       (handlers.new_connection && handlers.new_connection(vid) != 0)) {
@@ -67,7 +90,11 @@ static int on_new_connection(int vid) {
 }
 
 static void on_destroy_connection(int vid) {
-  vhostd_control_forget(vid);
+  const int dropped_here = vhostd_control_forget(vid);
+  if (dropped_here && vid >= 0 && vid < RTE_MAX_VHOST_DEVICE && !atomic_exchange(&reason_given[vid], false) &&
+      handlers.control_refused) {
+    handlers.control_refused(vid, dropped_by_lib_vhost);
+  }
   if (handlers.destroy_connection) handlers.destroy_connection(vid);
 }
 

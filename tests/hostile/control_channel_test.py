@@ -3,6 +3,9 @@ hostile_port_case.py). lib/vhost serves every socket from one event thread; none
 these frontends may hold it, so while each one misbehaves another port must take a new
 frontend within a bound and the API must answer.
 
+Each frontend that lib/vhost drops while it is still connected puts h0 in ERROR with
+that reason, counted once in dropped_control_channels; one that hangs up does not.
+
 Cases: a header that announces a payload that never comes, a payload cut short, a
 truncated header, a size that lies, unknown requests, a frontend that floods requests
 and never reads the replies, hundreds of rapid connects (held ones beyond two per
@@ -23,6 +26,8 @@ from hostile_port_case import API_DEADLINE, HostilePortCase, api, say, vu  # noq
 # a well-behaved frontend elsewhere may wait that long, plus its own handshake.
 STALL_BOUND = 1.0
 HANDSHAKE_SLACK = 1.5
+# h0's reason when lib/vhost drops a frontend that is still connected (vhost_lib.c).
+BAD_MESSAGE = "malformed or refused message, or stalled mid-message"
 
 
 class ControlChannelTest(HostilePortCase):
@@ -49,7 +54,12 @@ class ControlChannelTest(HostilePortCase):
                 self.spare_while_stalled()
                 self.assertTrue(fe.closed(STALL_BOUND + 2), "vhostd kept a stalled connection")
                 say("the stalled connection was dropped after %.2f s" % (time.time() - started))
-        self.run_case(attack, None)
+        self.dropped_with_reason(attack)
+
+    def dropped_with_reason(self, attack):
+        """h0 goes to ERROR naming the dropped control channel, counted once."""
+        before, after = self.run_case(attack, BAD_MESSAGE)
+        self.assertEqual(after.dropped_control_channels, before.dropped_control_channels + 1)
 
     def test_header_announcing_a_payload_that_never_comes(self):
         self.stalled(lambda fe: fe.sock.sendall(vu.HEADER.pack(vu.SET_FEATURES, vu.VERSION, 8)))
@@ -71,7 +81,7 @@ class ControlChannelTest(HostilePortCase):
                 fe.sock.sendall(vu.HEADER.pack(vu.GET_FEATURES, vu.VERSION, 0)[:6])
                 self.spare_while_stalled()
                 self.assertTrue(fe.closed(STALL_BOUND + 2), "vhostd kept the connection")
-        self.run_case(attack, None)
+        self.dropped_with_reason(attack)
 
     def test_size_that_lies(self):
         def attack():
@@ -81,7 +91,7 @@ class ControlChannelTest(HostilePortCase):
                 except BrokenPipeError:
                     pass  # vhostd hung up after the header, before the payload went out
                 self.assertTrue(fe.closed(5), "vhostd kept the connection")
-        self.run_case(attack, None)
+        self.dropped_with_reason(attack)
 
     def test_unknown_requests(self):
         def attack():
