@@ -589,7 +589,7 @@ int RunCommand(const Command& command, const std::string& target,
                std::ostream& err) {
   if (IsLiveView(command)) {
     StopToken stop;  // never stopped: runs command.count times, or forever
-    return RunLiveView(command, target, channel, /*tty=*/false, SystemClock(), stop, out, err);
+    return RunLiveView(command, target, channel, /*tty=*/false, stop, out, err);
   }
   return Runner(command, target, channel, out, err).Run();
 }

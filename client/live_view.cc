@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -14,6 +15,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -28,7 +30,9 @@
 #include "client/output_format.h"
 #include "client/rates.h"
 #include "client/type_catalog.h"
+#include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "grpcpp/support/sync_stream.h"
 #include "grpcpp/support/status.h"
 #include "vhostd/v1/vhostd.grpc.pb.h"
 
@@ -47,7 +51,7 @@ using vhostd::v1::QueueStats;
 void StopToken::RequestStop() {
   std::lock_guard<std::mutex> lock(mu_);
   stop_ = true;
-  if (active_call_ != nullptr) active_call_->TryCancel();
+  for (grpc::ClientContext* call : active_calls_) call->TryCancel();
   wake_.notify_all();
 }
 
@@ -62,36 +66,16 @@ void StopToken::WaitFor(absl::Duration duration) {
   wake_.wait_for(lock, absl::ToChronoNanoseconds(duration), [this] { return stop_; });
 }
 
-void StopToken::SetActiveCall(grpc::ClientContext* context) {
+void StopToken::AddActiveCall(grpc::ClientContext* context) {
   std::lock_guard<std::mutex> lock(mu_);
-  active_call_ = context;
+  active_calls_.insert(context);
   // Cancelling before the call starts is fine: gRPC cancels it as soon as it starts.
-  if (context != nullptr && stop_) context->TryCancel();
+  if (stop_) context->TryCancel();
 }
 
-namespace {
-
-class RealClock final : public LiveClock {
- public:
-  RealClock() : wall_start_(absl::Now()), steady_start_(std::chrono::steady_clock::now()) {}
-
-  absl::Time Now() override {
-    return wall_start_ + absl::FromChrono(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             std::chrono::steady_clock::now() - steady_start_));
-  }
-
-  void Sleep(absl::Duration duration, StopToken& stop) override { stop.WaitFor(duration); }
-
- private:
-  const absl::Time wall_start_;
-  const std::chrono::steady_clock::time_point steady_start_;
-};
-
-}  // namespace
-
-LiveClock& SystemClock() {
-  static auto* const clock = new RealClock();
-  return *clock;
+void StopToken::RemoveActiveCall(grpc::ClientContext* context) {
+  std::lock_guard<std::mutex> lock(mu_);
+  active_calls_.erase(context);
 }
 
 SignalStopper::SignalStopper(StopToken& stop) : stop_(stop) {
@@ -216,38 +200,147 @@ void SetTimestamp(absl::Time time, google::protobuf::Timestamp* timestamp) {
 }
 
 // ---------------------------------------------------------------------------------
-// Polling.
+// The daemon: a few unary calls, and the WatchEvents stream with its StatsSamples.
 
-// Calls the RPCs of the refreshes: those of one refresh share its deadline, and a stop
-// cancels the one in flight.
-class Rpcs {
+absl::Time TimeOf(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+std::chrono::system_clock::time_point DeadlineIn(absl::Duration timeout) {
+  return std::chrono::system_clock::now() + std::chrono::microseconds(absl::ToInt64Microseconds(timeout));
+}
+
+// Unary calls, each with a deadline of `timeout` from its start; a stop cancels them.
+class Calls {
  public:
   using Stub = vhostd::v1::Vhostd::Stub;
   using Rpc = std::function<grpc::Status(Stub&, grpc::ClientContext*)>;
 
-  Rpcs(const std::shared_ptr<grpc::Channel>& channel, absl::Duration timeout, StopToken& stop)
-      : stub_(vhostd::v1::Vhostd::NewStub(channel)), timeout_(timeout), stop_(stop) {}
-
-  void StartRefresh() {
-    deadline_ = std::chrono::system_clock::now() +
-                std::chrono::microseconds(absl::ToInt64Microseconds(timeout_));
-  }
+  Calls(Stub& stub, absl::Duration timeout, StopToken& stop) : stub_(stub), timeout_(timeout), stop_(stop) {}
 
   grpc::Status Call(const Rpc& rpc) {
-    if (stop_.stop_requested()) return grpc::Status(grpc::StatusCode::CANCELLED, "stopped");
     grpc::ClientContext context;
-    context.set_deadline(deadline_);
-    stop_.SetActiveCall(&context);
-    grpc::Status status = rpc(*stub_, &context);
-    stop_.SetActiveCall(nullptr);
+    context.set_deadline(DeadlineIn(timeout_));
+    stop_.AddActiveCall(&context);
+    grpc::Status status = rpc(stub_, &context);
+    stop_.RemoveActiveCall(&context);
+    return status;
+  }
+
+  // Every page of ListPorts.
+  grpc::Status ListAllPorts(std::vector<Port>* ports) {
+    std::string token;
+    while (true) {
+      vhostd::v1::ListPortsRequest request;
+      request.set_page_token(token);
+      vhostd::v1::ListPortsResponse page;
+      grpc::Status status = Call([&](Stub& stub, grpc::ClientContext* context) {
+        return stub.ListPorts(context, request, &page);
+      });
+      if (!status.ok()) return status;
+      for (Port& port : *page.mutable_ports()) ports->push_back(std::move(port));
+      if (page.next_page_token().empty()) return grpc::Status::OK;
+      if (page.next_page_token() == token) {
+        return grpc::Status(grpc::StatusCode::INTERNAL, "the daemon returned the same page token twice");
+      }
+      token = page.next_page_token();
+    }
+  }
+
+ private:
+  Stub& stub_;
+  const absl::Duration timeout_;
+  StopToken& stop_;
+};
+
+// A following WatchEvents call with a stats_interval: the daemon pushes a StatsSample
+// every interval, between the events. A daemon that sends nothing for `patience` (the
+// interval plus --timeout) is given up on: the call is cancelled and Finish() says
+// DEADLINE_EXCEEDED.
+class SampleStream {
+ public:
+  SampleStream(Calls::Stub& stub, const vhostd::v1::WatchEventsRequest& request, absl::Duration first_patience,
+               absl::Duration patience, StopToken& stop)
+      : patience_(patience), stop_(stop), last_heard_(std::chrono::steady_clock::now()) {
+    patience_now_ = first_patience;
+    stop_.AddActiveCall(&context_);
+    watchdog_ = std::thread([this] { Watch(); });
+    reader_ = stub.WatchEvents(&context_, request);
+  }
+
+  ~SampleStream() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    watchdog_.join();
+    if (!finished_) {  // the view is done with it: cancel, drain, end the call
+      context_.TryCancel();
+      for (vhostd::v1::Event ignored; reader_->Read(&ignored);) {
+      }
+      reader_->Finish();
+    }
+    stop_.RemoveActiveCall(&context_);
+  }
+
+  // Waits until the daemon registered the watch: from then on no change escapes it.
+  bool WaitUntilWatching() {
+    reader_->WaitForInitialMetadata();
+    return !Stalled();
+  }
+
+  // The next event or sample; false once the stream ended (then Finish()).
+  bool Read(vhostd::v1::Event* event) {
+    if (!reader_->Read(event)) return false;
+    std::lock_guard<std::mutex> lock(mu_);
+    last_heard_ = std::chrono::steady_clock::now();
+    patience_now_ = patience_;
+    return true;
+  }
+
+  grpc::Status Finish() {
+    grpc::Status status = reader_->Finish();
+    finished_ = true;
+    if (Stalled()) {
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          absl::StrCat("the daemon sent no stats sample for ", absl::FormatDuration(patience_now_)));
+    }
+    if (status.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the daemon ended the watch");
     return status;
   }
 
  private:
-  std::unique_ptr<Stub> stub_;
-  const absl::Duration timeout_;
+  bool Stalled() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stalled_;
+  }
+
+  void Watch() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!done_) {
+      const auto give_up = last_heard_ + absl::ToChronoNanoseconds(patience_now_);
+      if (std::chrono::steady_clock::now() >= give_up) {
+        stalled_ = true;
+        context_.TryCancel();
+        return;
+      }
+      wake_.wait_until(lock, give_up);
+    }
+  }
+
+  const absl::Duration patience_;
   StopToken& stop_;
-  std::chrono::system_clock::time_point deadline_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<vhostd::v1::Event>> reader_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::chrono::steady_clock::time_point last_heard_;
+  absl::Duration patience_now_;
+  bool stalled_ = false;
+  bool done_ = false;
+  bool finished_ = false;
+  std::thread watchdog_;
 };
 
 TrafficCounters CountersOf(const QueueStats& queue) {
@@ -279,12 +372,19 @@ void SetRates(const TrafficRates& rates, vhostctl::v1::TrafficRates* out) {
   out->set_drop_per_second(rates.drop_ps);
 }
 
-// What a live view shows, refreshed by polling.
+// What a live view shows: built from the watch's StatsSamples, and kept current by its
+// events in between.
 class View {
  public:
   virtual ~View() = default;
-  // Polls the daemon and keeps the sample (stamped by `clock`) with the one before.
-  virtual grpc::Status Refresh(Rpcs& rpcs, LiveClock& clock) = 0;
+  // The port the watch is filtered on; "" for every port.
+  virtual std::string WatchedPort() const = 0;
+  // Once the watch is registered, what the view needs from before it.
+  virtual grpc::Status Start(Calls& calls) = 0;
+  // An event (not a sample): keeps the view current, or ends it with the error.
+  virtual grpc::Status TakeEvent(const vhostd::v1::Event& event, Calls& calls) = 0;
+  // A sample taken at `time`: kept with the one before; the next frame shows it.
+  virtual grpc::Status TakeSample(absl::Time time, vhostd::v1::StatsSample sample) = 0;
   // The latest sample as a frame of table lines.
   virtual std::string TableFrame() const = 0;
   // The latest sample as a message, which -o json prints (client/live_view.proto).
@@ -297,16 +397,26 @@ class PortWatchView final : public View {
   explicit PortWatchView(const Command& command)
       : name_(command.name), interval_(command.interval) {}
 
-  grpc::Status Refresh(Rpcs& rpcs, LiveClock& clock) override {
+  std::string WatchedPort() const override { return name_; }
+
+  // The port exists (else the daemon's NOT_FOUND), as the watch begins.
+  grpc::Status Start(Calls& calls) override {
     vhostd::v1::GetPortStatsRequest request;
     request.set_name(name_);
     PortStats stats;
-    grpc::Status status = rpcs.Call([&](Rpcs::Stub& stub, grpc::ClientContext* context) {
+    return calls.Call([&](Calls::Stub& stub, grpc::ClientContext* context) {
       return stub.GetPortStats(context, request, &stats);
     });
-    if (!status.ok()) return status;
+  }
+
+  grpc::Status TakeEvent(const vhostd::v1::Event& event, Calls&) override {
+    return event.has_port_deleted() ? Deleted() : grpc::Status::OK;
+  }
+
+  grpc::Status TakeSample(absl::Time time, vhostd::v1::StatsSample sample) override {
+    if (sample.ports_size() != 1 || sample.ports(0).name() != name_) return Deleted();
     previous_ = std::move(current_);
-    current_ = Sample{clock.Now(), std::move(stats)};
+    current_ = Sample{time, std::move(*sample.mutable_ports(0))};
     return grpc::Status::OK;
   }
 
@@ -371,6 +481,10 @@ class PortWatchView final : public View {
     return rows;
   }
 
+  grpc::Status Deleted() const {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("port ", name_, " was deleted"));
+  }
+
   std::string TableFrame(const std::vector<Row>& rows) const {
     Table table({{"QUEUE"},
                  {"RX_PPS", Align::kRight},
@@ -408,31 +522,59 @@ class TopView final : public View {
  public:
   explicit TopView(const Command& command) : interval_(command.interval), limit_(command.limit) {}
 
-  grpc::Status Refresh(Rpcs& rpcs, LiveClock& clock) override {
-    Sample sample;
+  std::string WatchedPort() const override { return ""; }
+
+  // Every port's type and state, which the events keep current from here on.
+  grpc::Status Start(Calls& calls) override {
     std::vector<Port> ports;
-    grpc::Status status = ListAllPorts(rpcs, &ports);
+    grpc::Status status = calls.ListAllPorts(&ports);
     if (!status.ok()) return status;
-    for (Port& port : ports) {
-      vhostd::v1::GetPortStatsRequest request;
-      request.set_name(port.name());
-      PortStats stats;
-      status = rpcs.Call([&](Rpcs::Stub& stub, grpc::ClientContext* context) {
-        return stub.GetPortStats(context, request, &stats);
-      });
-      // Deleted since ListPorts: leave it out of this refresh.
-      if (status.error_code() == grpc::StatusCode::NOT_FOUND) continue;
-      if (!status.ok()) return status;
-      sample.ports.push_back({std::move(port), std::move(stats)});
+    ports_.clear();
+    for (Port& port : ports) ports_[port.name()] = std::move(port);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status TakeEvent(const vhostd::v1::Event& event, Calls& calls) override {
+    switch (event.kind_case()) {
+      case vhostd::v1::Event::kPortCreated:
+        ports_[event.port_created().port().name()] = event.port_created().port();
+        break;
+      case vhostd::v1::Event::kPortDeleted:
+        ports_.erase(event.port_deleted().port());
+        break;
+      case vhostd::v1::Event::kPortStateChanged: {
+        const vhostd::v1::PortStateChanged& change = event.port_state_changed();
+        vhostd::v1::PortStatus* status = ports_[change.port()].mutable_status();
+        status->set_state(change.new_state());
+        status->set_message(change.message());
+        break;
+      }
+      case vhostd::v1::Event::kEventsMissed:
+        return Start(calls);  // this watcher fell behind: list again
+      default:
+        break;
     }
-    vhostd::v1::ListCoresRequest request;
-    status = rpcs.Call([&](Rpcs::Stub& stub, grpc::ClientContext* context) {
-      return stub.ListCores(context, request, &sample.cores);
-    });
-    if (!status.ok()) return status;
-    sample.time = clock.Now();
+    return grpc::Status::OK;
+  }
+
+  // The sample's ports, with what the events said about each; one whose creation has
+  // not come through yet is shown by name only.
+  grpc::Status TakeSample(absl::Time time, vhostd::v1::StatsSample sample) override {
+    Sample next;
+    next.time = time;
+    for (PortStats& stats : *sample.mutable_ports()) {
+      auto it = ports_.find(stats.name());
+      Port port;
+      if (it != ports_.end()) {
+        port = it->second;
+      } else {
+        port.set_name(stats.name());
+      }
+      next.ports.push_back({std::move(port), std::move(stats)});
+    }
+    for (Core& core : *sample.mutable_cores()) *next.cores.add_cores() = std::move(core);
     previous_ = std::move(current_);
-    current_ = std::move(sample);
+    current_ = std::move(next);
     return grpc::Status::OK;
   }
 
@@ -450,7 +592,7 @@ class TopView final : public View {
 
   struct Sample {
     absl::Time time;
-    std::vector<PortSample> ports;  // in ListPorts' order (by name)
+    std::vector<PortSample> ports;  // in the sample's order (by name)
     ListCoresResponse cores;
   };
 
@@ -463,26 +605,6 @@ class TopView final : public View {
     const Core* core;
     std::optional<CoreRates> rates;
   };
-
-  static grpc::Status ListAllPorts(Rpcs& rpcs, std::vector<Port>* ports) {
-    std::string token;
-    while (true) {
-      vhostd::v1::ListPortsRequest request;
-      request.set_page_token(token);
-      vhostd::v1::ListPortsResponse page;
-      grpc::Status status = rpcs.Call([&](Rpcs::Stub& stub, grpc::ClientContext* context) {
-        return stub.ListPorts(context, request, &page);
-      });
-      if (!status.ok()) return status;
-      for (Port& port : *page.mutable_ports()) ports->push_back(std::move(port));
-      if (page.next_page_token().empty()) return grpc::Status::OK;
-      if (page.next_page_token() == token) {
-        return grpc::Status(grpc::StatusCode::INTERNAL,
-                            "the daemon returned the same page token twice");
-      }
-      token = page.next_page_token();
-    }
-  }
 
   std::optional<absl::Duration> Elapsed() const {
     if (!previous_) return std::nullopt;
@@ -619,6 +741,7 @@ class TopView final : public View {
 
   const absl::Duration interval_;
   const uint32_t limit_;
+  std::map<std::string, Port> ports_;  // by name, as listed and as the events tell
   std::optional<Sample> previous_;
   std::optional<Sample> current_;
 };
@@ -626,11 +749,37 @@ class TopView final : public View {
 // Longest deadline we hand to gRPC; beyond it the arithmetic could overflow.
 constexpr absl::Duration kMaxTimeout = absl::Hours(24 * 365);
 
+google::protobuf::Duration ToProto(absl::Duration d) {
+  google::protobuf::Duration out;
+  const int64_t nanos = absl::ToInt64Nanoseconds(d);
+  out.set_seconds(nanos / 1000000000);
+  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return out;
+}
+
+// The frame of the view's latest sample, as the output mode wants it; false (the error
+// told) if it cannot be printed.
+bool DrawFrame(const View& view, bool json, TypeCatalog& catalog, Screen& screen, std::ostream& err) {
+  if (!json) {
+    screen.Draw(view.TableFrame());
+    return true;
+  }
+  std::vector<std::string> warnings;
+  absl::StatusOr<std::string> line = catalog.ToJson(*view.JsonFrame(), false, &warnings);
+  if (!line.ok()) {
+    screen.Finish();
+    err << "error: " << line.status().message() << "\n";
+    return false;
+  }
+  screen.Draw(*line + "\n");
+  return true;
+}
+
 }  // namespace
 
 int RunLiveView(const Command& command, const std::string& target,
-                const std::shared_ptr<grpc::Channel>& channel, bool tty, LiveClock& clock,
-                StopToken& stop, std::ostream& out, std::ostream& err) {
+                const std::shared_ptr<grpc::Channel>& channel, bool tty, StopToken& stop,
+                std::ostream& out, std::ostream& err) {
   std::unique_ptr<View> view;
   if (command.kind == CommandKind::kTop) {
     view = std::make_unique<TopView>(command);
@@ -644,45 +793,40 @@ int RunLiveView(const Command& command, const std::string& target,
   Screen screen(out, json ? Screen::Mode::kJsonLines
                           : tty ? Screen::Mode::kTerminal : Screen::Mode::kBlocks);
   const absl::Duration timeout = std::min(command.timeout, kMaxTimeout);
-  Rpcs rpcs(channel, timeout, stop);
+  const auto fail = [&](const grpc::Status& status) {
+    screen.Finish();
+    err << FormatRpcError(status, target, channel->GetState(false) == GRPC_CHANNEL_READY, timeout);
+    return 1;
+  };
+  std::unique_ptr<Calls::Stub> stub = vhostd::v1::Vhostd::NewStub(channel);
+  Calls calls(*stub, timeout, stop);
   TypeCatalog catalog;  // the frames hold no plugin message: the API's types suffice
 
-  // Refreshes are due every interval from the end of the first one (which includes
-  // connecting); one that overran its slot (a slow daemon) is followed by the next at
-  // once, and the schedule restarts from there.
-  absl::Time due;
-  for (uint64_t refresh = 1;; ++refresh) {
-    if (stop.stop_requested()) break;
-    rpcs.StartRefresh();
-    grpc::Status status = view->Refresh(rpcs, clock);
-    if (stop.stop_requested()) break;  // a cancelled RPC is no error
-    if (!status.ok()) {
-      screen.Finish();
-      err << FormatRpcError(status, target, channel->GetState(false) == GRPC_CHANNEL_READY,
-                            timeout);
-      return 1;
-    }
-    if (json) {
-      std::vector<std::string> warnings;
-      absl::StatusOr<std::string> line = catalog.ToJson(*view->JsonFrame(), false, &warnings);
-      if (!line.ok()) {
-        screen.Finish();
-        err << "error: " << line.status().message() << "\n";
-        return 1;
-      }
-      screen.Draw(*line + "\n");
-    } else {
-      screen.Draw(view->TableFrame());
-    }
+  // One stream: the daemon samples every interval and pushes it (no poll per port);
+  // the first sample comes at once, then one per interval.
+  vhostd::v1::WatchEventsRequest request;
+  request.set_follow(true);
+  request.set_port(view->WatchedPort());
+  *request.mutable_stats_interval() = ToProto(command.interval);
+  SampleStream stream(*stub, request, timeout, command.interval + timeout, stop);
+  grpc::Status status = grpc::Status::OK;
+  if (stream.WaitUntilWatching()) status = view->Start(calls);
+  if (stop.stop_requested()) return 0;
+  if (!status.ok()) return fail(status);
+  uint64_t frames = 0;
+  for (vhostd::v1::Event event; stream.Read(&event);) {
+    const bool sample = event.has_stats_sample();
+    status = sample ? view->TakeSample(TimeOf(event.time()), std::move(*event.mutable_stats_sample()))
+                    : view->TakeEvent(event, calls);
+    if (stop.stop_requested()) break;  // a cancelled call is no error
+    if (!status.ok()) return fail(status);
+    if (!sample) continue;
+    if (!DrawFrame(*view, json, catalog, screen, err)) return 1;
     if (!out) break;  // the caller reports the broken output
-    if (command.count && refresh >= *command.count) break;
-    const absl::Time now = clock.Now();
-    due = (refresh == 1 ? now : due) + command.interval;
-    if (due <= now) {
-      due = now;
-    } else {
-      clock.Sleep(due - now, stop);
-    }
+    if (command.count && ++frames >= *command.count) break;
+  }
+  if (!stop.stop_requested() && out && !(command.count && frames >= *command.count)) {
+    return fail(stream.Finish());
   }
   screen.Finish();
   return out ? 0 : 1;

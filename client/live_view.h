@@ -1,6 +1,10 @@
 // The live views of vhostctl: "port stats NAME --watch" (per-queue rates of one port)
-// and "top" (busiest cores and ports). Every --interval the view polls the daemon,
-// computes rates against the previous poll (client/rates.h) and shows a frame:
+// and "top" (busiest cores and ports). The view holds one WatchEvents stream with a
+// stats_interval of --interval: the daemon pushes a StatsSample of every port (or the
+// one port) and core each interval, and the events in between keep top's port types
+// and states current, so nothing polls port by port. Each sample's rates are computed
+// against the one before (client/rates.h, over the daemon's sample times) and shown
+// as a frame:
 //
 //   - on a terminal (`tty`), redrawn in place with ANSI escapes (cursor home, erase to
 //     the end of each line and below the frame; the cursor hidden meanwhile);
@@ -9,8 +13,7 @@
 //     protobuf's JSON of a vhostctl.v1.PortWatchFrame or TopFrame (client/live_view.proto).
 //
 // It runs until a stop is requested (SIGINT through SignalStopper: exit status 0) or
-// until --count refreshes. Time and waiting come from a LiveClock so that tests can run
-// the loop on a fake clock.
+// until --count frames.
 #ifndef VHOSTD_CLIENT_LIVE_VIEW_H_
 #define VHOSTD_CLIENT_LIVE_VIEW_H_
 
@@ -22,6 +25,7 @@
 #include <mutex>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -50,31 +54,17 @@ class StopToken {
   // Waits for `duration`, or less once a stop is requested.
   void WaitFor(absl::Duration duration);
 
-  // The RPC in flight, which RequestStop() cancels (cancelled at once if a stop was
-  // already requested); nullptr once it has returned.
-  void SetActiveCall(grpc::ClientContext* context);
+  // A call in flight, which RequestStop() cancels (at once if a stop was already
+  // requested), until it is removed (before the context goes away).
+  void AddActiveCall(grpc::ClientContext* context);
+  void RemoveActiveCall(grpc::ClientContext* context);
 
  private:
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;
-  grpc::ClientContext* active_call_ = nullptr;
+  std::set<grpc::ClientContext*> active_calls_;
 };
-
-// Time as a live view sees it.
-class LiveClock {
- public:
-  virtual ~LiveClock() = default;
-  // The time of a sample: rates divide by the difference of two of these, and frames
-  // show it.
-  virtual absl::Time Now() = 0;
-  // Waits for `duration`; returns early once `stop` is requested.
-  virtual void Sleep(absl::Duration duration, StopToken& stop) = 0;
-};
-
-// The real clock: wall time advanced by the monotonic clock (so that a clock step does
-// not distort a rate), and StopToken::WaitFor.
-LiveClock& SystemClock();
 
 // Turns SIGINT and SIGTERM into stop.RequestStop() for as long as it lives. Create it
 // before the gRPC channel: it blocks the signals in the calling thread, which every
@@ -98,13 +88,15 @@ class SignalStopper {
 };
 
 // Runs a live view (IsLiveView(command)) over `channel` until `stop` or command.count
-// refreshes; frames go to `out` (redrawn in place when `tty` and not -o json), errors to
-// `err` as "error: CODE_NAME: message". All RPCs of one refresh share a deadline of
-// command.timeout from the start of that refresh. Returns the exit status: 0 when stopped
-// or done, 1 when an RPC failed (or the output could not be written).
+// frames; frames go to `out` (redrawn in place when `tty` and not -o json), errors to
+// `err` as "error: CODE_NAME: message". Each unary call has a deadline of
+// command.timeout; the stream fails with DEADLINE_EXCEEDED when no sample comes within
+// --interval plus command.timeout. A watched port that is deleted ends the view with
+// NOT_FOUND. Returns the exit status: 0 when stopped or done, 1 when a call failed (or
+// the output could not be written).
 int RunLiveView(const Command& command, const std::string& target,
-                const std::shared_ptr<grpc::Channel>& channel, bool tty, LiveClock& clock,
-                StopToken& stop, std::ostream& out, std::ostream& err);
+                const std::shared_ptr<grpc::Channel>& channel, bool tty, StopToken& stop,
+                std::ostream& out, std::ostream& err);
 
 }  // namespace vhostctl
 

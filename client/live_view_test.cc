@@ -1,5 +1,6 @@
 // Runs the live views ("port stats --watch", "top") against a fake vhostd served
-// in-process (no socket, no data plane) on a fake clock, and checks the frames.
+// in-process (no socket, no data plane) whose WatchEvents pushes scripted samples
+// (stamped on a fake timeline) and events, and checks the frames.
 #include "client/live_view.h"
 
 #include <chrono>
@@ -31,6 +32,7 @@
 namespace vhostctl {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::EndsWith;
 using ::testing::HasSubstr;
@@ -60,12 +62,16 @@ void LinearStats(const std::string& name, int queues, uint64_t poll, uint64_t rx
   }
 }
 
-// Serves scripted answers: the stats of a port and the cores depend on how many times
-// they were asked for (the poll number, from 1).
+// Serves scripted answers. WatchEvents sends sample n = 1, 2, ... at once, one after
+// the other: the stats of a port and the cores depend on n, and sample n is stamped
+// (n - 1) intervals (times `stretch`) after kStart. Before sample n it sends the events
+// events_fn gives.
 class FakeVhostd final : public Vhostd::Service {
  public:
   using StatsFn = std::function<grpc::Status(const std::string& name, uint64_t poll, PortStats*)>;
   using CoresFn = std::function<void(uint64_t poll, ListCoresResponse*)>;
+  using EventsFn = std::function<std::vector<Event>(uint64_t poll)>;
+  static constexpr int64_t kStart = 1700000000;
 
   grpc::Status ListPorts(grpc::ServerContext*, const ListPortsRequest* request,
                          ListPortsResponse* response) override {
@@ -81,56 +87,90 @@ class FakeVhostd final : public Vhostd::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status GetPortStats(grpc::ServerContext* context, const GetPortStatsRequest* request,
+  // A port watch's check that the port exists (as "poll 0").
+  grpc::Status GetPortStats(grpc::ServerContext*, const GetPortStatsRequest* request,
                             PortStats* response) override {
-    if (hang_stats) {
-      // Stands for a daemon that never answers: wait for the client to give up.
-      auto give_up = std::chrono::system_clock::now() + std::chrono::seconds(10);
-      while (!context->IsCancelled() && std::chrono::system_clock::now() < give_up) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-      return grpc::Status::CANCELLED;
-    }
     std::lock_guard<std::mutex> lock(mu);
-    const uint64_t poll = ++stats_polls[request->name()];
+    ++get_port_stats_calls;
     if (!stats_fn) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no stats");
-    return stats_fn(request->name(), poll, response);
+    return stats_fn(request->name(), 0, response);
   }
 
-  grpc::Status ListCores(grpc::ServerContext*, const ListCoresRequest*,
-                         ListCoresResponse* response) override {
-    std::lock_guard<std::mutex> lock(mu);
-    ++cores_polls;
-    if (cores_fn) cores_fn(cores_polls, response);
-    return grpc::Status::OK;
+  grpc::Status WatchEvents(grpc::ServerContext* context, const WatchEventsRequest* request,
+                           grpc::ServerWriter<Event>* writer) override {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      watch_requests.push_back(*request);
+    }
+    writer->SendInitialMetadata();
+    const absl::Duration interval = absl::Seconds(request->stats_interval().seconds()) +
+                                    absl::Nanoseconds(request->stats_interval().nanos());
+    for (uint64_t n = 1; !hang_samples && n <= max_samples && !context->IsCancelled(); ++n) {
+      std::vector<Event> events;
+      Event sample;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (events_fn) events = events_fn(n);
+        if (grpc::Status status = Sample(*request, n, sample.mutable_stats_sample()); !status.ok()) {
+          return status;
+        }
+        const absl::Time time = absl::FromUnixSeconds(kStart) + (n - 1) * interval * stretch;
+        const int64_t nanos = absl::ToUnixNanos(time);
+        sample.mutable_time()->set_seconds(nanos / 1000000000);
+        sample.mutable_time()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+      }
+      for (const Event& event : events) writer->Write(event);
+      if (!writer->Write(sample)) break;
+      if (after_sample) after_sample(n);
+      std::this_thread::sleep_for(absl::ToChronoNanoseconds(sample_pause));
+    }
+    // Stands for a daemon with nothing more to say: wait for the client to give up.
+    auto give_up = std::chrono::system_clock::now() + std::chrono::seconds(10);
+    while (!context->IsCancelled() && std::chrono::system_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return grpc::Status::CANCELLED;
   }
 
   std::mutex mu;
   std::vector<Port> ports;
   size_t page_size = 2;
-  bool hang_stats = false;
+  bool hang_samples = false;    // registers the watch, then sends nothing
+  uint64_t max_samples = 1000;  // then sends nothing
+  absl::Duration sample_pause;  // real time between two samples
+  double stretch = 1;           // sample times are this many intervals apart
   StatsFn stats_fn;
   CoresFn cores_fn;
-  std::map<std::string, uint64_t> stats_polls;
-  uint64_t cores_polls = 0;
+  EventsFn events_fn;
+  std::function<void(uint64_t poll)> after_sample;
+  int get_port_stats_calls = 0;
   std::vector<std::string> list_ports_tokens;
-};
+  std::vector<WatchEventsRequest> watch_requests;
 
-// Time that only moves when the view sleeps.
-class FakeClock final : public LiveClock {
- public:
-  absl::Time Now() override { return now; }
-
-  void Sleep(absl::Duration duration, StopToken& stop) override {
-    sleeps.push_back(duration);
-    now += duration * stretch;
-    if (stop_after_sleeps && sleeps.size() == *stop_after_sleeps) stop.RequestStop();
+ private:
+  // Sample n: the watched port, or every port (NOT_FOUND ones left out) and the cores.
+  grpc::Status Sample(const WatchEventsRequest& request, uint64_t n, StatsSample* sample) {
+    std::vector<std::string> names;
+    if (!request.port().empty()) {
+      names.push_back(request.port());
+    } else {
+      for (const Port& port : ports) names.push_back(port.name());
+    }
+    for (const std::string& name : names) {
+      PortStats stats;
+      grpc::Status status =
+          stats_fn ? stats_fn(name, n, &stats) : grpc::Status(grpc::StatusCode::NOT_FOUND, "");
+      if (status.error_code() == grpc::StatusCode::NOT_FOUND) continue;
+      if (!status.ok()) return status;
+      *sample->add_ports() = stats;
+    }
+    if (request.port().empty() && cores_fn) {
+      ListCoresResponse cores;
+      cores_fn(n, &cores);
+      *sample->mutable_cores() = cores.cores();
+    }
+    return grpc::Status::OK;
   }
-
-  absl::Time now = absl::FromUnixSeconds(1700000000);
-  std::vector<absl::Duration> sleeps;
-  double stretch = 1;                       // a sleep takes this many times longer
-  std::optional<size_t> stop_after_sleeps;  // Ctrl-C during that sleep
 };
 
 class LiveViewTest : public ::testing::Test {
@@ -152,13 +192,20 @@ class LiveViewTest : public ::testing::Test {
     EXPECT_TRUE(IsLiveView(parsed.command));
     out_.str("");
     err_.str("");
-    return RunLiveView(parsed.command, "fake", channel_, tty, clock_, stop_, out_, err_);
+    return RunLiveView(parsed.command, "fake", channel_, tty, stop_, out_, err_);
   }
 
-  // The time a frame shows for the fake clock `seconds` after its start.
+  // The time a frame shows for a sample `seconds` after the fake's start.
   std::string FrameTime(int seconds) const {
-    return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(1700000000 + seconds),
+    return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(FakeVhostd::kStart + seconds),
                             absl::LocalTimeZone());
+  }
+
+  // The one watch the view asked for.
+  WatchEventsRequest TheWatch() {
+    std::lock_guard<std::mutex> lock(fake_.mu);
+    EXPECT_EQ(fake_.watch_requests.size(), 1u);
+    return fake_.watch_requests.empty() ? WatchEventsRequest() : fake_.watch_requests[0];
   }
 
   void AddPort(const std::string& name, PortStatus::State state = PortStatus::UP) {
@@ -192,7 +239,6 @@ class LiveViewTest : public ::testing::Test {
   FakeVhostd fake_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
-  FakeClock clock_;
   StopToken stop_;
   std::ostringstream out_;
   std::ostringstream err_;
@@ -242,16 +288,22 @@ TEST_F(LiveViewTest, WatchPrintsPlainBlocksWithRates) {
                 "           40\n"
                 "total    3.00k    2.40M    1.50k    18.0M       30      6000      3000"
                 "           60\n");
-  EXPECT_THAT(clock_.sleeps, ElementsAre(absl::Seconds(1)));
-  EXPECT_EQ(fake_.stats_polls["p0"], 2u);
+  // One stream of the port's samples, no poll; the port's existence checked once.
+  const WatchEventsRequest watch = TheWatch();
+  EXPECT_TRUE(watch.follow());
+  EXPECT_EQ(watch.port(), "p0");
+  EXPECT_FALSE(watch.has_after_sequence());
+  EXPECT_EQ(watch.stats_interval().seconds(), 1);
+  EXPECT_EQ(watch.stats_interval().nanos(), 0);
+  EXPECT_EQ(fake_.get_port_stats_calls, 1);
 }
 
-TEST_F(LiveViewTest, WatchSleepsTheIntervalBetweenRefreshesOnly) {
+TEST_F(LiveViewTest, WatchAsksForASampleEveryInterval) {
   LinearTraffic(1, 1, 1, 0);
   ASSERT_EQ(Run({"port", "stats", "p0", "--watch", "--count", "4", "--interval", "0.5"}), 0);
-  EXPECT_THAT(clock_.sleeps, ElementsAre(absl::Milliseconds(500), absl::Milliseconds(500),
-                                         absl::Milliseconds(500)));
-  EXPECT_EQ(fake_.stats_polls["p0"], 4u);
+  EXPECT_EQ(TheWatch().stats_interval().nanos(), 500000000);
+  std::vector<std::string> blocks = absl::StrSplit(out_.str(), "\n\n");
+  EXPECT_EQ(blocks.size(), 4u);
 }
 
 TEST_F(LiveViewTest, NotATerminalMeansNoEscapes) {
@@ -323,9 +375,9 @@ TEST_F(LiveViewTest, WatchJsonLines) {
   EXPECT_EQ(Get(Object(queues[1].struct_value(), "rates"), "rxPps").number_value(), 2000);
 }
 
-TEST_F(LiveViewTest, RatesUseTheMeasuredTimeBetweenPolls) {
+TEST_F(LiveViewTest, RatesUseTheSampleTimes) {
   LinearTraffic(1, 1000, 0, 0);
-  clock_.stretch = 2;  // the 1 s sleep took 2 s
+  fake_.stretch = 2;  // the daemon took its samples 2 s apart
   ASSERT_EQ(Run({"-o", "json", "port", "stats", "p0", "--watch", "--count", "2"}), 0);
   std::vector<google::protobuf::Struct> lines = JsonLines();
   ASSERT_EQ(lines.size(), 2u);
@@ -359,17 +411,20 @@ TEST_F(LiveViewTest, ANewQueueHasNoRatesYet) {
   EXPECT_THAT(blocks[1], HasSubstr("\n1            -        -        -        -        -"));
 }
 
-TEST_F(LiveViewTest, StopDuringTheSleepExitsCleanly) {
+TEST_F(LiveViewTest, StopBetweenSamplesExitsCleanly) {
   LinearTraffic(1, 1000, 1000, 0);
-  clock_.stop_after_sleeps = 2;  // Ctrl-C while waiting for the third refresh
+  fake_.max_samples = 2;
+  fake_.after_sample = [this](uint64_t n) {
+    if (n == 2) stop_.RequestStop();  // Ctrl-C while waiting for the third sample
+  };
   ASSERT_EQ(Run({"port", "stats", "p0", "--watch"}, /*tty=*/true), 0);
   EXPECT_EQ(err_.str(), "");
-  EXPECT_EQ(fake_.stats_polls["p0"], 2u);
   EXPECT_THAT(out_.str(), EndsWith(kAnsiShowCursor));
 }
 
-TEST_F(LiveViewTest, StopCancelsTheRpcInFlight) {
-  fake_.hang_stats = true;
+TEST_F(LiveViewTest, StopCancelsTheStream) {
+  LinearTraffic(1, 1000, 1000, 0);
+  fake_.hang_samples = true;
   std::thread interrupter([this] {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     stop_.RequestStop();
@@ -388,15 +443,38 @@ TEST_F(LiveViewTest, AnErrorEndsTheViewWithStatusOne) {
   EXPECT_EQ(out_.str(), "");
 }
 
-TEST_F(LiveViewTest, AnErrorAfterAFrameRestoresTheCursor) {
+TEST_F(LiveViewTest, APortGoneFromTheSamplesEndsTheViewAndRestoresTheCursor) {
   fake_.stats_fn = [](const std::string& name, uint64_t poll, PortStats* stats) {
-    if (poll == 2) return grpc::Status(grpc::StatusCode::NOT_FOUND, "port p0 not found");
+    if (poll == 2) return grpc::Status(grpc::StatusCode::NOT_FOUND, "");
     LinearStats(name, 1, poll, 1, 1, 0, stats);
     return grpc::Status::OK;
   };
   ASSERT_EQ(Run({"port", "stats", "p0", "--watch", "--count", "5"}, /*tty=*/true), 1);
-  EXPECT_EQ(err_.str(), "error: NOT_FOUND: port p0 not found\n");
+  EXPECT_EQ(err_.str(), "error: NOT_FOUND: port p0 was deleted\n");
   EXPECT_THAT(out_.str(), EndsWith(kAnsiShowCursor));
+}
+
+TEST_F(LiveViewTest, ThePortDeletedEventEndsTheView) {
+  LinearTraffic(1, 1, 1, 0);
+  fake_.events_fn = [](uint64_t poll) {
+    std::vector<Event> events;
+    if (poll == 3) events.emplace_back().mutable_port_deleted()->set_port("p0");
+    return events;
+  };
+  ASSERT_EQ(Run({"port", "stats", "p0", "--watch", "--count", "5"}), 1);
+  EXPECT_EQ(err_.str(), "error: NOT_FOUND: port p0 was deleted\n");
+  std::vector<std::string> blocks = absl::StrSplit(out_.str(), "\n\n");
+  EXPECT_EQ(blocks.size(), 2u);  // the frames before it
+}
+
+TEST_F(LiveViewTest, AStreamErrorEndsTheView) {
+  fake_.stats_fn = [](const std::string& name, uint64_t poll, PortStats* stats) {
+    if (poll == 2) return grpc::Status(grpc::StatusCode::INTERNAL, "boom");
+    LinearStats(name, 1, poll, 1, 1, 0, stats);
+    return grpc::Status::OK;
+  };
+  ASSERT_EQ(Run({"port", "stats", "p0", "--watch"}), 1);
+  EXPECT_EQ(err_.str(), "error: INTERNAL: boom\n");
 }
 
 // --- top -----------------------------------------------------------------------------------
@@ -461,10 +539,52 @@ TEST_F(TopTest, BusiestPortsAndCores) {
                 "PORT   TYPE         STATE   RX_PPS   TX_PPS   RX_BPS   TX_BPS   DROP/S\n"
                 "p1     vhost-user   UP       3.00k    3.00k    2.40M    36.0M        7\n"
                 "p0     vhost-user   UP         100      100    80.0k    1.20M        0\n");
-  // Every refresh lists every page, then asks for each port's stats and the cores.
+  // The ports listed once (every page), then one stream of every port's samples.
+  EXPECT_THAT(fake_.list_ports_tokens, ElementsAre("", "2"));
+  const WatchEventsRequest watch = TheWatch();
+  EXPECT_TRUE(watch.follow());
+  EXPECT_EQ(watch.port(), "");
+  EXPECT_EQ(watch.stats_interval().seconds(), 1);
+}
+
+TEST_F(TopTest, EventsKeepThePortsCurrent) {
+  fake_.events_fn = [this](uint64_t poll) {
+    std::vector<Event> events;
+    if (poll != 2) return events;
+    Port created;
+    created.set_name("p3");
+    created.set_type("vhost-kernel");
+    created.mutable_status()->set_state(PortStatus::WAITING_FOR_PEER);
+    *events.emplace_back().mutable_port_created()->mutable_port() = created;
+    fake_.ports.push_back(created);  // (under the fake's lock)
+    PortStateChanged* change = events.emplace_back().mutable_port_state_changed();
+    change->set_port("p0");
+    change->set_old_state(PortStatus::UP);
+    change->set_new_state(PortStatus::ERROR);
+    events.emplace_back().mutable_port_deleted()->set_port("p2");
+    fake_.ports.erase(fake_.ports.begin() + 2);
+    return events;
+  };
+  ASSERT_EQ(Run({"top", "--count", "2"}), 0) << err_.str();
+  std::vector<std::string> blocks = absl::StrSplit(out_.str(), "\nvhostd top");
+  ASSERT_EQ(blocks.size(), 2u);
+  EXPECT_THAT(blocks[1], HasSubstr("ports: 3   cores: 2"));
+  EXPECT_THAT(blocks[1], HasSubstr("\np3     vhost-kernel   WAITING_FOR_PEER "));
+  EXPECT_THAT(blocks[1], HasSubstr("\np0     vhost-user     ERROR "));
+  EXPECT_THAT(blocks[1], Not(HasSubstr("\np2 ")));
+  EXPECT_THAT(fake_.list_ports_tokens, ElementsAre("", "2"));  // no listing again
+}
+
+TEST_F(TopTest, AWatcherThatFellBehindListsAgain) {
+  fake_.events_fn = [](uint64_t poll) {
+    std::vector<Event> events;
+    if (poll == 2) {
+      events.emplace_back().mutable_events_missed()->set_reason(EventsMissed::SLOW_WATCHER);
+    }
+    return events;
+  };
+  ASSERT_EQ(Run({"top", "--count", "2"}), 0) << err_.str();
   EXPECT_THAT(fake_.list_ports_tokens, ElementsAre("", "2", "", "2"));
-  EXPECT_EQ(fake_.stats_polls["p2"], 2u);
-  EXPECT_EQ(fake_.cores_polls, 2u);
 }
 
 TEST_F(TopTest, DefaultLimitShowsEveryPortHere) {
@@ -482,7 +602,7 @@ TEST_F(TopTest, DefaultLimitShowsEveryPortHere) {
   EXPECT_THAT(blocks[1], HasSubstr("WAITING_FOR_PEER"));
 }
 
-TEST_F(TopTest, APortDeletedMeanwhileIsLeftOut) {
+TEST_F(TopTest, APortMissingFromASampleIsLeftOut) {
   auto rates = fake_.stats_fn;
   fake_.stats_fn = [rates](const std::string& name, uint64_t poll, PortStats* stats) {
     if (name == "p2") return grpc::Status(grpc::StatusCode::NOT_FOUND, "port p2 not found");
@@ -559,18 +679,28 @@ TEST_F(TopTest, NoPortsNoCores) {
 
 // --- Real time -------------------------------------------------------------------------------
 
-TEST_F(LiveViewTest, EachRefreshHasItsOwnDeadline) {
+TEST_F(LiveViewTest, SamplesOnTimeKeepTheViewGoingPastTheTimeout) {
   LinearTraffic(1, 1, 1, 0);
-  ParseResult parsed = ParseArgs({"--timeout", "0.2", "port", "stats", "p0", "--watch",
-                                  "--interval", "0.15", "--count", "4"});
-  ASSERT_TRUE(parsed.ok());
+  fake_.sample_pause = absl::Milliseconds(150);
   auto start = std::chrono::steady_clock::now();
-  // 3 intervals of 150 ms: longer than the 200 ms --timeout, which applies per refresh.
-  EXPECT_EQ(RunLiveView(parsed.command, "fake", channel_, false, SystemClock(), stop_, out_, err_),
+  // 3 gaps of 150 ms: longer than the 200 ms --timeout, which bounds each wait for a
+  // sample beyond the interval, not the view.
+  ASSERT_EQ(Run({"--timeout", "0.2", "port", "stats", "p0", "--watch", "--interval", "0.15",
+                 "--count", "4"}),
             0)
       << err_.str();
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(440));
-  EXPECT_EQ(fake_.stats_polls["p0"], 4u);
+}
+
+TEST_F(LiveViewTest, ADaemonThatStopsSendingSamplesIsGivenUpOn) {
+  LinearTraffic(1, 1, 1, 0);
+  fake_.max_samples = 1;
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(Run({"--timeout", "0.2", "port", "stats", "p0", "--watch", "--interval", "0.1"}), 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_THAT(err_.str(), AllOf(StartsWith("error: DEADLINE_EXCEEDED: "),
+                                HasSubstr("the daemon sent no stats sample for 300ms")));
+  EXPECT_THAT(out_.str(), StartsWith("port p0 "));  // the one frame
 }
 
 TEST_F(LiveViewTest, RunCommandRunsLiveViewsAsPlainBlocks) {

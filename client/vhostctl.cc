@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     const char* term = std::getenv("TERM");
     const bool tty =
         isatty(STDOUT_FILENO) == 1 && !(term != nullptr && std::string(term) == "dumb");
-    status = vhostctl::RunLiveView(command, target, channel, tty, vhostctl::SystemClock(), stop,
+    status = vhostctl::RunLiveView(command, target, channel, tty, stop,
                                    std::cout, std::cerr);
   } else {
     const std::shared_ptr<grpc::Channel> channel = vhostctl::DialDaemon(*address);

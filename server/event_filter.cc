@@ -1,6 +1,7 @@
 #include "server/event_filter.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "server/names.h"
 
 namespace vhostd {
@@ -10,6 +11,15 @@ using vhostd::v1::Event;
 absl::Status ValidateWatchRequest(const vhostd::v1::WatchEventsRequest& request) {
   if (!request.port().empty()) {
     if (absl::Status s = ValidateName(request.port(), "port"); !s.ok()) return s;
+  }
+  if (request.has_stats_interval()) {
+    const google::protobuf::Duration& interval = request.stats_interval();
+    if (!request.follow()) return absl::InvalidArgumentError("stats_interval: only with follow");
+    const absl::Duration d = StatsInterval(request);
+    if (interval.nanos() < 0 || interval.nanos() > 999999999 || d < kMinStatsInterval || d > kMaxStatsInterval) {
+      return absl::InvalidArgumentError(absl::StrCat("stats_interval: must be from ", absl::FormatDuration(kMinStatsInterval),
+                                                     " to ", absl::FormatDuration(kMaxStatsInterval)));
+    }
   }
   const std::string& id = request.instance_id();
   if (id.empty()) return absl::OkStatus();
@@ -47,11 +57,17 @@ bool EventConcernsPort(const Event& event, const std::string& port) {
     case Event::kBridgeChanged:
       return event.bridge_changed().port() == port;
     case Event::kEventsMissed:
+    case Event::kStatsSample:
       return true;
     case Event::KIND_NOT_SET:
       break;
   }
   return false;
+}
+
+absl::Duration StatsInterval(const vhostd::v1::WatchEventsRequest& request) {
+  if (!request.has_stats_interval()) return absl::ZeroDuration();
+  return absl::Seconds(request.stats_interval().seconds()) + absl::Nanoseconds(request.stats_interval().nanos());
 }
 
 }  // namespace vhostd

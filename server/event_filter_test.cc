@@ -1,5 +1,8 @@
 #include "server/event_filter.h"
 
+#include <cstdint>
+#include <utility>
+
 #include "gtest/gtest.h"
 
 namespace vhostd {
@@ -15,6 +18,30 @@ TEST(ValidateWatchRequest, AcceptsTheFieldsAsAClientSendsThem) {
   request.set_after_sequence(17);
   request.set_instance_id("0123456789abcdef0123456789abcdef");
   EXPECT_TRUE(ValidateWatchRequest(request).ok());
+}
+
+TEST(ValidateWatchRequest, StatsIntervalOnlyWithFollowAndWithinBounds) {
+  WatchEventsRequest request;
+  request.mutable_stats_interval()->set_seconds(1);
+  absl::Status status = ValidateWatchRequest(request);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "stats_interval: only with follow");
+  request.set_follow(true);
+  EXPECT_TRUE(ValidateWatchRequest(request).ok());
+  EXPECT_EQ(StatsInterval(request), absl::Seconds(1));
+  for (auto [seconds, nanos] : {std::pair<int64_t, int32_t>{0, 99999999}, {3600, 1}, {0, 0}, {-1, 0},
+                                {1, -5}, {0, 1000000000}, {INT64_MAX, 0}}) {
+    request.mutable_stats_interval()->set_seconds(seconds);
+    request.mutable_stats_interval()->set_nanos(nanos);
+    status = ValidateWatchRequest(request);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << seconds << "s " << nanos;
+    EXPECT_EQ(status.message(), "stats_interval: must be from 100ms to 1h") << seconds << "s " << nanos;
+  }
+  request.mutable_stats_interval()->set_seconds(0);
+  request.mutable_stats_interval()->set_nanos(100000000);
+  EXPECT_TRUE(ValidateWatchRequest(request).ok());
+  request.clear_stats_interval();
+  EXPECT_EQ(StatsInterval(request), absl::ZeroDuration());
 }
 
 TEST(ValidateWatchRequest, NamesTheBadField) {

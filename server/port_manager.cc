@@ -351,6 +351,20 @@ absl::StatusOr<PortStats> PortManager::GetPortStats(const std::string& name) {
   return Stats(it->second);
 }
 
+vhostd::v1::StatsSample PortManager::SampleStats(const std::string& port) {
+  vhostd::v1::StatsSample sample;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!port.empty()) {
+      if (auto it = ports_.find(port); it != ports_.end()) *sample.add_ports() = Stats(it->second);
+      return sample;
+    }
+    for (const auto& [name, entry] : ports_) *sample.add_ports() = Stats(entry);
+  }
+  *sample.mutable_cores() = std::move(*ListCores().mutable_cores());
+  return sample;
+}
+
 absl::Status PortManager::ValidateCrossConnect(const CrossConnect& xconnect) {
   if (absl::Status s = ValidateName(xconnect.name(), "cross_connect.name"); !s.ok()) return s;
   if (absl::Status s = ValidateName(xconnect.port_a(), "cross_connect.port_a"); !s.ok()) return s;

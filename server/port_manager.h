@@ -62,6 +62,9 @@ class PortManager : public PortEvents {
   absl::StatusOr<vhostd::v1::ListPortsResponse> ListPorts(const vhostd::v1::ListPortsRequest& request);
   absl::Status DeletePort(const std::string& name, bool allow_missing);
   absl::StatusOr<vhostd::v1::PortStats> GetPortStats(const std::string& name);
+  // WatchEvents' samples: the stats of `port` (none if it does not exist), or with an
+  // empty `port` those of every port, by name, and the cores.
+  vhostd::v1::StatsSample SampleStats(const std::string& port);
 
   absl::StatusOr<vhostd::v1::CrossConnect> CreateCrossConnect(vhostd::v1::CrossConnect xconnect);
   absl::Status DeleteCrossConnect(const std::string& name, bool allow_missing);

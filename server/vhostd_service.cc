@@ -1,5 +1,8 @@
 #include "server/vhostd_service.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "absl/time/clock.h"
 #include "server/event_filter.h"
 
@@ -8,6 +11,42 @@ namespace {
 
 // How often a watch that has nothing to send looks whether its client went away.
 constexpr absl::Duration kWatchCancelCheck = absl::Milliseconds(200);
+
+// When a watch with a stats_interval sends its next StatsSample, and the samples' time:
+// the wall clock at the start advanced by the monotonic clock.
+class StatsSampler {
+ public:
+  explicit StatsSampler(absl::Duration interval)
+      : interval_(interval), next_(interval > absl::ZeroDuration() ? start_ : absl::InfiniteFuture()) {}
+
+  // When the next sample is due, on the wall clock (which Watcher::Next waits by).
+  absl::Time WakeBy() const { return absl::Now() + (next_ - Now()); }
+
+  // Whether a sample is due; if so, schedules the next one interval after it (or after
+  // now, for a client too slow to take them in time: fewer samples, no backlog).
+  bool Due() {
+    const absl::Time now = Now();
+    if (now < next_) return false;
+    next_ = std::max(next_ + interval_, now);
+    return true;
+  }
+
+  void Stamp(vhostd::v1::Event* sample) const {
+    const int64_t nanos = absl::ToUnixNanos(Now());
+    sample->mutable_time()->set_seconds(nanos / 1000000000);
+    sample->mutable_time()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  }
+
+ private:
+  absl::Time Now() const {
+    return start_ + absl::FromChrono(std::chrono::steady_clock::now() - steady_start_);
+  }
+
+  const absl::Duration interval_;
+  const absl::Time start_ = absl::Now();
+  const std::chrono::steady_clock::time_point steady_start_ = std::chrono::steady_clock::now();
+  absl::Time next_;
+};
 
 // Copies a successful result into `out`, or returns the error.
 template <typename T, typename Out>
@@ -143,9 +182,16 @@ grpc::Status VhostdService::WatchEvents(grpc::ServerContext* context, const vhos
   if (!watcher.ok()) return ToGrpcStatus(watcher.status());
   // The watch is registered: from here on no change escapes it (clients list after this).
   writer->SendInitialMetadata();
+  StatsSampler sampler(StatsInterval(*request));
   vhostd::v1::Event event;
   while (!context->IsCancelled()) {
-    switch ((*watcher)->Next(absl::Now() + kWatchCancelCheck, &event)) {
+    if (sampler.Due()) {
+      vhostd::v1::Event sample;
+      *sample.mutable_stats_sample() = manager_->SampleStats(request->port());
+      sampler.Stamp(&sample);
+      if (!writer->Write(sample)) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+    }
+    switch ((*watcher)->Next(std::min(absl::Now() + kWatchCancelCheck, sampler.WakeBy()), &event)) {
       case EventLog::Watcher::Result::kEvent:
         if (!request->port().empty() && !EventConcernsPort(event, request->port())) break;
         // Blocks while the client does not read (flow control): meanwhile the log goes

@@ -12,6 +12,10 @@ real dpdk-testpmd frontend.
 - 1,000 port creations all reach a follow watch; a client that disconnects and resumes
   from the last sequence it saw sees every event once, in order; a watcher that reads
   nothing is told it fell behind (SLOW_WATCHER).
+- A watch with a stats_interval gets a StatsSample (sequence 0, not in the history) at
+  once and then one per interval, between the events: every port's counters, growing
+  under testpmd traffic, and the cores; with a port filter only that port's. Bad
+  intervals are refused naming the field.
 - `vhostctl events` prints the history, `--since N` what follows N, `-o json` one
   protobuf-JSON object per line, and `--follow` prints a new event as it happens.
 """
@@ -26,6 +30,7 @@ import time
 import unittest
 
 import grpc
+from google.protobuf import duration_pb2
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testlib"))
 from testpmd import Testpmd, short_tmpdir, virtio_user_vdev  # noqa: E402
@@ -37,6 +42,20 @@ HISTORY = 32
 
 def say(message):
     print("CHECK: " + message, flush=True)
+
+
+def duration(seconds):
+    d = duration_pb2.Duration()
+    d.FromNanoseconds(int(seconds * 1e9))
+    return d
+
+
+def wait_until(predicate, timeout=10.0):
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.05)
 
 
 class Collector:
@@ -143,6 +162,54 @@ class EventsTest(unittest.TestCase):
                 self.assertEqual(body.port, "p0", e)
         self.assertFalse(any(e.HasField("bridge_changed") for e in only_p0.events))
         say("%d events in order; the p0 watch saw %d of them" % (len(events), len(only_p0.events)))
+
+    def test_stats_samples_every_interval(self):
+        for name in ("p0", "p1"):
+            self.stub.CreatePort(api.CreatePortRequest(port=vhost_user_port(name, socket_path=name + ".sock")))
+        self.stub.CreateCrossConnect(api.CreateCrossConnectRequest(
+            cross_connect=api.CrossConnect(name="x", port_a="p0", port_b="p1")))
+        tp = Testpmd([virtio_user_vdev(i, self.sock(n)) for i, n in enumerate(("p0", "p1"))], lcores="1,0",
+                     main_lcore=1, forward_mode="io", log_path=os.path.join(self.workdir, "testpmd.log"))
+        tp.start()
+        interval = 0.2
+        every = Collector(self.stub, stats_interval=duration(interval))
+        only_p1 = Collector(self.stub, port="p1", stats_interval=duration(interval))
+        try:
+            for name in ("p0", "p1"):
+                wait_until(lambda: self.stub.GetPort(api.GetPortRequest(name=name)).status.state == api.PortStatus.UP)
+            tp.start_forwarding(tx_first=4)
+            started = time.time()
+            samples = lambda c: [e for e in list(c.events) if e.HasField("stats_sample")]  # noqa: E731
+            wait_until(lambda: len(samples(every)) >= 8 and len(samples(only_p1)) >= 8, timeout=20)
+            took = time.time() - started
+        finally:
+            every.close()
+            only_p1.close()
+            tp.close()
+        got = samples(every)
+        for e in got:
+            self.assertEqual(e.sequence, 0)
+            self.assertEqual([p.name for p in e.stats_sample.ports], ["p0", "p1"])
+            self.assertEqual([c.lcore for c in e.stats_sample.cores], [1])
+        times = [e.time.ToNanoseconds() / 1e9 for e in got]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        say("%d samples, gaps %.3f..%.3f s" % (len(got), min(gaps), max(gaps)))
+        self.assertTrue(all(interval * 0.9 <= g <= interval * 3 for g in gaps), gaps)
+        self.assertLess(took, 8 * interval * 4)
+        rx = [e.stats_sample.ports[0].rx_packets for e in got]
+        self.assertEqual(rx, sorted(rx))
+        self.assertGreater(rx[-1], rx[0])
+        for e in samples(only_p1):
+            self.assertEqual([p.name for p in e.stats_sample.ports], ["p1"])
+            self.assertEqual(len(e.stats_sample.cores), 0)
+        # Samples are not history.
+        self.assertFalse(any(e.HasField("stats_sample") for e in self.history(after_sequence=0)))
+        for request, message in ((dict(follow=False, stats_interval=duration(1)), "stats_interval: only with follow"),
+                                 (dict(follow=True, stats_interval=duration(0.05)), "stats_interval: must be from")):
+            with self.assertRaises(grpc.RpcError) as caught:
+                list(self.stub.WatchEvents(api.WatchEventsRequest(**request), timeout=5))
+            self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn(message, caught.exception.details())
 
     def test_resume_expired_history_and_restart(self):
         for i in range(20):
