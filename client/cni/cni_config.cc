@@ -173,9 +173,28 @@ absl::Status ParseXconnect(const json& object, std::optional<XconnectOptions>* o
   return absl::OkStatus();
 }
 
+// "trunkVlans": [10, 20, ...], each 1..4094 once, at least one; absent: no trunk.
+absl::Status ParseTrunkVlans(const json& object, std::vector<uint32_t>* vlans) {
+  auto it = object.find("trunkVlans");
+  if (it == object.end() || it->is_null()) return absl::OkStatus();
+  if (!it->is_array() || it->empty()) return Invalid("bridge.trunkVlans", "must be a non-empty list of VLAN IDs");
+  std::set<uint64_t> seen;
+  for (size_t i = 0; i < it->size(); ++i) {
+    const std::string field = absl::StrCat("bridge.trunkVlans[", i, "]");
+    const json entry = json::object({{"vlan", (*it)[i]}});
+    uint64_t vlan = 0;
+    bool present = false;
+    if (absl::Status s = GetUint(entry, "vlan", field, 1, 4094, &vlan, &present); !s.ok()) return s;
+    if (!present) return Invalid(field, "must be an integer in 1..4094");
+    if (!seen.insert(vlan).second) return Invalid(field, absl::StrCat("VLAN ", vlan, " is listed twice"));
+    vlans->push_back(static_cast<uint32_t>(vlan));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseBridge(const json& object, std::optional<BridgeOptions>* out) {
   if (!object.is_object()) return Invalid("bridge", "must be an object");
-  if (absl::Status s = OnlyKnownKeys(object, "bridge", {"name", "accessVlan"}); !s.ok()) return s;
+  if (absl::Status s = OnlyKnownKeys(object, "bridge", {"name", "accessVlan", "trunkVlans"}); !s.ok()) return s;
   BridgeOptions options;
   if (absl::Status s = GetString(object, "name", "bridge.name", true, &options.name); !s.ok()) return s;
   uint64_t vlan = 0;
@@ -184,6 +203,10 @@ absl::Status ParseBridge(const json& object, std::optional<BridgeOptions>* out) 
     return s;
   }
   options.access_vlan = static_cast<uint32_t>(vlan);
+  if (absl::Status s = ParseTrunkVlans(object, &options.trunk_vlans); !s.ok()) return s;
+  if (options.access_vlan != 0 && !options.trunk_vlans.empty()) {
+    return Invalid("bridge.trunkVlans", "a port is an access port (accessVlan) or a trunk, not both");
+  }
   *out = options;
   return absl::OkStatus();
 }

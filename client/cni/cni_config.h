@@ -33,10 +33,12 @@ struct XconnectOptions {
 };
 
 // "bridge": add the port to this vhostd bridge (made with the daemon's defaults when
-// missing), as an access port of `access_vlan` when set.
+// missing), as an access port of `access_vlan` or a trunk of `trunk_vlans` when set
+// (at most one of them).
 struct BridgeOptions {
   std::string name;
   uint32_t access_vlan = 0;
+  std::vector<uint32_t> trunk_vlans;
 };
 
 struct Attachment {

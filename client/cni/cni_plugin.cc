@@ -229,6 +229,7 @@ absl::Status Plugin::JoinBridge(const Port& port, UndoList* undo) {
   vhostd::v1::BridgePort member;
   member.set_port(port.name());
   if (net_.bridge->access_vlan != 0) member.set_access_vlan(net_.bridge->access_vlan);
+  for (uint32_t vlan : net_.bridge->trunk_vlans) member.mutable_trunk()->add_vlans(vlan);
   if (absl::Status s = daemon_->AddBridgePort(name, member); !s.ok()) {
     return WithPrefix(ToCniError(s, "vhostd AddBridgePort"), "bridge: ");
   }

@@ -1,18 +1,21 @@
 // The CNI protocol pieces: versions, environment, config, result type, error objects.
 #include <map>
 #include <string>
+#include <vector>
 
 #include "client/cni/cni_config.h"
 #include "client/cni/cni_env.h"
 #include "client/cni/cni_error.h"
 #include "client/cni/cni_result.h"
 #include "client/cni/cni_version.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
 namespace vhostd_cni {
 namespace {
 
+using ::testing::HasSubstr;
 using nlohmann::json;
 
 json BaseConfig() {
@@ -188,6 +191,21 @@ TEST(Config, MalformedConfigsGetTheSpecsCodes) {
   ASSERT_TRUE(bridged.ok()) << bridged.status();
   EXPECT_EQ(bridged->bridge->name, "br0");
   EXPECT_EQ(bridged->bridge->access_vlan, 10u);
+  EXPECT_TRUE(bridged->bridge->trunk_vlans.empty());
+  conf["bridge"] = {{"name", "br0"}, {"trunkVlans", {10, 20, 4094}}};
+  absl::StatusOr<NetConf> trunk = ParseNetConf(conf.dump(), "ADD");
+  ASSERT_TRUE(trunk.ok()) << trunk.status();
+  EXPECT_EQ(trunk->bridge->access_vlan, 0u);
+  EXPECT_EQ(trunk->bridge->trunk_vlans, (std::vector<uint32_t>{10, 20, 4094}));
+  for (const json& bad : {json::array(), json(7), json({10, 0}), json({10, 4095}), json({10, 10}),
+                          json({10, -1}), json({"10"}), json({1.5})}) {
+    conf["bridge"] = {{"name", "br0"}, {"trunkVlans", bad}};
+    absl::StatusOr<NetConf> refused = ParseNetConf(conf.dump(), "ADD");
+    EXPECT_EQ(CniCodeOf(refused.status()), kInvalidConfig) << bad.dump();
+    EXPECT_THAT(std::string(refused.status().message()), HasSubstr("bridge.trunkVlans")) << bad.dump();
+  }
+  conf["bridge"] = {{"name", "br0"}, {"accessVlan", 10}, {"trunkVlans", {20}}};
+  EXPECT_EQ(CodeOfParse(conf), kInvalidConfig);  // one or the other
   conf = BaseConfig();
   conf["portType"] = "vhost-kernel";
   conf["mtu"] = 20;

@@ -78,6 +78,44 @@ def tcp_transfer(src_ns, dst_ns, address, payload_path):
     return int(size), digest
 
 
+# Raw Ethernet frames on eth1 (ethertype 0x88b5, IEEE's local experimental one).
+# "send VLAN": a broadcast frame, tagged with VLAN unless 0. "receive": prints the first
+# such frame's VLAN (the kernel hands the tag over as PACKET_AUXDATA) and payload, or
+# "nothing" within 2 s.
+RAW_FRAMES = r"""
+import socket, struct, sys, time
+ETHERTYPE, ETH_P_ALL, SOL_PACKET, PACKET_AUXDATA = 0x88b5, 3, 263, 8
+# Receiving on ETH_P_ALL: a socket of one ethertype sees a frame only after the kernel
+# dropped its VLAN tag (no VLAN device takes it).
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL if sys.argv[1] == "receive" else 0))
+s.bind(("eth1", 0))
+if sys.argv[1] == "send":
+    vlan = int(sys.argv[2])
+    tag = struct.pack("!HH", 0x8100, vlan) if vlan else b""
+    payload = ("hello from vlan %d" % vlan).encode()
+    s.send(b"\xff" * 6 + s.getsockname()[4] + tag + struct.pack("!H", ETHERTYPE) + payload.ljust(46, b"\0"))
+    sys.exit(0)
+s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+deadline = time.time() + 2
+while time.time() < deadline:
+    s.settimeout(max(0.01, deadline - time.time()))
+    try:
+        data, ancillary, _, _ = s.recvmsg(2048, 1024)
+    except socket.timeout:
+        break
+    if struct.unpack("!H", data[12:14])[0] != ETHERTYPE:
+        continue  # (IPv6 router solicitations and the like)
+    vlan = 0
+    for level, kind, value in ancillary:
+        if level == SOL_PACKET and kind == PACKET_AUXDATA:
+            status, _, _, _, _, tci, _ = struct.unpack("IIIHHHH", value[:20])
+            vlan = tci & 0xfff if status & (1 << 4) else 0  # TP_STATUS_VLAN_VALID
+    print("vlan=%d %s" % (vlan, data[14:].rstrip(b"\0").decode()))
+    sys.exit(0)
+print("nothing")
+"""
+
+
 def port_name(container_id, ifname):
     return "cni-" + hashlib.sha256(("%s/%s" % (container_id, ifname)).encode()).hexdigest()[:16]
 
@@ -365,6 +403,45 @@ class CniTest(unittest.TestCase):
         for i in range(2):
             self.assertOk(cni.run("DEL", container_id="br%d" % i, ifname="eth1", netns=pods[i][1]))
         self.assertEqual(len(self.daemon.stub().GetBridge(api.GetBridgeRequest(name="cnibr0")).ports), 0)
+        self.assertEqual(self.leases(), [])
+
+    def test_vhost_kernel_bridge_vlans(self):
+        """Access ports of VLANs 10 and 20 and a trunk of both, each from its own network
+        config. Raw frames (this kernel has no 802.1Q module for sub-interfaces): one the
+        trunk pod tags with VLAN 10 reaches the VLAN 10 pod untagged and not the VLAN 20
+        pod; one the VLAN 20 pod sends reaches the trunk pod tagged 20 and not the VLAN 10
+        pod."""
+        pods = {name: self.netns("vl" + name) for name in ("a10", "a20", "trunk")}
+        bridges = {"a10": {"name": "cnivl", "accessVlan": 10}, "a20": {"name": "cnivl", "accessVlan": 20},
+                   "trunk": {"name": "cnivl", "trunkVlans": [10, 20]}}
+        for name, (ns, path) in pods.items():
+            self.assertOk(Cni(self.conf("vhost-kernel", bridge=bridges[name])).run(
+                "ADD", container_id="vl" + name, ifname="eth1", netns=path))
+        members = {p.port: p for p in self.daemon.stub().GetBridge(api.GetBridgeRequest(name="cnivl")).ports}
+        self.assertEqual(members[port_name("vla10", "eth1")].access_vlan, 10)
+        self.assertEqual(members[port_name("vla20", "eth1")].access_vlan, 20)
+        self.assertEqual(list(members[port_name("vltrunk", "eth1")].trunk.vlans), [10, 20])
+
+        def exchange(sender, vlan, receivers):
+            listening = {r: subprocess.Popen(["ip", "netns", "exec", pods[r][0], "/usr/bin/python3", "-c", RAW_FRAMES,
+                                              "receive"], stdout=subprocess.PIPE, text=True) for r in receivers}
+            time.sleep(0.5)  # bound and listening
+            for _ in range(3):
+                sh("/usr/bin/python3", "-c", RAW_FRAMES, "send", str(vlan), netns=pods[sender][0])
+                time.sleep(0.1)
+            return {r: p.communicate(timeout=10)[0].strip() for r, p in listening.items()}
+
+        got = exchange("trunk", 10, ("a10", "a20"))
+        self.assertEqual(got["a10"], "vlan=0 hello from vlan 10", got)  # untagged at the access port
+        self.assertEqual(got["a20"], "nothing", got)
+        got = exchange("a20", 0, ("trunk", "a10"))
+        self.assertEqual(got["trunk"], "vlan=20 hello from vlan 0", got)  # tagged at the trunk
+        self.assertEqual(got["a10"], "nothing", got)
+        print("CHECK: the trunk's VLAN 10 frame reached only VLAN 10, untagged; VLAN 20's reached the trunk tagged",
+              flush=True)
+        for name, (ns, path) in pods.items():
+            self.assertOk(Cni(self.conf("vhost-kernel", bridge=bridges[name])).run(
+                "DEL", container_id="vl" + name, ifname="eth1", netns=path))
         self.assertEqual(self.leases(), [])
 
     # --- daemon restarts, daemon down, GC, STATUS -----------------------------------------
