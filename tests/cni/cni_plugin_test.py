@@ -3,7 +3,10 @@ network config on stdin, the result or error object on stdout, real network name
 (ip netns), Debian's host-local IPAM from CNI_PATH, against a real vhostd.
 
 vhost-user ports natively; vhost-kernel with the plain-tap fallback where the host has
-no /dev/vhost-net (the same calls get /dev/vhost-net where it exists).
+no /dev/vhost-net (the same calls get /dev/vhost-net where it exists); vDPA where the
+kernel has vdpa_sim_net. The kernel lab (tests/lab) runs this file in a QEMU guest with
+VHOSTD_REQUIRE_KERNEL=1: there vhost-kernel ports must use vhost-net (no fallback) and
+the vDPA tests must run.
 """
 
 import hashlib
@@ -20,12 +23,18 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testlib"))
 from testpmd import Testpmd, virtio_user_vdev  # noqa: E402
-from vhostd_proc import Vhostd, _repo_file, import_api, spec_of  # noqa: E402
+from vhostd_proc import Vhostd, _repo_file, import_api, spec_of, type_status_of  # noqa: E402
 
 api = import_api()
 CNI_BIN = _repo_file("client/vhostd-cni")
 CNI_PATH = "/usr/lib/cni"
 SUBNET = "10.%d.%d" % (90 + os.getpid() % 10, os.getpid() % 200 + 10)
+# Set by the kernel lab: a missing kernel feature is a failure, not a fallback or skip.
+REQUIRE_KERNEL = os.environ.get("VHOSTD_REQUIRE_KERNEL") == "1"
+POOL_EXHAUSTED = 105  # vhostd-cni's code for a used-up vdpa.devices pool (cni_error.h)
+EXPECTED_TAP_BACKEND = "vhost-net" if os.path.exists("/dev/vhost-net") or REQUIRE_KERNEL else "plain-tap"
+# Memory for the daemon; the lab guest has little RAM.
+MEM_MB = int(os.environ.get("VHOSTD_TEST_MEM_MB", "0"))
 
 
 def sh(*argv, check=True, netns=None):
@@ -116,6 +125,11 @@ print("nothing")
 """
 
 
+def vdpa_tool_works():
+    return shutil.which("vdpa") is not None and subprocess.run(["vdpa", "mgmtdev", "show"],
+                                                               capture_output=True).returncode == 0
+
+
 def port_name(container_id, ifname):
     return "cni-" + hashlib.sha256(("%s/%s" % (container_id, ifname)).encode()).hexdigest()[:16]
 
@@ -146,7 +160,8 @@ class CniTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.workdir = tempfile.mkdtemp(prefix="cni", dir="/tmp")
-        cls.daemon = Vhostd(cls.workdir, cores="1", extra_flags=["--metrics-address="])
+        flags = ["--metrics-address="] + (["--memory-mb=%d" % MEM_MB, "--mbufs=8192"] if MEM_MB else [])
+        cls.daemon = Vhostd(cls.workdir, cores="1", extra_flags=flags)
         cls.daemon.start()
         cls.namespaces = []
 
@@ -176,7 +191,7 @@ class CniTest(unittest.TestCase):
                 "ipam": {"type": "host-local", "subnet": SUBNET + ".0/24", "dataDir": self.ipam_dir}}
         if port_type == "vhost-user":
             conf["vhostUser"] = {"socketDir": self.daemon.socket_dir, "group": 0, "permissions": "0660"}
-        if port_type == "vhost-kernel":
+        if port_type == "vhost-kernel" and not REQUIRE_KERNEL:
             conf["spec"] = {"allowPlainTap": True}
         conf.update(extra)
         return conf
@@ -344,6 +359,9 @@ class CniTest(unittest.TestCase):
             self.assertEqual(interface["sandbox"], "/var/run/netns/" + ns)
             addresses = ["%s/%d" % (a["local"], a["prefixlen"]) for a in link["addr_info"] if a["family"] == "inet"]
             self.assertEqual(addresses, [add.json["ips"][0]["address"]])
+        for container in ("ka1", "kb1"):
+            self.assertEqual(self.ports()[port_name(container, "eth1")].status.backend, EXPECTED_TAP_BACKEND)
+        print("CHECK: both taps served by %s" % EXPECTED_TAP_BACKEND, flush=True)
         xconnects = self.daemon.stub().ListCrossConnects(api.ListCrossConnectsRequest()).cross_connects
         self.assertEqual([(x.name, sorted([x.port_a, x.port_b])) for x in xconnects],
                          [("pair-kernel", sorted([port_name("ka1", "eth1"), port_name("kb1", "eth1")]))])
@@ -366,7 +384,7 @@ class CniTest(unittest.TestCase):
         check_b = cni.run("CHECK", container_id="kb1", ifname="eth1", netns=path_b, conf=dict(conf, prevResult=add_b.json))
         self.assertCniError(check_b, 104, "lacks address")
         # ADD of an interface name the pod already has is refused and leaves nothing.
-        sh("ip", "link", "add", "eth2", "type", "veth", "peer", "name", "eth2p", netns=ns_a)  # no dummy module here
+        sh("ip", "tuntap", "add", "dev", "eth2", "mode", "tap", netns=ns_a)  # (tun only: no veth or dummy module in the lab)
         self.assertCniError(cni.run("ADD", container_id="ka1", ifname="eth2", netns=path_a), 106, "eth2")
         self.assertNotIn(port_name("ka1", "eth2"), self.ports())
         # DEL of one side removes the cross-connect with it; the other waits alone.
@@ -442,6 +460,58 @@ class CniTest(unittest.TestCase):
         for name, (ns, path) in pods.items():
             self.assertOk(Cni(self.conf("vhost-kernel", bridge=bridges[name])).run(
                 "DEL", container_id="vl" + name, ifname="eth1", netns=path))
+        self.assertEqual(self.leases(), [])
+
+    # --- vDPA: a device from the network's pool ----------------------------------------
+
+    @unittest.skipUnless(REQUIRE_KERNEL or vdpa_tool_works(),
+                         "no vDPA in this kernel (vdpa mgmtdev show fails); the QEMU lab (tests/lab) runs this "
+                         "test with vdpa_sim_net")
+    def test_vdpa_pool_lifecycle(self):
+        for i in range(2):
+            sh("vdpa", "dev", "add", "name", "cnivd%d" % i, "mgmtdev", "vdpasim_net", "mac", "02:00:00:00:0e:0%d" % i)
+            self.addCleanup(sh, "vdpa", "dev", "del", "cnivd%d" % i, check=False)
+        devinfo = [os.path.join(self.workdir, "devinfo-vd%d.json" % i) for i in range(3)]
+        confs = [self.conf("vdpa", vdpa={"devices": ["cnivd0", "cnivd1"]}, runtimeConfig={"CNIDeviceInfoFile": d})
+                 for d in devinfo]
+        pods = [self.netns("vd%d" % i) for i in range(3)]
+        adds = []
+        for i in range(2):
+            add = Cni(confs[i]).run("ADD", container_id="vd%d" % i, ifname="net1", netns=pods[i][1])
+            self.assertOk(add)
+            adds.append(add.json)
+            # ADD again: the same device, the same result.
+            again = Cni(confs[i]).run("ADD", container_id="vd%d" % i, ifname="net1", netns=pods[i][1])
+            self.assertOk(again)
+            self.assertEqual(again.json, add.json)
+        ports = [self.ports()[port_name("vd%d" % i, "net1")] for i in range(2)]
+        self.assertEqual(sorted(spec_of(p).device for p in ports), ["cnivd0", "cnivd1"])
+        for i, port in enumerate(ports):
+            self.assertEqual(port.status.backend, "vhost-vdpa")
+            with open(devinfo[i]) as f:
+                info = json.load(f)
+            self.assertEqual(info["type"], "vdpa")
+            self.assertTrue(info["vdpa"]["path"].startswith("/dev/vhost-vdpa-"), info)
+            self.assertEqual(info["vdpa"]["path"], type_status_of(port).device_path)
+        # The pool is used up: a third attachment is refused and leaves nothing.
+        third = Cni(confs[2]).run("ADD", container_id="vd2", ifname="net1", netns=pods[2][1])
+        self.assertCniError(third, POOL_EXHAUSTED, "vdpa.devices: every device of the pool is in use")
+        self.assertNotIn(port_name("vd2", "net1"), self.ports())
+        self.assertFalse(os.path.exists(devinfo[2]))
+        self.assertEqual(len(self.leases()), 2)
+        # DEL frees a device; the third attachment gets it.
+        freed = spec_of(ports[0]).device
+        self.assertOk(Cni(confs[0]).run("DEL", container_id="vd0", ifname="net1", netns=pods[0][1],
+                                        conf=dict(confs[0], prevResult=adds[0])))
+        self.assertFalse(os.path.exists(devinfo[0]))
+        third = Cni(confs[2]).run("ADD", container_id="vd2", ifname="net1", netns=pods[2][1])
+        self.assertOk(third)
+        self.assertEqual(spec_of(self.ports()[port_name("vd2", "net1")]).device, freed)
+        print("CHECK: vDPA pool of 2: two attachments, the third refused, then given the freed %s" % freed,
+              flush=True)
+        for i in (1, 2):
+            self.assertOk(Cni(confs[i]).run("DEL", container_id="vd%d" % i, ifname="net1", netns=pods[i][1]))
+        self.assertEqual([n for n in self.ports() if n.startswith("cni-")], [])
         self.assertEqual(self.leases(), [])
 
     # --- daemon restarts, daemon down, GC, STATUS -----------------------------------------

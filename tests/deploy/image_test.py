@@ -15,7 +15,10 @@ args, CPU and memory limits, the probes as `podman exec`), with the node's /run/
     DaemonSet's capabilities, /run/netns mount), served through /dev/net/tun;
   * /metrics answers on the node address and port the annotations name;
   * SIGTERM stops it cleanly, and a new container restores the ports from the state;
-  * the entrypoint refuses a bad VHOSTD_POLLING_CORES naming it.
+  * the entrypoint refuses a bad VHOSTD_POLLING_CORES naming it;
+  * Podman containers on a vhostd-cni network (the plugin the init container installed)
+    get their interfaces from this containerized daemon, ping each other and move a
+    file intact (tests/cni/podman_test.py's scenario, tests/testlib/podman_cni.py).
 
 Needs root, podman with runc and debootstrap (deploy/install-deps.sh); the first run
 makes the Debian base (a few minutes, cached under /var/tmp/vhostd-image).
@@ -32,6 +35,8 @@ import time
 import unittest
 import urllib.request
 
+import grpc
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "testlib"))
@@ -39,6 +44,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "testlib"))
 import deployment_checks  # noqa: E402
 import kustomize_tree  # noqa: E402
 import manifest_checks  # noqa: E402
+import podman_cni  # noqa: E402
 import podman_from_pod  # noqa: E402
 import vhostd_proc  # noqa: E402
 from testpmd import Testpmd, virtio_user_vdev  # noqa: E402
@@ -346,6 +352,28 @@ class ImageTest(unittest.TestCase):
             self.assertEqual(result.returncode, 2, result.stderr)
             self.assertIn(message, result.stderr)
         say("entrypoint: VHOSTD_POLLING_CORES=two and =64 refused with exit 2, naming the variable")
+
+    def test_8_podman_containers_get_interfaces_from_the_containerized_daemon(self):
+        """tests/cni/podman_test.py's scenario, served by this container: Podman (a CNI
+        caller of its own) runs the vhostd-cni the init container installed into the
+        node's /opt/cni/bin, which asks the daemon in the image through the node's socket;
+        the daemon puts the taps into the new containers' network namespaces through its
+        /run/netns mount (HostToContainer: namespaces made after it started)."""
+        if podman_cni.why_not_runnable():
+            self.skipTest(podman_cni.why_not_runnable())
+        installed = os.path.join(self.deployment.node("/opt/cni/bin"), "vhostd-cni")
+        if not os.path.exists(installed):
+            podman("run", "--rm", *self.deployment.run_args("install-cni", self.name + "-init8"))
+        subnet = "10.%d.%d" % (70 + os.getpid() % 10, os.getpid() % 200 + 10)
+        pc = podman_cni.PodmanCni(os.path.join(self.workdir, "podman-cni"), self.socket, installed, subnet)
+        channel = grpc.insecure_channel("unix:" + self.socket)
+        try:
+            api = vhostd_proc.import_api()
+            podman_cni.pods_ping_and_move_a_file(self, pc, api.VhostdStub(channel), api)
+        finally:
+            channel.close()
+            pc.close()
+        say("Podman containers got vhost-kernel interfaces from the daemon in the image; ping and 4 MiB intact")
 
 
 if __name__ == "__main__":

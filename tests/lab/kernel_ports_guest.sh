@@ -1,5 +1,5 @@
 # In-guest (after guest-prelude.sh): the kernel-port integration tests,
-# tests/integration/kernel_ports_test.py, run for real against this kernel's vhost_net,
+# tests/integration/kernel_ports_test.py and tests/cni/cni_plugin_test.py, run for real against this kernel's vhost_net,
 # tun and vdpa_sim_net. VHOSTD_REQUIRE_KERNEL=1 turns the test's "no vhost-net / no vDPA
 # here" fallbacks and skips into failures. TEST_SRCDIR (passed in by the host) lets the
 # test find the daemon, the CLI and the generated Python modules in Bazel's runfiles.
@@ -10,6 +10,16 @@ if in_host_root env TEST_SRCDIR="${TEST_SRCDIR:-}" TEST_WORKSPACE="${TEST_WORKSP
   lab_ok kernel_ports_test
 else
   lab_fail kernel_ports_test "see the unittest output above"
+fi
+
+# vhostd-cni with vhost-kernel ports on vhost-net (no plain-tap fallback) and vDPA
+# ports from a pool of vdpa_sim_net devices, driven as a runtime drives it.
+if in_host_root env TEST_SRCDIR="${TEST_SRCDIR:-}" TEST_WORKSPACE="${TEST_WORKSPACE:-}" \
+     VHOSTD_REQUIRE_KERNEL=1 VHOSTD_TEST_MEM_MB=256 \
+     /usr/bin/python3 tests/cni/cni_plugin_test.py -v; then
+  lab_ok cni_plugin_test
+else
+  lab_fail cni_plugin_test "see the unittest output above"
 fi
 
 # The memlock raise vhost_vdpa ports need, unit-tested where root has CAP_SYS_RESOURCE
