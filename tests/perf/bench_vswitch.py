@@ -243,7 +243,9 @@ def parse_args(argv):
     p.add_argument("--seconds", type=float, default=5, help="measurement window")
     p.add_argument("--warmup", type=float, default=2, help="seconds between injection and the window")
     p.add_argument("--sizes", default="64,1518", help="frame sizes without FCS (testpmd --txpkts)")
-    p.add_argument("--configs", default="testpmd,xconnect,bridge,ovs-p2p,ovs-normal")
+    p.add_argument("--configs", default="testpmd,xconnect,bridge,ovs-p2p,ovs-normal",
+                   help="also known: xconnect-sleep (the cross-connect with --pmd-sleep-max-us)")
+    p.add_argument("--sleep-max-us", type=int, default=500, help="xconnect-sleep's --pmd-sleep-max-us")
     p.add_argument("--tx-first", type=int, default=8, help="bursts injected per stream (8: 512 packets)")
     p.add_argument("--backend-cpu", type=int, default=1)
     p.add_argument("--traffic-cpu", type=int, default=0)

@@ -88,14 +88,16 @@ class TestpmdBackend:
 class VhostdBackend:
     """vhostd on one polling core, two vhost-user ports in a cross-connect or a bridge."""
 
-    def __init__(self, a, bridge=False):
+    def __init__(self, a, bridge=False, sleep_max_us=0):
         self.a = a
         self.bridge = bridge
+        self.sleep_max_us = sleep_max_us
         self.daemon = None
 
     def start(self, workdir):
+        flags = ["--metrics-address="] + (["--pmd-sleep-max-us=%d" % self.sleep_max_us] if self.sleep_max_us else [])
         self.daemon = Vhostd(os.path.join(workdir, "vhostd"), cores=str(self.a.backend_cpu),
-                             extra_flags=["--metrics-address="], file_prefix="bvd%d" % os.getpid())
+                             extra_flags=flags, file_prefix="bvd%d" % os.getpid())
         self.daemon.argv[0] = self.a.vhostd
         self.daemon.set_plugin_dir(self.a.plugin_dir)
         self.daemon.argv = wrapper(self.a) + self.daemon.argv
@@ -194,6 +196,9 @@ BACKENDS = {
     "testpmd": TestpmdBackend,
     "xconnect": lambda a: VhostdBackend(a, bridge=False),
     "bridge": lambda a: VhostdBackend(a, bridge=True),
+    # The cross-connect with idle sleeping on (--pmd-sleep-max-us), to show what it costs
+    # a saturated core (bench_idle_sleep.py measures the idle and low-rate side).
+    "xconnect-sleep": lambda a: VhostdBackend(a, bridge=False, sleep_max_us=a.sleep_max_us),
     "ovs-p2p": lambda a: OvsBackend(a, "p2p"),
     "ovs-normal": lambda a: OvsBackend(a, "normal"),
 }
