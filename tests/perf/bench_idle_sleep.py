@@ -11,8 +11,8 @@ Per round, per setting (in a rotating order): the setting is applied, then
   * idle: the polling thread's CPU time (utime + stime from /proc) over --idle-seconds
     with no traffic, in % of one CPU;
   * per ping rate (--rates, packets per second): `ping -i 1/rate` from the namespace to
-    testpmd's address, --pings per rate: every round-trip time, and the polling
-    thread's CPU meanwhile. At a low rate every ping finds the core asleep (up to the
+    testpmd's address, at least --pings and --rate-seconds per rate: every round-trip
+    time, and the polling thread's CPU meanwhile. At a low rate every ping finds the core asleep (up to the
     setting); the round trip crosses the core twice (the request to u0, the reply to k0),
     so the added latency is up to two sleeps.
 Reported per setting and rate: median, p90, p99 and max RTT, CPU %, and the medians'
@@ -131,7 +131,9 @@ def main():
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--settings", default="0,50,200,1000", help="--pmd-sleep-max-us values; 0 (busy) first")
     p.add_argument("--rates", default="10,500", help="ping rates, packets per second")
-    p.add_argument("--pings", type=int, default=100, help="pings per rate and sample")
+    p.add_argument("--pings", type=int, default=100, help="pings per rate and sample, at least")
+    p.add_argument("--rate-seconds", type=float, default=4,
+                   help="and at least this long per rate (CPU time is counted in 10 ms ticks)")
     p.add_argument("--idle-seconds", type=float, default=3)
     p.add_argument("--out", help="every sample and the summary as JSON")
     a = p.parse_args()
@@ -177,7 +179,7 @@ def main():
                 sample["idle_cpu_pct"] = idle.percent
                 for rate in rates:
                     with CpuMeter(daemon.proc.pid, tid) as busy:
-                        rtts = ping_rtts(rate, a.pings)
+                        rtts = ping_rtts(rate, max(a.pings, int(rate * a.rate_seconds)))
                     sample["rates"][str(rate)] = {"rtt_ms": rtts, "cpu_pct": busy.percent}
                 samples.append(sample)
                 print("round %d sleep_max_us %5d: idle CPU %5.1f%%; %s" % (r, setting, sample["idle_cpu_pct"], "; ".join(
