@@ -291,7 +291,9 @@ class Testpmd:
         self.startup_output = ""
         self.file_prefix = file_prefix or "tp%dx%d" % (os.getpid(), next(_counter))
         self.testpmd = testpmd or os.environ.get("TESTPMD") or "dpdk-testpmd"
-        eal = ["-l", str(lcores), "--main-lcore", str(main_lcore)]
+        # "0,1": lcore N on CPU N; a map such as "0@0,1@0" (EAL --lcores) puts lcores on
+        # other CPUs, e.g. the main lcore beside the forwarding one.
+        eal = ["--lcores" if "@" in str(lcores) else "-l", str(lcores), "--main-lcore", str(main_lcore)]
         if no_huge:
             eal.append("--no-huge")
         if mem_mb:

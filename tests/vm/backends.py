@@ -26,7 +26,9 @@ ROLES = ("a", "b")
 
 
 class VhostdBackend:
-    """vhostd with ports vm-a, vm-b (vhost-user) and cross-connect vm-ab.
+    """vhostd with ports vm-a, vm-b (vhost-user) and cross-connect vm-ab, or with
+    `bridge` the MAC-learning bridge vm-br of both (verify() then checks that it learned
+    each guest's MAC on its port).
 
     port_options: more VhostUserSpec fields (e.g. {"tso": True, "checksum": False}), the
                   vhost-user plugin's spec (plugins/vhost_user/vhost_user.proto).
@@ -39,8 +41,11 @@ class VhostdBackend:
     name = "vhostd"
 
     def __init__(self, queues=1, qemu_server=False, port_options=None, binary=None, cores="1",
-                 role_options=None):
+                 role_options=None, bridge=False):
         self.queues = queues
+        self.bridge = bridge
+        if bridge:
+            self.name = "vhostd-bridge"
         self.qemu_server = qemu_server
         self.port_options = dict(port_options or {})
         self.role_options = {r: dict(o) for r, o in (role_options or {}).items()}
@@ -78,8 +83,28 @@ class VhostdBackend:
         stub.CreatePort(self.api.CreatePortRequest(port=port))
 
     def _create_xconnect(self, stub):
+        if self.bridge:
+            stub.CreateBridge(self.api.CreateBridgeRequest(bridge=self.api.Bridge(name="vm-br")))
+            for role in ROLES:
+                stub.AddBridgePort(self.api.AddBridgePortRequest(bridge="vm-br",
+                                                                 port=self.api.BridgePort(port="vm-" + role)))
+            return
         stub.CreateCrossConnect(self.api.CreateCrossConnectRequest(
             cross_connect=self.api.CrossConnect(name="vm-ab", port_a="vm-a", port_b="vm-b")))
+
+    def verify(self, macs):
+        """Errors found in the daemon after the guests' run: with a bridge, each guest's
+        MAC (`macs`, by role index) must be in the MAC table on its own port."""
+        if not self.bridge:
+            return []
+        bridge = self.daemon.stub().GetBridge(self.api.GetBridgeRequest(name="vm-br", mac_table=True))
+        table = {(e.mac.lower(), e.port) for e in bridge.mac_table}
+        errors = ["bridge vm-br did not learn %s on vm-%s (table: %s)" % (mac, ROLES[i], sorted(table))
+                  for i, mac in enumerate(macs) if (mac.lower(), "vm-" + ROLES[i]) not in table]
+        if not errors:
+            print("CHECK: bridge vm-br learned %s" % ", ".join("%s on vm-%s" % (m, ROLES[i]) for i, m in enumerate(macs)),
+                  flush=True)
+        return errors
 
     def nic_args(self, index, mac, mem_mb):
         return vmlib.vhost_user_nic(self.sock(index), mac, mem_mb, self.queues, qemu_server=self.qemu_server)
@@ -112,6 +137,8 @@ class VhostdBackend:
         out = self.daemon.vhostctl("port", "stats", "vm-a", check=False).stdout
         out += self.daemon.vhostctl("port", "stats", "vm-b", check=False).stdout
         out += self.daemon.vhostctl("port", "list", check=False).stdout
+        if self.bridge:
+            out += self.daemon.vhostctl("bridge", "macs", "vm-br", check=False).stdout
         return out
 
     def stop(self):
@@ -211,4 +238,5 @@ class SocketBackend:
         pass
 
 
-BACKENDS = {"vhostd": VhostdBackend, "testpmd": TestpmdBackend, "socket": SocketBackend}
+BACKENDS = {"vhostd": VhostdBackend, "vhostd-bridge": lambda **kw: VhostdBackend(bridge=True, **kw),
+            "testpmd": TestpmdBackend, "socket": SocketBackend}

@@ -5,7 +5,7 @@ each way with sha256 checks), runs host actions at the scenario's hooks, waits f
 and reports every check and metric. Always stops QEMU and the backend, also on errors,
 timeouts and signals.
 
-    pair.py --backend vhostd|testpmd|socket [--queues N] [--mtu N] [--ethtool ARGS]
+    pair.py --backend vhostd|vhostd-bridge|testpmd|socket [--queues N] [--mtu N] [--ethtool ARGS]
             [--size-mb N] [--log-dir DIR] [--json FILE] [--vhostd BIN]
 
 From Python (for further tests; see README.md):
@@ -136,6 +136,8 @@ class PairRun:
                 self.guests[role].start()
             self.backend.after_guests_started(self.guests)
             errors += self._supervise()
+            if hasattr(self.backend, "verify"):
+                errors += self.backend.verify(MACS)
             stats = self._stats()
         except BaseException as e:  # also KeyboardInterrupt / SystemExit from a signal
             errors.append("%s: %s" % (type(e).__name__, e))
@@ -227,8 +229,8 @@ def main(argv=None):
     p.add_argument("--json", help="write the result (checks, metrics) to this file")
     a = p.parse_args(argv)
     vmlib.lab_setup()
-    if a.backend == "vhostd":
-        backend = BACKENDS["vhostd"](queues=a.queues, binary=a.vhostd)
+    if a.backend.startswith("vhostd"):
+        backend = BACKENDS[a.backend](queues=a.queues, binary=a.vhostd)
     else:
         backend = BACKENDS[a.backend](queues=a.queues)
     run = PairRun(backend, queues=a.queues, cpus=a.cpus, mtu=a.mtu, ethtool=a.ethtool,
