@@ -98,7 +98,7 @@ class VhostdBackend:
         if not self.bridge:
             return []
         bridge = self.daemon.stub().GetBridge(self.api.GetBridgeRequest(name="vm-br", mac_table=True))
-        table = {(e.mac.lower(), e.port) for e in bridge.mac_table}
+        table = {(e.mac.lower(), e.port) for e in bridge.mac_addresses}
         errors = ["bridge vm-br did not learn %s on vm-%s (table: %s)" % (mac, ROLES[i], sorted(table))
                   for i, mac in enumerate(macs) if (mac.lower(), "vm-" + ROLES[i]) not in table]
         if not errors:
