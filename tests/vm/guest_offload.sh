@@ -20,6 +20,7 @@ vm_sync up 120 || exit 1
 if lab_wait_for 30 ping -c 1 -W 1 "$VM_PEER_IP" >/dev/null; then lab_ok ping "$VM_PEER_IP answers"
 else lab_fail ping "no reply from $VM_PEER_IP within 30 s"; exit 1; fi
 vm_sync pinged || exit 1
+vm_hook links-up  # the host reads the drop counters here: what follows must not drop
 
 port=5100
 for phase in ${VM_PHASES:-}; do

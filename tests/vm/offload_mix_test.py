@@ -68,33 +68,67 @@ RUNS = {
 }
 
 
-# Drops a whole run may have: a few while links come up. Broken segmentation (no GSO
-# pool, a ring overrun by a burst's ~1,400 segments) dropped hundreds and made TCP crawl
-# on retransmission timeouts while every sha256 still matched.
+# Drops a run may have once both links are up and the guests pinged (vm_hook links-up):
+# while a guest's driver comes up, frames for it are dropped, as many as the other
+# guest's chatter (ARP, IPv6) happens to send meanwhile, so those are only reported.
+# Toward a port whose frames vhostd segments or checksums in software (its guest lacks
+# GUEST_TSO4 or GUEST_CSUM while the peer's sends TSO or partial checksums), at most
+# MAX_TX_DROPPED: broken segmentation (no GSO pool, a ring overrun by a burst's ~1,400
+# segments) dropped hundreds there and made TCP crawl on retransmission timeouts while
+# every sha256 still matched. Toward a port that gets its peer's frames as they are, a
+# TCG guest that falls behind the peer's 8 MiB stream finds its ring full now and then
+# and those frames are dropped, as any vswitch does (0 to 179 of ~13,000 in repeated
+# runs of "sw"; TCP resends them): at most MAX_PLAIN_TX_DROPPED_SHARE of what it sent.
 MAX_TX_DROPPED = 32
+MAX_PLAIN_TX_DROPPED_SHARE = 0.05
+
+
+def software_offloads_toward(own, peer):
+    """Whether frames from the peer (negotiated features `peer`) need vhostd's software
+    segmentation or checksums on their way to the port with features `own`."""
+    return ("HOST_TSO4" in peer and "GUEST_TSO4" not in own) or ("CSUM" in peer and "GUEST_CSUM" not in own)
+
+
+class LinksUpHook:
+    """Once both guests pinged (vm_hook links-up): each port's drops so far."""
+
+    def __init__(self, ports):
+        self.ports = ports
+        self.dropped = {}
+
+    def __call__(self, run):
+        self.dropped = {port: vmtest.port_stats(run, port).tx_dropped for port in self.ports}
+        return "drops while the links came up: %s" % self.dropped
 
 
 class EndHook:
     """At the scenario's end (vm_hook end): negotiated features, counters."""
 
-    def __init__(self, features):
+    def __init__(self, features, links_up):
         self.features = features
+        self.links_up = links_up  # a LinksUpHook: the drops before the traffic
         self.note = ""
 
     def __call__(self, run):
         notes, problems = [], []
+        negotiated = {port: set(vmtest.port_status(run, port).negotiated_feature_names) for port in self.features}
         for port, (want, never) in sorted(self.features.items()):
-            st = vmtest.port_status(run, port)
-            names = set(st.negotiated_feature_names)
+            names = negotiated[port]
+            peer = next(p for p in negotiated if p != port)
             missing, extra = sorted(want - names), sorted(never & names)
             if missing or extra:
                 problems.append("%s negotiated %s: missing %s, unexpected %s" % (
                     port, sorted(names), missing, extra))
             s = vmtest.port_stats(run, port)
-            notes.append("%s rx=%d tx=%d tx_dropped=%d" % (port, s.rx_packets, s.tx_packets, s.tx_dropped))
-            if s.tx_dropped > MAX_TX_DROPPED:
-                problems.append("%s dropped %d packets on transmit (at most %d expected)" % (
-                    port, s.tx_dropped, MAX_TX_DROPPED))
+            before = self.links_up.dropped.get(port, 0)
+            notes.append("%s rx=%d tx=%d tx_dropped=%d (%d while the links came up; %s)" % (
+                port, s.rx_packets, s.tx_packets, s.tx_dropped, before,
+                "software offloads toward it" if software_offloads_toward(names, negotiated[peer]) else "plain"))
+            software = software_offloads_toward(names, negotiated[peer])
+            allowed = MAX_TX_DROPPED if software else max(MAX_TX_DROPPED, int(MAX_PLAIN_TX_DROPPED_SHARE * s.tx_packets))
+            if s.tx_dropped - before > allowed:
+                problems.append("%s dropped %d packets on transmit after the links were up (at most %d expected)"
+                                % (port, s.tx_dropped - before, allowed))
         self.note = "; ".join(notes)
         if problems:
             raise AssertionError("; ".join(problems))
@@ -115,11 +149,12 @@ def main(argv=None):
     for name, cfg in RUNS.items():
         if a.only and name != a.only:
             continue
-        hook = EndHook(cfg["features"])
+        links_up = LinksUpHook(sorted(cfg["features"]))
+        hook = EndHook(cfg["features"], links_up)
         script = vmtest.scenario(parts, logs)
         run, result = vmtest.run_pair(
             name, VhostdBackend(binary=a.vhostd, role_options=cfg["role_options"]), logs,
-            scenario=script, size_mb=a.size_mb, env=phases(cfg["phases"]), hooks={"end": hook},
+            scenario=script, size_mb=a.size_mb, env=phases(cfg["phases"]), hooks={"links-up": links_up, "end": hook},
             tcp_timeout=60)
         results.append(result)
         print("  host: %s" % hook.note)
