@@ -32,12 +32,14 @@
 #include "client/type_catalog.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/time_util.h"
 #include "grpcpp/support/sync_stream.h"
 #include "grpcpp/support/status.h"
 #include "vhostd/v1/vhostd.grpc.pb.h"
 
 namespace vhostctl {
 
+using google::protobuf::util::TimeUtil;
 using vhostd::v1::Core;
 using vhostd::v1::ListCoresResponse;
 using vhostd::v1::PolledQueue;
@@ -191,20 +193,17 @@ std::string FrameTime(absl::Time time) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S", time, absl::LocalTimeZone());
 }
 
+// absl and protobuf time, through protobuf's own conversions.
 void SetTimestamp(absl::Time time, google::protobuf::Timestamp* timestamp) {
-  const absl::Duration since_epoch = time - absl::UnixEpoch();
-  const int64_t seconds = absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1)));
-  timestamp->set_seconds(seconds);
-  timestamp->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
+  *timestamp = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(time));
+}
+
+absl::Time TimeOf(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(t));
 }
 
 // ---------------------------------------------------------------------------------
 // The daemon: a few unary calls, and the WatchEvents stream with its StatsSamples.
-
-absl::Time TimeOf(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
 
 std::chrono::system_clock::time_point DeadlineIn(absl::Duration timeout) {
   return std::chrono::system_clock::now() + std::chrono::microseconds(absl::ToInt64Microseconds(timeout));
@@ -284,11 +283,9 @@ class SampleStream {
     stop_.RemoveActiveCall(&context_);
   }
 
-  // Waits until the daemon registered the watch: from then on no change escapes it.
-  bool WaitUntilWatching() {
-    reader_->WaitForInitialMetadata();
-    return !Stalled();
-  }
+  // Waits until the daemon registered the watch (from then on no change escapes it),
+  // or the call failed (then Read returns false).
+  void WaitUntilWatching() { reader_->WaitForInitialMetadata(); }
 
   // The next event or sample; false once the stream ended (then Finish()).
   bool Read(vhostd::v1::Event* event) {
@@ -749,14 +746,6 @@ class TopView final : public View {
 // Longest deadline we hand to gRPC; beyond it the arithmetic could overflow.
 constexpr absl::Duration kMaxTimeout = absl::Hours(24 * 365);
 
-google::protobuf::Duration ToProto(absl::Duration d) {
-  google::protobuf::Duration out;
-  const int64_t nanos = absl::ToInt64Nanoseconds(d);
-  out.set_seconds(nanos / 1000000000);
-  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return out;
-}
-
 // The frame of the view's latest sample, as the output mode wants it; false (the error
 // told) if it cannot be printed.
 bool DrawFrame(const View& view, bool json, TypeCatalog& catalog, Screen& screen, std::ostream& err) {
@@ -807,14 +796,18 @@ int RunLiveView(const Command& command, const std::string& target,
   vhostd::v1::WatchEventsRequest request;
   request.set_follow(true);
   request.set_port(view->WatchedPort());
-  *request.mutable_stats_interval() = ToProto(command.interval);
+  *request.mutable_stats_interval() = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(command.interval));
   SampleStream stream(*stub, request, timeout, command.interval + timeout, stop);
-  grpc::Status status = grpc::Status::OK;
-  if (stream.WaitUntilWatching()) status = view->Start(calls);
+  stream.WaitUntilWatching();
+  grpc::Status status = view->Start(calls);
   if (stop.stop_requested()) return 0;
   if (!status.ok()) return fail(status);
   uint64_t frames = 0;
-  for (vhostd::v1::Event event; stream.Read(&event);) {
+  for (vhostd::v1::Event event;;) {
+    if (!stream.Read(&event)) {  // the daemon ended the stream, or a stop cancelled it
+      if (stop.stop_requested()) break;
+      return fail(stream.Finish());
+    }
     const bool sample = event.has_stats_sample();
     status = sample ? view->TakeSample(TimeOf(event.time()), std::move(*event.mutable_stats_sample()))
                     : view->TakeEvent(event, calls);
@@ -824,9 +817,6 @@ int RunLiveView(const Command& command, const std::string& target,
     if (!DrawFrame(*view, json, catalog, screen, err)) return 1;
     if (!out) break;  // the caller reports the broken output
     if (command.count && ++frames >= *command.count) break;
-  }
-  if (!stop.stop_requested() && out && !(command.count && frames >= *command.count)) {
-    return fail(stream.Finish());
   }
   screen.Finish();
   return out ? 0 : 1;

@@ -23,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/server_context.h"
@@ -103,8 +104,8 @@ class FakeVhostd final : public Vhostd::Service {
       watch_requests.push_back(*request);
     }
     writer->SendInitialMetadata();
-    const absl::Duration interval = absl::Seconds(request->stats_interval().seconds()) +
-                                    absl::Nanoseconds(request->stats_interval().nanos());
+    const absl::Duration interval =
+        absl::Nanoseconds(google::protobuf::util::TimeUtil::DurationToNanoseconds(request->stats_interval()));
     for (uint64_t n = 1; !hang_samples && n <= max_samples && !context->IsCancelled(); ++n) {
       std::vector<Event> events;
       Event sample;
@@ -115,9 +116,7 @@ class FakeVhostd final : public Vhostd::Service {
           return status;
         }
         const absl::Time time = absl::FromUnixSeconds(kStart) + (n - 1) * interval * stretch;
-        const int64_t nanos = absl::ToUnixNanos(time);
-        sample.mutable_time()->set_seconds(nanos / 1000000000);
-        sample.mutable_time()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+        *sample.mutable_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(time));
       }
       for (const Event& event : events) writer->Write(event);
       if (!writer->Write(sample)) break;

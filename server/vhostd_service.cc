@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "absl/time/clock.h"
+#include "google/protobuf/util/time_util.h"
 #include "server/event_filter.h"
 
 namespace vhostd {
@@ -32,9 +33,7 @@ class StatsSampler {
   }
 
   void Stamp(vhostd::v1::Event* sample) const {
-    const int64_t nanos = absl::ToUnixNanos(Now());
-    sample->mutable_time()->set_seconds(nanos / 1000000000);
-    sample->mutable_time()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+    *sample->mutable_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(Now()));
   }
 
  private:

@@ -29,6 +29,11 @@ static void mark_reason_given(int vid) {
   if (vid >= 0 && vid < RTE_MAX_VHOST_DEVICE) atomic_store(&reason_given[vid], true);
 }
 
+/* Whether vhostd gave the reason `vid`'s connection is dropped; clears it. */
+static bool take_reason_given(int vid) {
+  return vid >= 0 && vid < RTE_MAX_VHOST_DEVICE && atomic_exchange(&reason_given[vid], false);
+}
+
 /* A refused message: lib/vhost leaves the fds to whoever refused (and would leak some of
  * a SET_MEM_TABLE it refuses itself), and closes the connection on an error it need not
  * answer. */
@@ -78,8 +83,7 @@ static const struct rte_vhost_user_extern_ops message_hooks = {
 
 static int on_new_connection(int vid) {
   char path[PATH_MAX];
-  if (vid < 0 || vid >= RTE_MAX_VHOST_DEVICE) return -1;
-  atomic_store(&reason_given[vid], false);
+  (void)take_reason_given(vid);  /* a new connection starts with none */
   if (rte_vhost_get_ifname(vid, path, sizeof(path)) != 0 || vhostd_control_adopt(vid, path) != 0) return -1;
   if (rte_vhost_extern_callback_register(vid, &message_hooks, NULL) != 0 ||
       (handlers.new_connection && handlers.new_connection(vid) != 0)) {
@@ -90,9 +94,8 @@ static int on_new_connection(int vid) {
 }
 
 static void on_destroy_connection(int vid) {
-  const int dropped_here = vhostd_control_forget(vid);
-  if (dropped_here && vid >= 0 && vid < RTE_MAX_VHOST_DEVICE && !atomic_exchange(&reason_given[vid], false) &&
-      handlers.control_refused) {
+  /* Ended on vhostd's side (the frontend still holds its end) for no reason given yet. */
+  if (vhostd_control_forget(vid) && !take_reason_given(vid) && handlers.control_refused) {
     handlers.control_refused(vid, dropped_by_lib_vhost);
   }
   if (handlers.destroy_connection) handlers.destroy_connection(vid);

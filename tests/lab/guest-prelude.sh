@@ -37,6 +37,18 @@ lab_fail() {
   local name=$1; shift
   echo "LAB-FAIL $name: $*"; echo "fail $name" >> "$LAB_RESULTS"
 }
+lab_check() {  # NAME CMD...: LAB-OK NAME if CMD succeeds, else LAB-FAIL (CMD's output says why)
+  local name=$1; shift
+  if "$@"; then lab_ok "$name"; else lab_fail "$name" "failed: see its output above"; fi
+}
+# One of the tree's Python tests, from the host root (cwd $REPO), as the lab runs them:
+# VHOSTD_REQUIRE_KERNEL=1 makes a missing kernel feature a failure instead of a fallback
+# or skip, DPDK processes get little memory, and TEST_SRCDIR (passed in by the host)
+# lets the test find the daemon, the CLI and the generated modules in Bazel's runfiles.
+lab_python_test() {  # NAME FILE
+  lab_check "$1" in_host_root env TEST_SRCDIR="${TEST_SRCDIR:-}" TEST_WORKSPACE="${TEST_WORKSPACE:-}" \
+    VHOSTD_REQUIRE_KERNEL=1 VHOSTD_TEST_MEM_MB=256 /usr/bin/python3 "$2" -v
+}
 lab_wait_for() {  # SECS CMD...
   local deadline=$(( $(cut -d. -f1 /proc/uptime) + $1 )); shift
   while ! "$@" 2>/dev/null; do
