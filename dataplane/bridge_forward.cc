@@ -29,11 +29,22 @@ struct Outputs {
   uint16_t count[kMaxBridgePorts];
 };
 
+// The address at `a` as a MacAddress: one 8-byte load (the frame is at least a whole
+// Ethernet header long, so the two bytes past either address are still the header's).
 MacAddress MacOf(const rte_ether_addr& a) {
-  MacAddress mac = 0;
-  for (uint8_t byte : a.addr_bytes) mac = mac << 8 | byte;
-  return mac;
+  uint64_t word;
+  memcpy(&word, &a, sizeof(word));
+  return rte_be_to_cpu_64(word) >> 16;
 }
+
+// (MAC, VLAN) as one word, for remembering what a burst already looked at.
+constexpr uint64_t kNoKey = ~uint64_t{0};
+uint64_t KeyOf(MacAddress mac, uint16_t vlan) { return mac | uint64_t{vlan} << 48; }
+
+// What happens to a unicast frame for a destination, decided once per destination
+// and burst: a member slot, or one of these.
+constexpr int kFloodIt = -1;  // unknown: flood
+constexpr int kDropIt = -2;   // on the ingress port (no hair-pinning), or on a port that takes nothing now
 
 // Applies the receiving port's VLAN rule; false: the rule refuses the frame.
 bool Classify(const VlanRule& rule, const rte_mbuf* m, Frame* frame) {
@@ -116,6 +127,10 @@ class BurstForwarder {
   void CountDrop(uint16_t slot) { CounterAdd(bridge_.members[slot].counters[TxQueue(slot)].tx_dropped, 1); }
   // Edits `m` (unshared) for `slot` and queues it, or drops it if it cannot be edited.
   void PushRetagged(uint16_t slot, rte_mbuf* m, const Frame& frame);
+  // Learns the frame's source unless this burst already did; counts what changed.
+  void LearnSource(MacAddress src, const Frame& frame);
+  // Where a unicast frame for `dst` goes: a member slot, kFloodIt or kDropIt.
+  int UnicastDestination(MacAddress dst, const Frame& frame);
   void Flood(rte_mbuf* m, const Frame& frame);
   void FloodExclusive(rte_mbuf* m, const Frame& frame, const uint16_t* slots, uint16_t count);
 
@@ -125,6 +140,12 @@ class BurstForwarder {
   const BridgeMember& ingress_;
   BridgePortCounters& stats_;
   const uint64_t now_ms_;
+  // Frames of one burst mostly share their addresses (a flow, a few flows), so the
+  // last source learned and the last destination decided are remembered: a run of
+  // such frames costs one table access each way, not one per frame.
+  uint64_t learned_key_ = kNoKey;
+  uint64_t decided_key_ = kNoKey;
+  int decided_ = kFloodIt;
   Outputs out_;
 };
 
@@ -134,6 +155,39 @@ void BurstForwarder::PushRetagged(uint16_t slot, rte_mbuf* m, const Frame& frame
   CountDrop(slot);
 }
 
+void BurstForwarder::LearnSource(MacAddress src, const Frame& frame) {
+  const uint64_t key = KeyOf(src, frame.vlan);
+  if (key == learned_key_) return;  // learned (or refreshed) by this burst already
+  learned_key_ = key;
+  // A destination decided earlier in the burst may be this very address, now on the
+  // ingress port: decide it again.
+  if (key == decided_key_) decided_key_ = kNoKey;
+  switch (bridge_.macs->Learn(src, frame.vlan, e_.bridge_slot, now_ms_)) {
+    case MacTable::Learned::kNew:
+    case MacTable::Learned::kMoved:
+      CounterAdd(stats_.learned, 1);
+      break;
+    case MacTable::Learned::kFull:
+      CounterAdd(stats_.table_full, 1);
+      learned_key_ = kNoKey;  // not learned: every frame from it is counted
+      break;
+    case MacTable::Learned::kKnown:
+      break;
+  }
+}
+
+int BurstForwarder::UnicastDestination(MacAddress dst, const Frame& frame) {
+  const uint64_t key = KeyOf(dst, frame.vlan);
+  if (key == decided_key_) return decided_;
+  decided_key_ = key;
+  const int slot = bridge_.macs->Lookup(dst, frame.vlan, now_ms_);
+  if (slot < 0) return decided_ = kFloodIt;
+  const auto member = static_cast<uint16_t>(slot);
+  const bool takes_it = member != e_.bridge_slot && member < bridge_.members.size() && Active(member) &&
+                        Admits(bridge_.members[member].vlan, frame.vlan);
+  return decided_ = takes_it ? slot : kDropIt;
+}
+
 void BurstForwarder::Forward(rte_mbuf* m) {
   Frame frame;
   if (rte_pktmbuf_data_len(m) < sizeof(rte_ether_hdr) || !Classify(ingress_.vlan, m, &frame)) {
@@ -141,30 +195,14 @@ void BurstForwarder::Forward(rte_mbuf* m) {
     return rte_pktmbuf_free(m);
   }
   const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-  if (!rte_is_multicast_ether_addr(&eth->src_addr)) {
-    switch (bridge_.macs->Learn(MacOf(eth->src_addr), frame.vlan, e_.bridge_slot, now_ms_)) {
-      case MacTable::Learned::kNew:
-      case MacTable::Learned::kMoved:
-        CounterAdd(stats_.learned, 1);
-        break;
-      case MacTable::Learned::kFull:
-        CounterAdd(stats_.table_full, 1);
-        break;
-      case MacTable::Learned::kKnown:
-        break;
-    }
-  }
+  if (!rte_is_multicast_ether_addr(&eth->src_addr)) LearnSource(MacOf(eth->src_addr), frame);
   if (rte_is_multicast_ether_addr(&eth->dst_addr)) return Flood(m, frame);  // broadcast too
-  const int slot = bridge_.macs->Lookup(MacOf(eth->dst_addr), frame.vlan, now_ms_);
-  if (slot < 0) return Flood(m, frame);  // unknown unicast
-  const auto dst = static_cast<uint16_t>(slot);
-  // The destination is on the port it came from (no hair-pinning), or on a port that
-  // takes no traffic now: nothing to send.
-  if (dst == e_.bridge_slot || dst >= bridge_.members.size() || !Active(dst) ||
-      !Admits(bridge_.members[dst].vlan, frame.vlan)) {
-    return rte_pktmbuf_free(m);
-  }
-  PushRetagged(dst, m, frame);
+  const int dst = UnicastDestination(MacOf(eth->dst_addr), frame);
+  if (dst == kFloodIt) return Flood(m, frame);  // unknown unicast
+  if (dst == kDropIt) return rte_pktmbuf_free(m);
+  const auto slot = static_cast<uint16_t>(dst);
+  if (frame.tagged == SendsTagged(bridge_.members[slot].vlan, frame.vlan)) return Push(slot, m);
+  PushRetagged(slot, m, frame);
 }
 
 void BurstForwarder::Flood(rte_mbuf* m, const Frame& frame) {

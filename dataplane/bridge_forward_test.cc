@@ -144,6 +144,21 @@ class BridgeForwardTest : public ::testing::Test {
     entry.bridge_slot = static_cast<uint16_t>(slot);
     EXPECT_EQ(BridgeBurst(entry, OffloadPools{pool_, nullptr}), 1);
   }
+  // Port `slot` receives `frames` in one burst (at most 32); the bridge forwards them.
+  void ReceiveBurst(size_t slot, const std::vector<rte_mbuf*>& frames) {
+    for (rte_mbuf* m : frames) ports_[slot]->to_receive.push_back(m);
+    PollEntry entry{ports_[slot]->io(), 0, ports_[slot]->io(), 0, &ports_[slot]->counters[0],
+                    &ports_[slot]->counters[0]};
+    entry.bridge = &bridge_;
+    entry.bridge_slot = static_cast<uint16_t>(slot);
+    EXPECT_EQ(BridgeBurst(entry, OffloadPools{pool_, nullptr}), frames.size());
+  }
+  // The destination addresses of what port `slot` sent, in order.
+  std::vector<MacAddress> SentTo(size_t slot) const {
+    std::vector<MacAddress> macs;
+    for (rte_mbuf* m : ports_[slot]->sent) macs.push_back(GetMac(rte_pktmbuf_mtod(m, rte_ether_hdr*)->dst_addr));
+    return macs;
+  }
   std::vector<size_t> SentCounts() const {
     std::vector<size_t> counts;
     for (const auto& port : ports_) counts.push_back(port->sent.size());
@@ -300,6 +315,65 @@ TEST_F(BridgeForwardTest, FramesWithPendingOffloadsAreCopiedNotShared) {
     EXPECT_EQ(rte_mbuf_refcnt_read(ports_[p]->sent[0]), 1);
     EXPECT_TRUE(TestL4ChecksumOk(ports_[p]->sent[0], true)) << "port " << p << ": completed in software";
   }
+}
+
+// A burst remembers the last source it learned and the last destination it decided;
+// these check that what it remembers never changes where a frame goes.
+TEST_F(BridgeForwardTest, BurstOfOneFlowGoesDirectAndLearnsOnce) {
+  Receive(1, Frame(kBroadcast, kMacB));
+  ClearSent();
+  std::vector<rte_mbuf*> burst;
+  for (int i = 0; i < 32; ++i) burst.push_back(Frame(kMacB, kMacA));
+  ReceiveBurst(0, burst);
+  EXPECT_EQ(SentCounts(), (std::vector<size_t>{0, 32, 0}));
+  EXPECT_EQ(Totals(0).learned, 1u);
+  EXPECT_EQ(Totals(0).flooded, 0u);
+  for (size_t i = 0; i < 32; ++i) EXPECT_EQ(ports_[1]->sent[i], burst[i]) << "frame " << i << " in order";
+}
+
+TEST_F(BridgeForwardTest, BurstOfMixedFlowsSendsEachFrameWhereItBelongs) {
+  Receive(1, Frame(kBroadcast, kMacB));
+  Receive(2, Frame(kBroadcast, kMacC));
+  ClearSent();
+  const MacAddress kUnknown = 0x02'00'00'00'00'99;
+  ReceiveBurst(0, {Frame(kMacB, kMacA), Frame(kMacB, kMacA), Frame(kMacC, kMacA), Frame(kBroadcast, kMacA),
+                   Frame(kMacB, kMacA), Frame(kUnknown, kMacA), Frame(kMacC, kMacA)});
+  EXPECT_EQ(SentTo(1), (std::vector<MacAddress>{kMacB, kMacB, kBroadcast, kMacB, kUnknown}));
+  EXPECT_EQ(SentTo(2), (std::vector<MacAddress>{kMacC, kBroadcast, kUnknown, kMacC}));
+  EXPECT_EQ(Totals(0).flooded, 2u);
+}
+
+TEST_F(BridgeForwardTest, AddressLearnedMidBurstIsDecidedAgain) {
+  const MacAddress kMacD = 0x02'00'00'00'00'0d;
+  Receive(1, Frame(kBroadcast, kMacD));  // D behind port 1
+  ClearSent();
+  // D to port 1, then D shows up behind port 0 (moved), then frames for D from port
+  // 0 must stay there (no hair-pinning), not follow the decision made before the move.
+  ReceiveBurst(0, {Frame(kMacD, kMacA), Frame(kBroadcast, kMacD), Frame(kMacD, kMacA), Frame(kMacD, kMacA)});
+  EXPECT_EQ(SentTo(1), (std::vector<MacAddress>{kMacD, kBroadcast}));
+  EXPECT_EQ(SentTo(2), (std::vector<MacAddress>{kBroadcast}));
+  EXPECT_EQ(Totals(0).learned, 2u) << "A new, D moved";
+}
+
+TEST_F(BridgeForwardTest, FullTableCountsEveryFrameOfABurst) {
+  bridge_.macs = std::make_shared<MacTable>(1, 300'000);
+  Receive(1, Frame(kBroadcast, kMacB));
+  ReceiveBurst(0, {Frame(kMacB, kMacA), Frame(kMacB, kMacA), Frame(kMacB, kMacA)});
+  EXPECT_EQ(Totals(0).table_full, 3u);
+  EXPECT_EQ(SentTo(1), (std::vector<MacAddress>{kMacB, kMacB, kMacB})) << "B is known";
+}
+
+TEST_F(BridgeForwardTest, BurstAcrossVlansKeepsThemApart) {
+  bridge_.members[0].vlan = Trunk({10, 20});
+  bridge_.members[1].vlan = Access(10);
+  bridge_.members[2].vlan = Access(20);
+  Receive(1, Frame(kBroadcast, kMacB));
+  Receive(2, Frame(kBroadcast, kMacB));  // the same address on the other VLAN
+  ClearSent();
+  ReceiveBurst(0, {Frame(kMacB, kMacA, 10), Frame(kMacB, kMacA, 20), Frame(kMacB, kMacA, 10)});
+  EXPECT_EQ(SentCounts(), (std::vector<size_t>{0, 2, 1}));
+  for (rte_mbuf* m : ports_[1]->sent) EXPECT_EQ(TagOf(m), 0) << "access ports get frames untagged";
+  EXPECT_EQ(Totals(0).learned, 2u) << "A on VLAN 10 and on VLAN 20";
 }
 
 TEST_F(BridgeForwardTest, PortsWithoutQueuesGetNothing) {
