@@ -84,6 +84,7 @@ AssignOptions PortManager::AssignOptionsFor(const std::vector<CoreInfo>& cores, 
 absl::StatusOr<vhostd::v1::QueuePin> PortManager::PinQueue(const vhostd::v1::QueuePin& pin) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = ValidateName(pin.port(), "pin.port"); !s.ok()) return s;
+  if (absl::Status s = CheckNotSaving(pin.port(), "pin.port"); !s.ok()) return s;
   auto port = ports_.find(pin.port());
   if (port == ports_.end()) return absl::NotFoundError(absl::StrCat("pin.port: port ", pin.port(), " does not exist"));
   if (!port->second.backend) {

@@ -245,22 +245,40 @@ absl::StatusOr<Port> PortManager::CreatePort(Port request) {
     }
     return absl::AlreadyExistsError(absl::StrCat("port.name: port ", port.name(), " exists with a different spec"));
   }
+  if (absl::Status s = CheckNotSaving(port.name(), "port.name"); !s.ok()) return s;
   if (const std::string resource = valid->plugin->ExclusiveResource(*valid->spec); !resource.empty()) {
+    auto uses = [&](const PortPlugin* plugin, const google::protobuf::Message* spec) {
+      return plugin == valid->plugin && spec != nullptr && valid->plugin->ExclusiveResource(*spec) == resource;
+    };
     for (const auto& [name, other] : ports_) {
-      if (other.plugin == valid->plugin && other.typed_spec &&
-          valid->plugin->ExclusiveResource(*other.typed_spec) == resource) {
-        return absl::FailedPreconditionError(absl::StrCat("port.spec: ", resource, " is already used by port ", name));
-      }
+      if (!uses(other.plugin, other.typed_spec.get())) continue;
+      return absl::FailedPreconditionError(absl::StrCat("port.spec: ", resource, " is already used by port ", name));
+    }
+    for (const auto& [name, saving] : saving_) {
+      if (!uses(saving.plugin, saving.spec)) continue;
+      return absl::FailedPreconditionError(
+          absl::StrCat("port.spec: ", resource, " is already used by port ", name, " (being created)"));
     }
   }
-  if (absl::Status room = CheckRoomForPort(capacity_, ports_.size(), *valid->spec); !room.ok()) return room;
+  if (absl::Status room = CheckRoomForPort(capacity_, ports_.size() + CreatesBeingSaved(), *valid->spec); !room.ok()) {
+    return room;
+  }
   absl::StatusOr<google::protobuf::Struct> stored = StorePort(port);
   if (!stored.ok()) return stored.status();
   absl::StatusOr<std::unique_ptr<PortBackend>> backend = OpenPort(*valid);
   if (!backend.ok()) return backend.status();
   vhostd::state::JournalRecord change;
   *change.mutable_put_port() = *stored;
-  if (absl::Status saved = Persist(change); !saved.ok()) {
+  // Written now, durable after the wait; meanwhile the name and the resource are taken.
+  const absl::StatusOr<uint64_t> seq = WriteChange(change);
+  absl::Status saved = seq.status();
+  if (seq.ok()) {
+    saving_[port.name()] = SavingPort{false, valid->plugin, valid->spec.get(), *stored};
+    saved = WaitDurableUnlocked(*seq);
+    saving_.erase(port.name());
+    if (!saved.ok()) RecoverAfterFailedSync();
+  }
+  if (!saved.ok()) {
     return absl::UnavailableError(absl::StrCat("port not created: saving state failed: ", saved.message()));
   }
   PortEntry& entry = ports_[port.name()];
@@ -328,11 +346,22 @@ absl::Status PortManager::DeletePort(const std::string& name, bool allow_missing
     return absl::FailedPreconditionError(absl::StrCat(
         "port ", name, " may still be polled: a polling core did not acknowledge its new program; retry later"));
   }
+  if (absl::Status s = CheckNotSaving(name, "name"); !s.ok()) return s;
   vhostd::state::JournalRecord change;
   change.set_delete_port(name);
-  if (absl::Status saved = Persist(change); !saved.ok()) {
+  // Written now, durable after the wait; meanwhile no other change may touch the port.
+  const absl::StatusOr<uint64_t> seq = WriteChange(change);
+  absl::Status saved = seq.status();
+  if (seq.ok()) {
+    saving_[name] = SavingPort{true, nullptr, nullptr, {}};
+    saved = WaitDurableUnlocked(*seq);
+    saving_.erase(name);
+    if (!saved.ok()) RecoverAfterFailedSync();
+  }
+  if (!saved.ok()) {
     return absl::UnavailableError(absl::StrCat("port not deleted: saving state failed: ", saved.message()));
   }
+  it = ports_.find(name);  // still there: a change to it waited for the save
   vhostd::v1::Event event;
   event.mutable_port_deleted()->set_port(name);
   *event.mutable_port_deleted()->mutable_labels() = it->second.spec.labels();
@@ -585,11 +614,23 @@ const CrossConnect* PortManager::CrossConnectOf(const std::string& port) const {
 }
 
 vhostd::state::DesiredState PortManager::CurrentState() const {
+  // With the changes being saved: they are in the journal already, and a snapshot
+  // replaces the journal.
+  auto deleting = [this](const std::string& port) {
+    auto it = saving_.find(port);
+    return it != saving_.end() && it->second.deleting;
+  };
   vhostd::state::DesiredState state;
-  for (const auto& [name, entry] : ports_) *state.add_ports() = entry.stored;
+  for (const auto& [name, entry] : ports_) {
+    if (!deleting(name)) *state.add_ports() = entry.stored;
+  }
+  for (const auto& [name, saving] : saving_) {
+    if (!saving.deleting) *state.add_ports() = saving.stored;
+  }
   for (const auto& [name, xconnect] : xconnects_) *state.add_cross_connects() = xconnect;
   for (const auto& [name, bridge] : bridges_) *state.add_bridges() = bridge.Spec();
   for (const auto& [queue, lcore] : pins_) {
+    if (deleting(queue.first)) continue;  // a port's pins go with it
     vhostd::v1::QueuePin* pin = state.add_pins();
     pin->set_port(queue.first);
     pin->set_queue(queue.second);
@@ -599,8 +640,47 @@ vhostd::state::DesiredState PortManager::CurrentState() const {
 }
 
 absl::Status PortManager::Persist(const vhostd::state::JournalRecord& change) {
+  const absl::StatusOr<uint64_t> seq = WriteChange(change);
+  return seq.ok() ? store_->WaitDurable(*seq) : seq.status();
+}
+
+absl::StatusOr<uint64_t> PortManager::WriteChange(const vhostd::state::JournalRecord& change) {
+  if (store_->NeedsRecovery()) {
+    // An earlier sync failed: the journal is rewritten as a snapshot of the state
+    // without the failed changes, once every one of them has been rolled back.
+    if (!saving_.empty()) {
+      return absl::UnavailableError("an earlier write of the state failed and is being rolled back; retry");
+    }
+    if (absl::Status s = store_->Recover(CurrentState()); !s.ok()) return s;
+  }
   // Called with mu_ held (the store's callback runs inside this call).
-  return store_->Append(change, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return CurrentState(); });
+  return store_->Write(change, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return CurrentState(); });
+}
+
+absl::Status PortManager::WaitDurableUnlocked(uint64_t seq) {
+  mu_.Unlock();
+  absl::Status saved = store_->WaitDurable(seq);
+  mu_.Lock();
+  return saved;
+}
+
+void PortManager::RecoverAfterFailedSync() {
+  if (!saving_.empty() || !store_->NeedsRecovery()) return;  // the last failed change rolled back does it
+  if (absl::Status s = store_->Recover(CurrentState()); !s.ok()) {
+    VHOSTD_LOG_ERROR("saving state after a failed journal sync: ", s.ToString(), " (retried with the next change)");
+  }
+}
+
+absl::Status PortManager::CheckNotSaving(const std::string& port, const std::string& field) const {
+  auto it = saving_.find(port);
+  if (it == saving_.end()) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(field, ": port ", port, " is being ",
+                                             it->second.deleting ? "deleted" : "created", "; retry"));
+}
+
+size_t PortManager::CreatesBeingSaved() const {
+  return static_cast<size_t>(
+      std::count_if(saving_.begin(), saving_.end(), [](const auto& saving) { return !saving.second.deleting; }));
 }
 
 // The data plane first: a cross-connect change is reported and saved only once every

@@ -175,8 +175,20 @@ class PortManager : public PortEvents {
   // Units for every bridge, with the views they point to and the ports they poll.
   std::vector<ForwardingUnit> BridgePlan(std::vector<std::shared_ptr<BridgeView>>& views, std::set<std::string>& polled)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Makes one change of the desired state durable (the state journal).
+  // Makes one change of the desired state durable (the state journal), holding mu_.
   absl::Status Persist(const vhostd::state::JournalRecord& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Group commit, for the changes orchestrators make by the thousand (creating and
+  // deleting ports): the change is written to the journal under mu_, then mu_ is
+  // released while it is synced, so concurrent changes share one fdatasync. Meanwhile
+  // the port is in saving_, and every other change to it is refused (UNAVAILABLE).
+  absl::StatusOr<uint64_t> WriteChange(const vhostd::state::JournalRecord& change) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status WaitDurableUnlocked(uint64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a failed sync, once the last failed change is rolled back: a new snapshot.
+  void RecoverAfterFailedSync() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // UNAVAILABLE naming `field` if `port` has a change being saved.
+  absl::Status CheckNotSaving(const std::string& port, const std::string& field) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  size_t CreatesBeingSaved() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The desired state as held in memory (what a snapshot of it holds).
   vhostd::state::DesiredState CurrentState() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Recomputes what every polling core forwards and installs it; the engine's error if
@@ -228,6 +240,17 @@ class PortManager : public PortEvents {
   absl::Mutex mu_;
   EventLog* events_ = nullptr;  // set before any other call
   std::map<std::string, PortEntry> ports_ ABSL_GUARDED_BY(mu_);
+  // A port created or deleted whose journal record is not yet durable (see
+  // WriteChange). A created one is not in ports_ yet: its plugin and spec (owned by
+  // the waiting CreatePort) keep its exclusive resource taken, `stored` goes into
+  // snapshots. A deleted one is still in ports_ and is left out of snapshots.
+  struct SavingPort {
+    bool deleting = false;
+    const PortPlugin* plugin = nullptr;
+    const google::protobuf::Message* spec = nullptr;
+    google::protobuf::Struct stored;
+  };
+  std::map<std::string, SavingPort> saving_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, vhostd::v1::CrossConnect> xconnects_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, BridgeRuntime> bridges_ ABSL_GUARDED_BY(mu_);
   // Bridge views a polling core may run: the installed plan's, and after a failed

@@ -25,6 +25,7 @@ const BridgeRuntime* PortManager::BridgeOf(const std::string& port) const {
 }
 
 absl::Status PortManager::CheckPortFree(const std::string& port, const std::string& field) const {
+  if (absl::Status s = CheckNotSaving(port, field); !s.ok()) return s;
   if (const BridgeRuntime* bridge = BridgeOf(port)) {
     return absl::FailedPreconditionError(absl::StrCat(field, ": port ", port, " is already in bridge ", bridge->name()));
   }

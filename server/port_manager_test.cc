@@ -8,16 +8,19 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.pb.h"
@@ -1373,6 +1376,124 @@ TEST_F(PortManagerTest, ReconcilerThreadReactsToPortChanged) {
   manager_->PortChanged();
   for (int i = 0; i < 200 && engine_->applied.size() == applies; ++i) absl::SleepFor(absl::Milliseconds(10));
   EXPECT_EQ(engine_->applied.size(), applies + 1);
+}
+
+}  // namespace
+}  // namespace vhostd
+
+namespace vhostd {
+namespace {
+
+// Group commit: CreatePort and DeletePort wait for the journal's sync without the
+// manager's lock. The journal's first sync is held until the test lets it go.
+class GroupCommitTest : public PortManagerTest {
+ protected:
+  void HoldFirstSync(bool then_fail) {
+    store_->SetSyncFunction([this, then_fail](int fd) {
+      absl::MutexLock lock(&mu_);
+      if (++syncs_ > 1) return fdatasync(fd);
+      mu_.Await(absl::Condition(&released_));
+      if (!then_fail) return fdatasync(fd);
+      errno = EIO;
+      return -1;
+    });
+  }
+  void AwaitFirstSync() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(+[](int* n) { return *n >= 1; }, &syncs_));
+  }
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    released_ = true;
+  }
+  // Waits until the journal holds `n` records: changes written, waiting for their sync.
+  void AwaitJournalRecords(size_t n) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (absl::Now() < deadline) {
+      if (JournalRecords() >= n) return;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    ADD_FAILURE() << "the journal never held " << n << " records";
+  }
+  size_t JournalRecords() {
+    std::ifstream journal(store_->journal_path());
+    const std::string text((std::istreambuf_iterator<char>(journal)), std::istreambuf_iterator<char>());
+    return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+  }
+
+  absl::Mutex mu_;
+  int syncs_ ABSL_GUARDED_BY(mu_) = 0;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+TEST_F(GroupCommitTest, ChangesWrittenDuringASyncShareOneAndNothingIsShownBeforeItIsDurable) {
+  CreateOk(VhostUser("vm0", "vm0.sock"));
+  CreateOk(VhostUser("vm9", "vm9.sock"));
+  HoldFirstSync(/*then_fail=*/false);
+  std::thread deleter([&] { EXPECT_TRUE(manager_->DeletePort("vm0", false).ok()); });
+  AwaitFirstSync();
+  // vm0's deletion is written, not durable: it still exists, and nothing may change it.
+  EXPECT_TRUE(manager_->GetPort("vm0").ok());
+  for (const absl::Status& s :
+       {manager_->DeletePort("vm0", false), StatusOf(manager_->CreateCrossConnect(XConnect("x", "vm0", "vm9")))}) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+    EXPECT_THAT(Message(s), HasSubstr("port vm0 is being deleted"));
+  }
+  const size_t before_creates = JournalRecords();
+  std::vector<std::thread> creators;
+  for (int i = 1; i <= 4; ++i) {
+    creators.emplace_back([this, i] { CreateOk(VhostUser(absl::StrCat("vm", i), absl::StrCat("vm", i, ".sock"))); });
+  }
+  AwaitJournalRecords(before_creates + 4);
+  for (int i = 1; i <= 4; ++i) {
+    const std::string name = absl::StrCat("vm", i);
+    const absl::Status again = StatusOf(manager_->CreatePort(VhostUser(name, name + ".sock")));
+    EXPECT_EQ(again.code(), absl::StatusCode::kUnavailable) << again;
+    EXPECT_THAT(Message(again), HasSubstr("port.name: port " + name + " is being created"));
+    EXPECT_CODE(StatusOf(manager_->GetPort(name)), absl::StatusCode::kNotFound);  // not durable yet
+  }
+  EXPECT_THAT(PortNames(), ElementsAre("vm0", "vm9"));
+  const absl::Status same_socket = StatusOf(manager_->CreatePort(VhostUser("vm5", "vm1.sock")));
+  EXPECT_EQ(same_socket.code(), absl::StatusCode::kFailedPrecondition) << same_socket;
+  EXPECT_THAT(Message(same_socket), HasSubstr("vm1 (being created)"));
+  Release();
+  deleter.join();
+  for (std::thread& t : creators) t.join();
+  {
+    absl::MutexLock lock(&mu_);
+    EXPECT_EQ(syncs_, 2) << "the four creates written during the first sync share the second";
+  }
+  EXPECT_THAT(PortNames(), ElementsAre("vm1", "vm2", "vm3", "vm4", "vm9"));
+  Restart();
+  ASSERT_TRUE(manager_->Restore().ok());
+  EXPECT_THAT(PortNames(), ElementsAre("vm1", "vm2", "vm3", "vm4", "vm9"));
+}
+
+TEST_F(GroupCommitTest, AFailedSyncUndoesEveryChangeInItAndTheFileHoldsOnlyWhatWasAcknowledged) {
+  CreateOk(VhostUser("vm0", "vm0.sock"));
+  HoldFirstSync(/*then_fail=*/true);
+  auto expect_unavailable = [](const absl::Status& s) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+    EXPECT_THAT(Message(s), HasSubstr("saving state failed"));
+  };
+  std::thread first([&] { expect_unavailable(StatusOf(manager_->CreatePort(VhostUser("vm1", "vm1.sock")))); });
+  AwaitFirstSync();
+  const size_t written_first = JournalRecords();
+  std::thread deleter([&] { expect_unavailable(manager_->DeletePort("vm0", false)); });
+  std::thread second([&] { expect_unavailable(StatusOf(manager_->CreatePort(VhostUser("vm2", "vm2.sock")))); });
+  AwaitJournalRecords(written_first + 2);
+  EXPECT_THAT(Message(manager_->DeletePort("vm0", false)), HasSubstr("port vm0 is being deleted"));
+  EXPECT_THAT(Message(StatusOf(manager_->CreatePort(VhostUser("vm2", "vm2.sock")))), HasSubstr("vm2 is being created"));
+  Release();
+  first.join();
+  deleter.join();
+  second.join();
+  EXPECT_THAT(PortNames(), ElementsAre("vm0"));
+  EXPECT_THAT(log_->live, ElementsAre(::testing::Key("vm0"))) << "the backends of the failed creates are closed";
+  CreateOk(VhostUser("vm3", "vm3.sock"));
+  Restart();
+  ASSERT_TRUE(manager_->Restore().ok());
+  EXPECT_THAT(PortNames(), ElementsAre("vm0", "vm3"));
 }
 
 }  // namespace

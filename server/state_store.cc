@@ -175,7 +175,22 @@ void StateStore::ApplyChange(const JournalRecord& change, DesiredState& state) {
   }
 }
 
+StateStore::~StateStore() {
+  absl::MutexLock lock(&sync_mu_);
+  if (sync_fd_ >= 0) close(sync_fd_);
+}
+
 absl::Status StateStore::Append(const JournalRecord& change, const std::function<DesiredState()>& state_before) {
+  absl::StatusOr<uint64_t> seq = Write(change, state_before);
+  return seq.ok() ? WaitDurable(*seq) : seq.status();
+}
+
+absl::StatusOr<uint64_t> StateStore::Write(const JournalRecord& change,
+                                           const std::function<DesiredState()>& state_before) {
+  if (NeedsRecovery()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("an earlier sync of ", journal_path(), " failed; a new snapshot must be saved first"));
+  }
   std::string line;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -184,12 +199,67 @@ absl::Status StateStore::Append(const JournalRecord& change, const std::function
   }
   line += '\n';
   if (absl::Status s = AppendLine(line); !s.ok()) return s;
+  uint64_t seq;
+  {
+    absl::MutexLock lock(&sync_mu_);
+    seq = ++written_;
+  }
   if (++journal_records_ >= compact_after_) {
     DesiredState state = state_before();
     ApplyChange(change, state);
-    // The change is durable already; a failed compaction is retried with the next one.
+    // On success the snapshot holds every record written; on failure the journal
+    // still does, and the compaction is retried with the next change.
     Save(state).IgnoreError();
   }
+  return seq;
+}
+
+absl::Status StateStore::WaitDurable(uint64_t seq) {
+  sync_mu_.Lock();
+  while (true) {
+    if (durable_ >= seq) break;
+    if (failed_through_ >= seq) {
+      absl::Status error = sync_error_;
+      sync_mu_.Unlock();
+      return error;
+    }
+    if (syncing_) {
+      sync_mu_.Await(absl::Condition(
+          +[](bool* syncing) { return !*syncing; }, &syncing_));
+      continue;
+    }
+    // This waiter syncs for every record written so far.
+    syncing_ = true;
+    const uint64_t target = written_;
+    const int fd = sync_fd_ >= 0 ? fcntl(sync_fd_, F_DUPFD_CLOEXEC, 0) : -1;
+    sync_mu_.Unlock();
+    const bool synced = fd >= 0 && sync_(fd) == 0;
+    const absl::Status error = synced ? absl::OkStatus() : Errno(absl::StrCat("fdatasync ", journal_path()));
+    if (fd >= 0) close(fd);
+    sync_mu_.Lock();
+    syncing_ = false;
+    if (synced) {
+      durable_ = std::max(durable_, target);
+    } else {
+      failed_through_ = written_;
+      sync_error_ = error;
+      needs_recovery_ = true;
+    }
+  }
+  sync_mu_.Unlock();
+  return absl::OkStatus();
+}
+
+bool StateStore::NeedsRecovery() {
+  absl::MutexLock lock(&sync_mu_);
+  return needs_recovery_;
+}
+
+absl::Status StateStore::Recover(const DesiredState& state) {
+  absl::MutexLock lock(&sync_mu_);
+  if (!needs_recovery_) return absl::OkStatus();
+  if (absl::Status s = SaveLocked(state); !s.ok()) return s;
+  needs_recovery_ = false;
   return absl::OkStatus();
 }
 
@@ -205,15 +275,20 @@ absl::Status StateStore::AppendLine(const std::string& line) {
     status = Errno(absl::StrCat("truncate ", journal));
   }
   if (status.ok()) status = WriteAll(fd, line);
-  if (status.ok() && fdatasync(fd) != 0) status = Errno(absl::StrCat("fdatasync ", journal));
-  if (!status.ok() && ftruncate(fd, static_cast<off_t>(journal_size_)) != 0) {
-    // Left torn: the next append or load drops the tail.
+  if (!status.ok()) {
+    if (ftruncate(fd, static_cast<off_t>(journal_size_)) != 0) {
+      // Left torn: the next append or load drops the tail.
+    }
+    close(fd);
+    return status;
   }
-  close(fd);
-  if (!status.ok()) return status;
   journal_size_ += line.size();
   // A new file's directory entry must be durable too, or the record could vanish.
   if (created) FsyncDirectoryOf(journal).IgnoreError();
+  // Kept open for the next sync (fdatasync of any fd of the file syncs all its writes).
+  absl::MutexLock lock(&sync_mu_);
+  if (sync_fd_ >= 0) close(sync_fd_);
+  sync_fd_ = fd;
   return absl::OkStatus();
 }
 
@@ -224,6 +299,13 @@ void StateStore::SetCompactionPoint(const DesiredState& snapshot) {
 }
 
 absl::Status StateStore::Save(const DesiredState& state) {
+  absl::MutexLock lock(&sync_mu_);
+  return SaveLocked(state);
+}
+
+absl::Status StateStore::SaveLocked(const DesiredState& state) {
+  // Not while a waiter syncs the journal this empties.
+  sync_mu_.Await(absl::Condition(+[](bool* syncing) { return !*syncing; }, &syncing_));
   DesiredState copy = state;
   copy.set_format_version(kFormatVersion);
   std::string json;
@@ -251,6 +333,7 @@ absl::Status StateStore::Save(const DesiredState& state) {
   // that is already visible, so it is not reported as a failure; the journal is then
   // kept (replaying it onto the new snapshot changes nothing).
   if (!FsyncDirectoryOf(path_).ok()) return absl::OkStatus();
+  durable_ = written_;  // the caller's state holds every record written
   SetCompactionPoint(copy);
   if (truncate(journal_path().c_str(), 0) == 0 || errno == ENOENT) journal_size_ = journal_records_ = 0;
   return absl::OkStatus();

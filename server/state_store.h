@@ -7,11 +7,15 @@
 #ifndef VHOSTD_SERVER_STATE_STORE_H_
 #define VHOSTD_SERVER_STATE_STORE_H_
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "state.pb.h"
 
 namespace vhostd {
@@ -28,6 +32,9 @@ inline std::string PinName(const vhostd::v1::QueuePin& pin) {
 class StateStore {
  public:
   explicit StateStore(std::string path) : path_(std::move(path)) {}
+  ~StateStore();
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
   const std::string& path() const { return path_; }
   std::string journal_path() const { return path_ + ".journal"; }
 
@@ -39,11 +46,30 @@ class StateStore {
   absl::StatusOr<vhostd::state::DesiredState> Load();
   // Writes `state` as the new snapshot, then empties the journal.
   absl::Status Save(const vhostd::state::DesiredState& state);
-  // Makes one change durable. `state_before` returns the whole state without it; it is
-  // called only when the journal is due to be folded into a new snapshot. A failed
-  // append leaves the files as they were.
+  // Makes one change durable: Write, then WaitDurable.
   absl::Status Append(const vhostd::state::JournalRecord& change,
                       const std::function<vhostd::state::DesiredState()>& state_before);
+
+  // Group commit, Append in two steps so that concurrent changes share one fdatasync.
+  // Write appends `change` to the journal without waiting for the disk and returns its
+  // sequence number; `state_before` returns the whole state without it (with every
+  // change written before it), called only when the journal is due to be folded into
+  // a new snapshot. A failed write leaves the files as they were. Writes come from one
+  // thread at a time (the caller's lock).
+  absl::StatusOr<uint64_t> Write(const vhostd::state::JournalRecord& change,
+                                 const std::function<vhostd::state::DesiredState()>& state_before);
+  // Returns once record `seq` is on disk, from any thread, without the caller's lock:
+  // the first waiter syncs every record written so far, the others wait for it. If the
+  // sync fails, every record written and not yet durable fails with it.
+  absl::Status WaitDurable(uint64_t seq);
+  // After a failed sync the journal may hold some of the failed records, so Write
+  // refuses until Recover saves `state` (the state without them) as a new snapshot.
+  bool NeedsRecovery();
+  absl::Status Recover(const vhostd::state::DesiredState& state);
+
+  // How the journal is synced (0 or -1 with errno): fdatasync. Tests substitute a slow
+  // or failing one. Set before the first write.
+  void SetSyncFunction(std::function<int(int fd)> sync) { sync_ = std::move(sync); }
 
   // The format_version of the snapshot the last Load read (0: none): below today's,
   // the caller should Save to rewrite it in today's format.
@@ -54,6 +80,7 @@ class StateStore {
 
  private:
   absl::Status AppendLine(const std::string& line);
+  absl::Status SaveLocked(const vhostd::state::DesiredState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   void SetCompactionPoint(const vhostd::state::DesiredState& snapshot);
 
   const std::string path_;
@@ -61,6 +88,18 @@ class StateStore {
   uint64_t journal_records_ = 0;  // records since the snapshot
   uint64_t compact_after_ = 256;  // records that trigger a new snapshot
   uint32_t loaded_format_version_ = 0;
+
+  // Group commit. Snapshots take sync_mu_ and wait for a sync in progress, so the fd
+  // a syncing waiter uses is never closed under it.
+  std::function<int(int fd)> sync_ = [](int fd) { return fdatasync(fd); };
+  absl::Mutex sync_mu_;
+  int sync_fd_ ABSL_GUARDED_BY(sync_mu_) = -1;  // the journal, as last written
+  uint64_t written_ ABSL_GUARDED_BY(sync_mu_) = 0;  // records written (sequence numbers 1..written_)
+  uint64_t durable_ ABSL_GUARDED_BY(sync_mu_) = 0;  // of those, on disk
+  uint64_t failed_through_ ABSL_GUARDED_BY(sync_mu_) = 0;  // records up to here failed to sync
+  absl::Status sync_error_ ABSL_GUARDED_BY(sync_mu_);
+  bool syncing_ ABSL_GUARDED_BY(sync_mu_) = false;
+  bool needs_recovery_ ABSL_GUARDED_BY(sync_mu_) = false;
 };
 
 }  // namespace vhostd

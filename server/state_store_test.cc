@@ -9,8 +9,11 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -376,6 +379,85 @@ TEST_F(StateStoreTest, ReplayOntoASnapshotThatHasTheChangesAlreadyIsHarmless) {
   absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_THAT(Names(*loaded), ::testing::ElementsAre("b=2.sock", "a=3.sock"));
+}
+
+}  // namespace
+}  // namespace vhostd
+
+namespace vhostd {
+namespace {
+
+// Group commit: records written while a sync is in progress are made durable by one
+// more sync, whatever the order in which their waiters arrive.
+TEST_F(StateStoreTest, RecordsWrittenDuringASyncShareTheNextOne) {
+  StateStore store(path_);
+  absl::Mutex mu;
+  int syncs = 0;
+  bool release = false;
+  store.SetSyncFunction([&](int fd) {
+    absl::MutexLock lock(&mu);
+    if (++syncs == 1) mu.Await(absl::Condition(&release));  // the first sync is slow
+    return fdatasync(fd);
+  });
+  const absl::StatusOr<uint64_t> first = store.Write(PutPort("a", "1.sock"), Unused);
+  ASSERT_TRUE(first.ok()) << first.status();
+  std::thread leader([&] { EXPECT_TRUE(store.WaitDurable(*first).ok()); });
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(+[](int* n) { return *n == 1; }, &syncs));
+  }
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < 8; ++i) {
+    const absl::StatusOr<uint64_t> seq = store.Write(PutPort(absl::StrCat("p", i), "s.sock"), Unused);
+    ASSERT_TRUE(seq.ok()) << seq.status();
+    waiters.emplace_back([&store, seq = *seq] { EXPECT_TRUE(store.WaitDurable(seq).ok()); });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    release = true;
+  }
+  leader.join();
+  for (std::thread& t : waiters) t.join();
+  EXPECT_EQ(syncs, 2) << "one sync for the first record, one for the eight written during it";
+  absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->ports_size(), 9);
+}
+
+TEST_F(StateStoreTest, AFailedSyncFailsEveryRecordNotYetDurableUntilASnapshotIsSaved) {
+  StateStore store(path_);
+  bool fail = false;
+  int syncs = 0;
+  store.SetSyncFunction([&](int fd) {
+    ++syncs;
+    if (!fail) return fdatasync(fd);
+    errno = EIO;
+    return -1;
+  });
+  const absl::StatusOr<uint64_t> a = store.Write(PutPort("a", "1.sock"), Unused);
+  ASSERT_TRUE(a.ok() && store.WaitDurable(*a).ok());
+  fail = true;
+  const absl::StatusOr<uint64_t> b = store.Write(PutPort("b", "2.sock"), Unused);
+  const absl::StatusOr<uint64_t> c = store.Write(PutPort("c", "3.sock"), Unused);
+  ASSERT_TRUE(b.ok() && c.ok());
+  const absl::Status failed = store.WaitDurable(*b);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_THAT(std::string(failed.message()), HasSubstr("fdatasync " + store.journal_path()));
+  EXPECT_FALSE(store.WaitDurable(*c).ok()) << "written before the failure: it failed with it";
+  EXPECT_EQ(syncs, 2) << "c is not synced again: the journal is no longer trusted";
+  EXPECT_TRUE(store.WaitDurable(*a).ok()) << "what was durable stays so";
+  EXPECT_TRUE(store.NeedsRecovery());
+  const absl::StatusOr<uint64_t> refused = store.Write(PutPort("d", "4.sock"), Unused);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  fail = false;
+  DesiredState without_failed;
+  StateStore::ApplyChange(PutPort("a", "1.sock"), without_failed);
+  ASSERT_TRUE(store.Recover(without_failed).ok());
+  EXPECT_FALSE(store.NeedsRecovery());
+  ASSERT_TRUE(store.Append(PutPort("e", "5.sock"), Unused).ok());
+  absl::StatusOr<DesiredState> loaded = StateStore(path_).Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_THAT(Names(*loaded), ::testing::ElementsAre("a=1.sock", "e=5.sock"));
 }
 
 }  // namespace
