@@ -3,7 +3,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
+#include <vector>
 
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
@@ -79,6 +81,16 @@ TEST(CapacityTest, OpenFilesNearTheLimitRefuseAPort) {
   EXPECT_NE(status.message().find("open files (RLIMIT_NOFILE) in use; this port may need 16 more"),
             absl::string_view::npos)
       << status.message();
+}
+
+TEST(CapacityTest, DescriptorTableSizeBoundsTheOpenFiles) {
+  std::vector<int> fds;
+  for (int i = 0; i < 300; ++i) fds.push_back(dup(STDERR_FILENO));
+  const size_t open = OpenFileCount(), table = DescriptorTableSize();
+  for (int fd : fds) close(fd);
+  EXPECT_GE(open, 300u);
+  EXPECT_GE(table, open);
+  EXPECT_GT(table, static_cast<size_t>(*std::max_element(fds.begin(), fds.end())));
 }
 
 TEST(CapacityTest, OpenFileLimitRaisedToTheHardLimitThenMaxPortsFittedToIt) {

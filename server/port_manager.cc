@@ -67,6 +67,13 @@ absl::Status CheckConsistent(const vhostd::state::DesiredState& state) {
 
 }  // namespace
 
+void PortManager::PortEntry::SetTypedSpec(PortPlugin* port_plugin,
+                                          std::unique_ptr<google::protobuf::Message> port_spec) {
+  plugin = port_plugin;
+  typed_spec = std::move(port_spec);
+  resource = plugin != nullptr && typed_spec != nullptr ? plugin->ExclusiveResource(*typed_spec) : "";
+}
+
 PortManager::PortManager(PluginRegistry* plugins, ForwardingEngine* engine, StateStore* store,
                          PluginContext context)
     : plugins_(plugins), engine_(engine), store_(store), context_([&] {
@@ -142,10 +149,9 @@ PortManager::PortEntry PortManager::RestorePort(const google::protobuf::Struct& 
     valid = checked.status();
   } else {
     entry.spec = checked->port;
-    entry.plugin = checked->plugin;
     ++entry.open_attempts;
     absl::StatusOr<std::unique_ptr<PortBackend>> backend = OpenPort(*checked);
-    entry.typed_spec = std::move(checked->spec);
+    entry.SetTypedSpec(checked->plugin, std::move(checked->spec));
     if (backend.ok()) {
       entry.backend = std::move(*backend);
     } else {
@@ -246,16 +252,17 @@ absl::StatusOr<Port> PortManager::CreatePort(Port request) {
     return absl::AlreadyExistsError(absl::StrCat("port.name: port ", port.name(), " exists with a different spec"));
   }
   if (absl::Status s = CheckNotSaving(port.name(), "port.name"); !s.ok()) return s;
-  if (const std::string resource = valid->plugin->ExclusiveResource(*valid->spec); !resource.empty()) {
-    auto uses = [&](const PortPlugin* plugin, const google::protobuf::Message* spec) {
-      return plugin == valid->plugin && spec != nullptr && valid->plugin->ExclusiveResource(*spec) == resource;
+  const std::string resource = valid->plugin->ExclusiveResource(*valid->spec);
+  if (!resource.empty()) {
+    auto uses = [&](const PortPlugin* plugin, const std::string& other) {
+      return plugin == valid->plugin && other == resource;
     };
     for (const auto& [name, other] : ports_) {
-      if (!uses(other.plugin, other.typed_spec.get())) continue;
+      if (!uses(other.plugin, other.resource)) continue;
       return absl::FailedPreconditionError(absl::StrCat("port.spec: ", resource, " is already used by port ", name));
     }
     for (const auto& [name, saving] : saving_) {
-      if (!uses(saving.plugin, saving.spec)) continue;
+      if (!uses(saving.plugin, saving.resource)) continue;
       return absl::FailedPreconditionError(
           absl::StrCat("port.spec: ", resource, " is already used by port ", name, " (being created)"));
     }
@@ -273,7 +280,7 @@ absl::StatusOr<Port> PortManager::CreatePort(Port request) {
   const absl::StatusOr<uint64_t> seq = WriteChange(change);
   absl::Status saved = seq.status();
   if (seq.ok()) {
-    saving_[port.name()] = SavingPort{false, valid->plugin, valid->spec.get(), *stored};
+    saving_[port.name()] = SavingPort{false, valid->plugin, resource, *stored};
     saved = WaitDurableUnlocked(*seq);
     saving_.erase(port.name());
     if (!saved.ok()) RecoverAfterFailedSync();
@@ -283,8 +290,7 @@ absl::StatusOr<Port> PortManager::CreatePort(Port request) {
   }
   PortEntry& entry = ports_[port.name()];
   entry.spec = port;
-  entry.plugin = valid->plugin;
-  entry.typed_spec = std::move(valid->spec);
+  entry.SetTypedSpec(valid->plugin, std::move(valid->spec));
   entry.stored = std::move(*stored);
   entry.backend = std::move(*backend);
   VHOSTD_LOG_INFO("created port ", entry.spec.name(), " (", entry.spec.type(), ")");
@@ -353,7 +359,7 @@ absl::Status PortManager::DeletePort(const std::string& name, bool allow_missing
   const absl::StatusOr<uint64_t> seq = WriteChange(change);
   absl::Status saved = seq.status();
   if (seq.ok()) {
-    saving_[name] = SavingPort{true, nullptr, nullptr, {}};
+    saving_[name] = SavingPort{true, nullptr, "", {}};
     saved = WaitDurableUnlocked(*seq);
     saving_.erase(name);
     if (!saved.ok()) RecoverAfterFailedSync();

@@ -129,6 +129,10 @@ class PortManager : public PortEvents {
     // its place (and its `stored` form) but cannot be opened by this daemon.
     PortPlugin* plugin = nullptr;
     std::unique_ptr<google::protobuf::Message> typed_spec;  // `spec.spec` unpacked; null without plugin
+    // plugin->ExclusiveResource(*typed_spec) ("" for none), kept: every create compares
+    // its own with every port's.
+    std::string resource;
+    void SetTypedSpec(PortPlugin* port_plugin, std::unique_ptr<google::protobuf::Message> port_spec);
     google::protobuf::Struct stored;       // what the state file holds for the port
     std::unique_ptr<PortBackend> backend;  // null if the port could not be opened
     std::string error;                     // why, when backend is null
@@ -241,13 +245,13 @@ class PortManager : public PortEvents {
   EventLog* events_ = nullptr;  // set before any other call
   std::map<std::string, PortEntry> ports_ ABSL_GUARDED_BY(mu_);
   // A port created or deleted whose journal record is not yet durable (see
-  // WriteChange). A created one is not in ports_ yet: its plugin and spec (owned by
-  // the waiting CreatePort) keep its exclusive resource taken, `stored` goes into
-  // snapshots. A deleted one is still in ports_ and is left out of snapshots.
+  // WriteChange). A created one is not in ports_ yet: its plugin and resource keep its
+  // exclusive resource taken, `stored` goes into snapshots. A deleted one is still in
+  // ports_ and is left out of snapshots.
   struct SavingPort {
     bool deleting = false;
     const PortPlugin* plugin = nullptr;
-    const google::protobuf::Message* spec = nullptr;
+    std::string resource;
     google::protobuf::Struct stored;
   };
   std::map<std::string, SavingPort> saving_ ABSL_GUARDED_BY(mu_);

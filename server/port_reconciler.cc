@@ -76,8 +76,7 @@ bool PortManager::Reopen(PortEntry& entry) {
     return false;
   }
   entry.spec = std::move(valid->port);
-  entry.plugin = valid->plugin;
-  entry.typed_spec = std::move(valid->spec);
+  entry.SetTypedSpec(valid->plugin, std::move(valid->spec));
   entry.backend = std::move(*backend);
   entry.error.clear();
   entry.retry_backoff = absl::Seconds(1);

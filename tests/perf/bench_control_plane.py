@@ -6,7 +6,11 @@ Per round, each from a fresh daemon. As in a deployment with the default paths
 (/var/lib/vhostd/state.json, /run/vhostd/sockets), the state file is on disk (the
 temporary directory's file system, so every acknowledged change is really fsync'ed) and
 the vhost-user sockets on tmpfs (--socket-base, default /dev/shm when it is tmpfs):
-  * create N vhost-user ports one CreatePort call after the other (one client, as a
+  * create N vhost-user ports (client mode by default: DPDK 22.11's lib/vhost watches
+    every listener and connection in one set of 1023 descriptors, and vhostd reserves a
+    server-mode port's listener and two connections, so at most 341 server-mode ports
+    fit; a client-mode port takes one and keeps trying to connect until its frontend
+    listens) one CreatePort call after the other (one client, as a
     script or an orchestrator's reconcile loop does), then delete them the same way:
     seconds for each, and their sum (target: < 2 s for 1,000);
   * the same with --clients concurrent clients (where group commit can help);
@@ -96,7 +100,8 @@ def list_all(stub, api):
 
 def vhostd_round(a, work, clients):
     api = import_api()
-    d = Vhostd(os.path.join(work, "vhostd"), cores=str(a.backend_cpu), extra_flags=["--metrics-address="],
+    d = Vhostd(os.path.join(work, "vhostd"), cores=str(a.backend_cpu),
+               extra_flags=["--metrics-address=", "--max-ports=%d" % a.ports],
                file_prefix="bcp%d" % os.getpid())
     d.socket_dir = a.socket_dir
     d.argv = [x if not x.startswith("--socket-dir=") else "--socket-dir=" + a.socket_dir for x in d.argv]
@@ -109,7 +114,8 @@ def vhostd_round(a, work, clients):
 
         def create(name):
             stub.CreatePort(api.CreatePortRequest(
-                port=vhost_user_port(name, socket_path=os.path.join(d.socket_dir, name + ".sock"))))
+                port=vhost_user_port(name, socket_path=os.path.join(d.socket_dir, name + ".sock"),
+                                     mode="MODE_CLIENT" if a.mode == "client" else "MODE_SERVER")))
 
         def delete(name):
             stub.DeletePort(api.DeletePortRequest(name=name))
@@ -192,8 +198,8 @@ def report(results, a):
         print("| OVS-DPDK | 1 | %d%s | %.3f | %.3f | %.3f | %.1f (list-ports) | %.1f |" % (
             r["ports_added"], " (capped)" if r["capped"] else "", r["add_s"], r["delete_s"], r["total_s"],
             r["list_ms"], r["rss_kib_per_port"]))
-    print("medians of %d rounds; vhostd threads %s -> %s" % (
-        a.rounds, results["vhostd"][0]["threads_before"], results["vhostd"][0]["threads_after"]))
+    print("medians of %d rounds; vhostd's ports in %s mode; vhostd threads %s -> %s" % (
+        a.rounds, a.mode, results["vhostd"][0]["threads_before"], results["vhostd"][0]["threads_after"]))
 
 
 def exit_on_signal(signum, _frame):
@@ -207,6 +213,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--ports", type=int, default=1000)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--mode", choices=["client", "server"], default="client",
+                   help="vhostd's vhost-user mode; server mode fits at most 341 ports (see the docstring)")
     p.add_argument("--clients", type=int, default=8, help="concurrent clients of the parallel variant; 1: none")
     p.add_argument("--lists", type=int, default=20, help="ListPorts calls timed per round")
     p.add_argument("--backend-cpu", type=int, default=1)
@@ -230,7 +238,7 @@ def main(argv=None):
     a.socket_dir = tempfile.mkdtemp(prefix="bcp.", dir=socket_base(a.socket_base, work))
     results = {"run": {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "ports": a.ports,
                        "state_dir": work, "socket_dir": a.socket_dir,
-                       "rounds": a.rounds, "load_start": load_average()}, "vhostd": [], "ovs": []}
+                       "rounds": a.rounds, "mode": a.mode, "load_start": load_average()}, "vhostd": [], "ovs": []}
     try:
         for r in range(a.rounds):
             with RoundLock(a.lock):
