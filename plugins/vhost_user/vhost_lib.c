@@ -106,7 +106,22 @@ static int on_features_changed(int vid, uint64_t features) {
   return 0;
 }
 
+/* vhostd polls every vring, so the frontend is told not to kick (VRING_USED_F_NO_NOTIFY,
+ * or no avail event with EVENT_IDX): otherwise every burst it adds costs it an eventfd
+ * write (for a QEMU guest, an exit to the host), as testpmd's net_vhost and OVS avoid.
+ * lib/vhost keeps the setting per vring and applies it again whenever the vring becomes
+ * ready. Only new_device may set it: lib/vhost calls vring_state_changed with every
+ * vring's lock held, and the setting takes that lock. A vring the frontend allocates
+ * after new_device (QEMU allocates all of them first) keeps its kicks, which costs the
+ * frontend time but loses nothing. */
+static void stop_kicks(int vid) {
+  for (uint16_t vring = 0; vring < rte_vhost_get_vring_num(vid); ++vring) {
+    rte_vhost_enable_guest_notification(vid, vring, 0);
+  }
+}
+
 static int on_new_device(int vid) {
+  stop_kicks(vid);
   if (handlers.new_device) handlers.new_device(vid);
   return 0;
 }

@@ -66,6 +66,7 @@ BUFFERS = 2 * RING_AREA
 BUFFER_SIZE = 2048
 
 DESC = struct.Struct("<QIHH")  # addr, len, flags, next
+VRING_USED_F_NO_NOTIFY = 1
 DESC_F_WRITE = 2
 
 
@@ -146,6 +147,10 @@ class SplitRing:
 
     def used_idx(self):
         return struct.unpack("<H", self.mem.read(self.used + 2, 2))[0]
+
+    def used_flags(self):
+        """used->flags: the backend's VRING_USED_F_NO_NOTIFY asks for no kicks."""
+        return struct.unpack("<H", self.mem.read(self.used, 2))[0]
 
     def close(self):
         os.close(self.kick)
