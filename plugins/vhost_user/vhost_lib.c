@@ -106,9 +106,11 @@ static int on_features_changed(int vid, uint64_t features) {
   return 0;
 }
 
-/* vhostd polls every vring, so the frontend is told not to kick (VRING_USED_F_NO_NOTIFY,
- * or no avail event with EVENT_IDX): otherwise every burst it adds costs it an eventfd
- * write (for a QEMU guest, an exit to the host), as testpmd's net_vhost and OVS avoid.
+/* vhostd polls every vring, so the frontend is told not to kick (VRING_USED_F_NO_NOTIFY),
+ * as testpmd's net_vhost and OVS do. A frontend without EVENT_IDX (DPDK's virtio PMD and
+ * virtio-user, a guest with event_idx=off) otherwise writes its kick eventfd after every
+ * burst it adds (for a QEMU guest under KVM, an exit to the host); with EVENT_IDX
+ * lib/vhost never moves the avail event, which already keeps kicks rare.
  * lib/vhost keeps the setting per vring and applies it again whenever the vring becomes
  * ready. Only new_device may set it: lib/vhost calls vring_state_changed with every
  * vring's lock held, and the setting takes that lock. A vring the frontend allocates
