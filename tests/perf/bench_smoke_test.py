@@ -45,6 +45,7 @@ class BenchSmokeTest(unittest.TestCase):
                            "--retries", "0", "--configs", "testpmd,xconnect,bridge", "--sizes", "64",
                            "--vhostd", _repo_file("server/vhostd"), "--vhostctl", _repo_file("client/vhostctl"))
         measured = {(s["config"], s["size"]) for s in result["samples"] if s.get("mpps", 0) > 0}
+        self.assertIn("plugins/vhost_user.so", result["run"]["binaries"])
         self.assertEqual(measured, {("testpmd", 64), ("xconnect", 64), ("bridge", 64)})
 
 

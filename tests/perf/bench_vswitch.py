@@ -328,9 +328,17 @@ def main(argv=None):
     return 0
 
 
+def file_identity(path):
+    """path, the first 16 hex digits of its sha256 and its mtime, for the run header."""
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    return {"path": path, "sha256": digest,
+            "mtime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(os.path.getmtime(path)))}
+
+
 def snapshot_binaries(a):
     """Copies vhostd, vhostctl and the plugins once, so that a rebuild during the run
-    does not mix two versions in one comparison; records their sha256."""
+    does not mix two versions in one comparison; records each one's sha256."""
     dest = short_tmpdir("bvb")
     info = {}
     for name, path in (("vhostd", a.vhostd), ("vhostctl", a.vhostctl)):
@@ -338,11 +346,12 @@ def snapshot_binaries(a):
         if not os.path.exists(path):
             raise SystemExit("%s not found: %s (bazel build //server:vhostd //client:vhostctl)" % (name, path))
         shutil.copy2(path, os.path.join(dest, name))
-        with open(path, "rb") as f:
-            info[name] = {"path": path, "sha256": hashlib.sha256(f.read()).hexdigest()[:16],
-                          "mtime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(os.path.getmtime(path)))}
+        info[name] = file_identity(path)
     plugins = os.path.join(os.path.dirname(os.path.realpath(a.vhostd)), "plugins")
     shutil.copytree(plugins, os.path.join(dest, "plugins"), symlinks=False)
+    # The port types' data paths are in the plugins: a change there leaves vhostd as it was.
+    for so in sorted(os.listdir(plugins)):
+        info["plugins/" + so] = file_identity(os.path.realpath(os.path.join(plugins, so)))
     a.vhostd = os.path.join(dest, "vhostd")
     a.vhostctl = os.path.join(dest, "vhostctl")
     a.plugin_dir = os.path.join(dest, "plugins")
