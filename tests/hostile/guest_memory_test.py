@@ -140,6 +140,36 @@ class GuestMemoryTest(HostilePortCase):
         mem.close()
         self.wait_state("h0", api.PortStatus.WAITING_FOR_PEER)
 
+    def test_rings_enabled_later_ask_for_no_kicks_too(self):
+        # As a multiqueue guest does: every ring set up first, a second queue pair enabled
+        # after the device started (lib/vhost applies the setting when a ring is ready).
+        mem = vu.GuestMemory(1 << 20)
+        with vu.Frontend.connect(self.sock("h0")) as fe:
+            fe.get_features()
+            fe.set_features(vu.VIRTIO_F_VERSION_1 | vu.VHOST_USER_F_PROTOCOL_FEATURES)
+            fe.get_u64(vu.GET_PROTOCOL_FEATURES)
+            fe.set_protocol_features(0)
+            fe.set_owner()
+            fe.set_mem_table([mem.region()], [mem.fd])
+            # Pair 0 where handshake() puts it, pair 1 in the upper half of the memory.
+            rings = [vu.SplitRing(mem, i, i * vu.RING_AREA if i < 2 else (1 << 19) + (i - 2) * vu.RING_AREA)
+                     for i in range(4)]
+            for ring in rings:
+                fe.setup_ring(ring)
+            for ring in rings[:2]:
+                fe.set_vring_enable(ring.index, True)
+            fe.get_features()
+            self.wait_state("h0", api.PortStatus.UP)
+            for ring in rings[2:]:
+                fe.set_vring_enable(ring.index, True)
+            fe.get_features()  # round trip: both enables handled
+            for ring in rings:
+                self.assertTrue(ring.used_flags() & vu.VRING_USED_F_NO_NOTIFY, "ring %d wants kicks" % ring.index)
+            for ring in rings:
+                ring.close()
+        mem.close()
+        self.wait_state("h0", api.PortStatus.WAITING_FOR_PEER)
+
     def test_ring_indices_that_jump(self):
         mem = vu.GuestMemory(2 << 20)
 

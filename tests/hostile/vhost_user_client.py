@@ -283,6 +283,12 @@ class Frontend:
     def set_vring_fd(self, request, index, fd):
         self.send_raw(request, struct.pack("<Q", index), fds=(fd,))
 
+    def set_protocol_features(self, features):
+        self.send_raw(SET_PROTOCOL_FEATURES, struct.pack("<Q", features))
+
+    def set_vring_enable(self, index, enable):
+        self.send_raw(SET_VRING_ENABLE, struct.pack("<II", index, 1 if enable else 0))
+
     def setup_ring(self, ring):
         self.set_vring_num(ring.index, ring.size)
         self.set_vring_base(ring.index, 0)
