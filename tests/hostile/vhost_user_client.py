@@ -148,6 +148,15 @@ class SplitRing:
     def used_idx(self):
         return struct.unpack("<H", self.mem.read(self.used + 2, 2))[0]
 
+    def wait_used(self, idx, timeout=5.0):
+        """True once used->idx reached `idx` (the backend took the posted buffers)."""
+        deadline = time.time() + timeout
+        while self.used_idx() != idx:
+            if time.time() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
     def used_flags(self):
         """used->flags: the backend's VRING_USED_F_NO_NOTIFY asks for no kicks."""
         return struct.unpack("<H", self.mem.read(self.used, 2))[0]
