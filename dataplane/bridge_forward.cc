@@ -122,9 +122,10 @@ class BurstForwarder {
  private:
   // A member that can take frames now.
   bool Active(uint16_t slot) const { return bridge_.members[slot].queues != 0 && bridge_.members[slot].stats; }
-  uint16_t TxQueue(uint16_t slot) const { return e_.rx_queue % bridge_.members[slot].queues; }
+  // What this core writes on `slot`'s port: the entry, aimed there.
+  PollEntry TxTo(uint16_t slot) const;
   void Push(uint16_t slot, rte_mbuf* m) { out_.pkts[slot][out_.count[slot]++] = m; }
-  void CountDrop(uint16_t slot) { CounterAdd(bridge_.members[slot].counters[TxQueue(slot)].tx_dropped, 1); }
+  void CountDrop(uint16_t slot) { CountDropped(TxTo(slot), 1); }
   // Edits `m` (unshared) for `slot` and queues it, or drops it if it cannot be edited.
   void PushRetagged(uint16_t slot, rte_mbuf* m, const Frame& frame);
   // Learns the frame's source unless this burst already did; counts what changed.
@@ -148,6 +149,18 @@ class BurstForwarder {
   int decided_ = kFloodIt;
   Outputs out_;
 };
+
+PollEntry BurstForwarder::TxTo(uint16_t slot) const {
+  const BridgeMember& member = bridge_.members[slot];
+  const TxChoice choice = TxQueueFor(e_.bridge_lanes ? e_.bridge_lanes[slot] : TxLane{}, e_.rx_queue, member.queues);
+  PollEntry tx = e_;
+  tx.tx_port = member.io;
+  tx.tx_queue = choice.queue;
+  tx.tx_counters = &member.counters[choice.queue];
+  tx.tx_shared = choice.shared;
+  tx.backlog = nullptr;
+  return tx;
+}
 
 void BurstForwarder::PushRetagged(uint16_t slot, rte_mbuf* m, const Frame& frame) {
   if (Retag(m, frame, SendsTagged(bridge_.members[slot].vlan, frame.vlan))) return Push(slot, m);
@@ -263,12 +276,7 @@ void BurstForwarder::Transmit() {
   for (uint16_t slot = 0; slot < bridge_.members.size(); ++slot) {
     const uint16_t count = out_.count[slot];
     if (count == 0) continue;
-    const BridgeMember& member = bridge_.members[slot];
-    PollEntry tx = e_;
-    tx.tx_port = member.io;
-    tx.tx_queue = TxQueue(slot);
-    tx.tx_counters = &member.counters[tx.tx_queue];
-    tx.backlog = nullptr;
+    const PollEntry tx = TxTo(slot);
     if (__builtin_expect(AnyPendingOffload(out_.pkts[slot], count), 0)) {
       SendWithOffloads(tx, pools_, out_.pkts[slot], count);
     } else {

@@ -1,5 +1,5 @@
 // What the polling cores run for a bridge: one entry per receive queue of each port
-// that takes traffic, grouped so that every transmit queue keeps a single writer.
+// that takes traffic.
 #ifndef VHOSTD_DATAPLANE_BRIDGE_PLAN_H_
 #define VHOSTD_DATAPLANE_BRIDGE_PLAN_H_
 
@@ -14,11 +14,10 @@ namespace vhostd {
 // The label a bridge entry shows as the place it forwards to ("bridge:NAME").
 std::string BridgeLabel(const std::string& bridge);
 
-// Units for `bridge` (which must outlive the programs made of them). The entry for
-// receive queue q may send on queue q mod n of every port with n queues, so two
-// entries whose queues are equal modulo some port's queue count share a unit (and a
-// core). Ports with equal queue counts n make n units, one per queue index; ports
-// with one queue make one unit for the whole bridge.
+// Units for `bridge` (which must outlive the programs made of them): one per receive
+// queue of every member that takes traffic, in slot order, so the queues of a bridge
+// spread over cores like any others. Which tx queue of each member an entry writes
+// follows from the core it runs on (AssignTxLanes, TxQueueFor).
 std::vector<ForwardingUnit> BridgeUnits(const BridgeView& bridge);
 
 }  // namespace vhostd

@@ -8,12 +8,15 @@
 
 #include <map>
 #include <set>
+#include <string>
 #include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "dataplane/bridge.h"
+#include "dataplane/tx_lanes.h"
 
 namespace vhostd {
 namespace {
@@ -35,13 +38,17 @@ uint64_t CyclesIn(absl::Duration d) { return static_cast<uint64_t>(absl::ToDoubl
 // Two entries are the same work if they read and write the same queues of the same
 // ports through the same functions, counting in the same counters (and, for a bridge
 // port, with the same view of its bridge: a new view is new work).
+// The lanes (and so the tx queues, and whether they are shared) are part of the work:
+// an entry that changes them moves through both phases like one that changes core.
 using EntryKey = std::tuple<PortIo::RxBurst, const void*, uint16_t, PortIo::TxBurst, const void*, uint16_t,
                             const QueueCounters*, const QueueCounters*, const std::atomic<uint32_t>*,
-                            const BridgeView*>;
+                            const BridgeView*, bool, TxLane, const TxLane*>;
 
 EntryKey KeyOf(const PollEntry& e) {
-  return {e.rx_port.rx, e.rx_port.context, e.rx_queue, e.tx_port.tx, e.tx_port.context, e.tx_queue,
-          e.rx_counters, e.tx_counters, e.tx_port.tx_offloads, e.bridge};
+  return {e.rx_port.rx,     e.rx_port.context, e.rx_queue,   e.tx_port.tx,
+          e.tx_port.context, e.tx_queue,       e.rx_counters, e.tx_counters,
+          e.tx_port.tx_offloads, e.bridge,      e.tx_shared,  e.tx_lane,
+          e.bridge_lanes};
 }
 
 // The state of every entry the cores' programs have: an entry that stays, on its core
@@ -78,6 +85,7 @@ CoreProgram Kept(const CoreProgram& installed, const CoreProgram& next) {
   std::set<EntryKey> wanted;
   for (const PollEntry& e : next.entries) wanted.insert(KeyOf(e));
   CoreProgram kept;
+  kept.lane_tables = installed.lane_tables;  // what kept bridge entries point into
   for (size_t i = 0; i < installed.entries.size(); ++i) {
     if (!wanted.count(KeyOf(installed.entries[i]))) continue;
     kept.entries.push_back(installed.entries[i]);
@@ -93,10 +101,38 @@ bool SameEntries(const CoreProgram& a, const CoreProgram& b) {
   return ka == kb;
 }
 
+// A transmit queue an entry may write: (port, queue), and whether it takes the lock.
+struct TxWrite {
+  std::pair<const void*, uint16_t> queue;
+  bool shared;
+  std::string port;  // name, for the error
+};
+
+// What `e` may write: its tx queue, or for a bridge entry the queue its lane gives it
+// on every other member that takes traffic.
+std::vector<TxWrite> WritesOf(const PollEntry& e, const PollLabel& label) {
+  if (e.bridge == nullptr) return {{{e.tx_port.context, e.tx_queue}, e.tx_shared, label.tx_port}};
+  std::vector<TxWrite> writes;
+  for (uint16_t slot = 0; slot < e.bridge->members.size(); ++slot) {
+    const BridgeMember& m = e.bridge->members[slot];
+    if (slot == e.bridge_slot || m.queues == 0 || !m.stats) continue;
+    const TxChoice c = TxQueueFor(e.bridge_lanes ? e.bridge_lanes[slot] : TxLane{}, e.rx_queue, m.queues);
+    writes.push_back({{m.io.context, c.queue}, c.shared, m.name});
+  }
+  return writes;
+}
+
 // The planner's promise, checked before anything changes: each receive queue polled
-// once, each transmit queue written from one core.
+// once, and a transmit queue written from two cores only by entries that all take its
+// lock.
 absl::Status CheckExclusive(const std::vector<CoreProgram>& programs) {
-  std::map<std::pair<const void*, uint16_t>, size_t> rx_core, tx_core;
+  std::map<std::pair<const void*, uint16_t>, size_t> rx_core;
+  struct Writers {
+    std::set<size_t> cores;
+    bool all_shared = true;
+    std::string port;
+  };
+  std::map<std::pair<const void*, uint16_t>, Writers> tx_writers;
   for (size_t c = 0; c < programs.size(); ++c) {
     const CoreProgram& p = programs[c];
     if (p.labels.size() != p.entries.size()) {
@@ -109,12 +145,19 @@ absl::Status CheckExclusive(const std::vector<CoreProgram>& programs) {
       if (!rx_core.emplace(std::make_pair(e.rx_port.context, e.rx_queue), c).second) {
         return absl::InvalidArgumentError(absl::StrCat("rx queue ", l.rx_queue, " of ", l.rx_port, " is polled twice"));
       }
-      auto [it, added] = tx_core.emplace(std::make_pair(e.tx_port.context, e.tx_queue), c);
-      if (it->second != c) {
-        return absl::InvalidArgumentError(absl::StrCat("tx queue ", l.tx_queue, " of ", l.tx_port,
-                                                       " is written from cores ", it->second, " and ", c));
+      for (const TxWrite& w : WritesOf(e, l)) {
+        Writers& writers = tx_writers[w.queue];
+        writers.cores.insert(c);
+        writers.all_shared = writers.all_shared && w.shared;
+        writers.port = w.port;
       }
     }
+  }
+  for (const auto& [queue, writers] : tx_writers) {
+    if (writers.cores.size() < 2 || writers.all_shared) continue;
+    return absl::InvalidArgumentError(absl::StrCat("tx queue ", queue.second, " of ", writers.port,
+                                                   " is written from cores ", absl::StrJoin(writers.cores, " and "),
+                                                   " without its lock"));
   }
   return absl::OkStatus();
 }

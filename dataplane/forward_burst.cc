@@ -73,7 +73,7 @@ void SendWithOffloads(const PollEntry& e, const OffloadPools& pools, rte_mbuf** 
     const OffloadResult r =
         PrepareForTransmit(&pkts[done], count - done, offloads, pools, out, sizeof(out) / sizeof(out[0]));
     done += r.consumed;
-    if (r.dropped) CounterAdd(e.tx_counters->tx_dropped, r.dropped);
+    if (r.dropped) CountDropped(e, r.dropped);
     SendOrQueue(e, out, r.out);
   }
 }

@@ -4,6 +4,7 @@
 
 #include <rte_config.h>
 #include <rte_mbuf.h>
+#include <rte_spinlock.h>
 
 #include <cstdint>
 
@@ -36,21 +37,28 @@ bool DrainBacklog(const PollEntry& e);
 // path of ForwardBurst; out of line). Counts what was sent and dropped.
 void SendWithOffloads(const PollEntry& e, const OffloadPools& pools, rte_mbuf** pkts, uint16_t count);
 
-// Sends `pkts`; returns how many the transmit queue took, counting them.
+// Sends `pkts`; returns how many the transmit queue took, counting them. A queue that
+// other cores write too is sent to under its lock (drivers allow one writer at a time).
 inline uint16_t SendCounted(const PollEntry& e, rte_mbuf** pkts, uint16_t count) {
+  const bool shared = e.tx_shared;
+  if (__builtin_expect(shared, 0)) rte_spinlock_lock(&e.tx_counters->tx_lock);
   const uint16_t sent = e.tx_port.tx(e.tx_port.context, e.tx_queue, pkts, count);
+  if (__builtin_expect(shared, 0)) rte_spinlock_unlock(&e.tx_counters->tx_lock);
   uint64_t bytes = 0;
   for (uint16_t i = 0; i < sent; ++i) bytes += rte_pktmbuf_pkt_len(pkts[i]);
-  CounterAdd(e.tx_counters->tx_packets, sent);
-  CounterAdd(e.tx_counters->tx_bytes, bytes);
+  CounterAdd(e.tx_counters->tx_packets, sent, shared);
+  CounterAdd(e.tx_counters->tx_bytes, bytes, shared);
   return sent;
 }
+
+// Counts `count` packets for e's transmit queue as dropped.
+inline void CountDropped(const PollEntry& e, uint64_t count) { CounterAdd(e.tx_counters->tx_dropped, count, e.tx_shared); }
 
 // Frees packets that will not be sent, counting them as dropped.
 inline void Drop(const PollEntry& e, rte_mbuf** pkts, uint16_t count) {
   if (count == 0) return;
   rte_pktmbuf_free_bulk(pkts, count);
-  CounterAdd(e.tx_counters->tx_dropped, count);
+  CountDropped(e, count);
 }
 
 // Sends `pkts` as they are; what the transmit queue refuses is dropped.

@@ -1,22 +1,22 @@
 #include "dataplane/forwarding_plan.h"
 
 #include <algorithm>
+#include <iterator>
+#include <set>
 
 namespace vhostd {
 namespace {
 
-void AddEntry(ForwardingUnit& unit, const PortRef& rx, uint16_t rx_queue, const PortRef& tx) {
+ForwardingUnit UnitOf(const PortRef& rx, uint16_t rx_queue, const PortRef& tx) {
   const uint16_t tx_queue = rx_queue % tx.queues;
-  unit.entries.push_back(PollEntry{rx.io, rx_queue, tx.io, tx_queue, &rx.counters[rx_queue],
-                                   &tx.counters[tx_queue]});
-  unit.labels.push_back(PollLabel{rx.name, rx_queue, tx.name, tx_queue});
+  PollEntry entry{rx.io, rx_queue, tx.io, tx_queue, &rx.counters[rx_queue], &tx.counters[tx_queue]};
+  entry.tx_queues = tx.queues;
+  return ForwardingUnit{{entry}, {PollLabel{rx.name, rx_queue, tx.name, tx_queue}}};
 }
 
-// One direction, rx -> tx: unit i holds the receive queues that write tx queue i.
+// One direction, rx -> tx: a unit per receive queue.
 void DirectionUnits(const PortRef& rx, const PortRef& tx, std::vector<ForwardingUnit>& units) {
-  const size_t first = units.size();
-  units.resize(first + std::min(rx.queues, tx.queues));
-  for (uint16_t q = 0; q < rx.queues; ++q) AddEntry(units[first + q % tx.queues], rx, q, tx);
+  for (uint16_t q = 0; q < rx.queues; ++q) units.push_back(UnitOf(rx, q, tx));
 }
 
 }  // namespace
@@ -180,7 +180,90 @@ std::vector<CoreProgram> AssignToCores(const std::vector<ForwardingUnit>& units,
     const size_t core = ChooseCore(options, i, eligible, loads);
     Place(*fresh[i].second, fresh[i].first, programs[core], loads[core]);
   }
+  AssignTxLanes(programs);
   return programs;
+}
+
+namespace {
+
+// Core indexes in order, as lanes: lane i is the i-th core of the set.
+TxLane LaneOf(const std::set<size_t>& cores, size_t core) {
+  return TxLane{static_cast<uint16_t>(std::distance(cores.begin(), cores.find(core))),
+                static_cast<uint16_t>(cores.size())};
+}
+
+// The cores that send to each member slot of each bridge: those running an entry of
+// another member (a bridge never sends a frame back to the port it came from).
+using BridgeSenders = std::map<const BridgeView*, std::vector<std::set<size_t>>>;
+
+BridgeSenders BridgeSendersOf(const std::vector<CoreProgram>& programs) {
+  std::map<const BridgeView*, std::vector<std::set<size_t>>> on_slot;  // cores running each slot's entries
+  for (size_t core = 0; core < programs.size(); ++core) {
+    for (const PollEntry& e : programs[core].entries) {
+      if (e.bridge == nullptr) continue;
+      std::vector<std::set<size_t>>& slots = on_slot[e.bridge];
+      slots.resize(std::max<size_t>({slots.size(), e.bridge_slots, e.bridge_slot + size_t{1}}));
+      slots[e.bridge_slot].insert(core);
+    }
+  }
+  BridgeSenders senders;
+  for (const auto& [bridge, slots] : on_slot) {
+    std::vector<std::set<size_t>>& to = senders[bridge];
+    to.resize(slots.size());
+    for (size_t dst = 0; dst < slots.size(); ++dst) {
+      for (size_t src = 0; src < slots.size(); ++src) {
+        if (src != dst) to[dst].insert(slots[src].begin(), slots[src].end());
+      }
+    }
+  }
+  return senders;
+}
+
+// A bridge entry's lanes on every member, for the entries of `bridge` on `core`.
+std::vector<TxLane> BridgeLanes(const std::vector<std::set<size_t>>& senders, size_t core) {
+  std::vector<TxLane> lanes(senders.size());
+  for (size_t slot = 0; slot < senders.size(); ++slot) {
+    if (senders[slot].count(core)) lanes[slot] = LaneOf(senders[slot], core);
+  }
+  return lanes;
+}
+
+}  // namespace
+
+void AssignTxLanes(std::vector<CoreProgram>& programs) {
+  std::map<const void*, std::set<size_t>> senders;  // cross-connects: tx port -> cores
+  for (size_t core = 0; core < programs.size(); ++core) {
+    for (const PollEntry& e : programs[core].entries) {
+      if (e.bridge == nullptr) senders[e.tx_port.context].insert(core);
+    }
+  }
+  const BridgeSenders bridge_senders = BridgeSendersOf(programs);
+  for (size_t core = 0; core < programs.size(); ++core) {
+    CoreProgram& program = programs[core];
+    program.lane_tables.clear();
+    std::map<const BridgeView*, const TxLane*> tables;  // this core's, per bridge
+    for (size_t i = 0; i < program.entries.size(); ++i) {
+      PollEntry& e = program.entries[i];
+      if (e.bridge != nullptr) {
+        auto [it, added] = tables.emplace(e.bridge, nullptr);
+        if (added) {
+          program.lane_tables.push_back(
+              std::make_shared<const std::vector<TxLane>>(BridgeLanes(bridge_senders.at(e.bridge), core)));
+          it->second = program.lane_tables.back()->data();
+        }
+        e.bridge_lanes = it->second;
+        continue;
+      }
+      if (e.tx_queues == 0) continue;  // made by hand: keeps its queue
+      e.tx_lane = LaneOf(senders.at(e.tx_port.context), core);
+      const TxChoice choice = TxQueueFor(e.tx_lane, e.rx_queue, e.tx_queues);
+      // tx_counters points into the tx port's array of tx_queues counters.
+      e.tx_counters += static_cast<ptrdiff_t>(choice.queue) - static_cast<ptrdiff_t>(e.tx_queue);
+      e.tx_queue = choice.queue;
+      e.tx_shared = choice.shared;
+      program.labels[i].tx_queue = choice.queue;
+    }
+  }
 }
 
 std::vector<QueueMove> MovesBetween(const CurrentAssignment& current, const std::vector<CoreProgram>& programs) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -13,6 +14,7 @@
 
 #include "dataplane/port_io.h"
 #include "dataplane/queue_counters.h"
+#include "dataplane/tx_lanes.h"
 
 namespace vhostd {
 
@@ -26,13 +28,20 @@ struct PollEntry {
   PortIo tx_port;
   uint16_t tx_queue;
   QueueCounters* rx_counters;  // counters of (rx_port, rx_queue)
-  QueueCounters* tx_counters;  // counters of (tx_port, tx_queue)
+  QueueCounters* tx_counters;  // counters of (tx_port, tx_queue); its tx_lock when shared
   TxBacklog* backlog = nullptr;  // owned by the polling core running the entry
   std::atomic<uint64_t>* busy_cycles = nullptr;  // likewise: cycles of its non-empty bursts
   // Set for a bridge port's queue: packets go where the bridge says (bridge_forward.h),
   // not to tx_port, which is then the receiving port itself (see BridgeUnits).
   const BridgeView* bridge = nullptr;
   uint16_t bridge_slot = 0;  // the receiving port's slot in the bridge
+  uint16_t bridge_slots = 0;  // the bridge's number of slots
+  // Set by AssignToCores (AssignTxLanes), from where the entries run:
+  uint16_t tx_queues = 0;  // tx_port's queue count (0: an entry made by hand keeps tx_queue)
+  TxLane tx_lane;          // this core's lane on tx_port
+  bool tx_shared = false;  // another core writes (tx_port, tx_queue) too: send under its lock
+  // A bridge entry's lane on each member port, by slot (owned by the CoreProgram).
+  const TxLane* bridge_lanes = nullptr;
 };
 
 // Names for a PollEntry, for operators; kept apart from the hot data.
@@ -43,9 +52,9 @@ struct PollLabel {
   uint16_t tx_queue;
 };
 
-// Entries that must run on the same core because they write the same transmit queue:
-// vhostd gives every transmit queue a single writer (ethdev queues require it; for
-// vhost-user queues see docs/ARCHITECTURE.md, "Which queues cores may share").
+// Entries that go to one core together. The planner makes one unit per receive queue
+// (the tx queue follows the core, tx_lanes.h), so any receive queue may be placed on
+// any core; a unit of several entries is kept whole.
 struct ForwardingUnit {
   std::vector<PollEntry> entries;
   std::vector<PollLabel> labels;
@@ -58,17 +67,16 @@ struct PortRef {
   QueueCounters* counters;  // array of `queues`
 };
 
-// Units for a cross-connect of `a` and `b`: receive queue i of one port sends to queue
-// i mod n of the other. Each direction has its own units, since the two write
-// different ports: for rx port r and tx port t, the receive queues equal modulo
-// t.queues write one transmit queue and form one unit, so a direction has
-// min(r.queues, t.queues) units. The result is a->b's units, then b->a's (none if a side
-// has no queue).
+// Units for a cross-connect of `a` and `b`: one per receive queue of either port, a's
+// then b's (none if a side has no queue). Receive queue i of one port sends to queue
+// i mod n of the other, until AssignToCores says which queues each core writes.
 std::vector<ForwardingUnit> CrossConnectUnits(const PortRef& a, const PortRef& b);
 
 struct CoreProgram {
   std::vector<PollEntry> entries;
   std::vector<PollLabel> labels;
+  // What entries' bridge_lanes point into; shared by the programs made from this one.
+  std::vector<std::shared_ptr<const std::vector<TxLane>>> lane_tables;
 };
 
 // A receive queue by name: (port, queue). Names, not PortIo, so that an assignment
@@ -105,8 +113,8 @@ enum class AssignMode {
 struct AssignOptions {
   AssignMode mode = AssignMode::kCycles;
   // Pinned receive queues: queue -> core index (cores at or above `cores` are ignored).
-  // A unit goes to the core of its first pinned queue (in unit order): its queues
-  // write one transmit queue, so they cannot be split.
+  // A unit goes to the core of its first pinned queue (in unit order): it is kept
+  // whole.
   std::map<RxQueueKey, size_t> pins;
   // Cores that run a pinned unit get no unpinned one (unless every core does).
   bool isolate_pinned = true;
@@ -127,8 +135,16 @@ struct AssignOptions {
 //   queue without a measured load counts as the mean of the measured ones (0 if none:
 //   then it is entry count).
 // Queues in `current` that no unit has are dropped. Deterministic for equal input.
+// Then every entry gets the transmit queues its core writes (AssignTxLanes).
 std::vector<CoreProgram> AssignToCores(const std::vector<ForwardingUnit>& units, size_t cores,
                                        const CurrentAssignment& current = {}, const AssignOptions& options = {});
+
+// Gives every entry of `programs` (one per core) its core's lane on the port it sends
+// to, or for a bridge entry on each member (cores that run entries of other members;
+// bridge_lanes), and a cross-connect entry the tx queue and counters TxQueueFor says.
+// So each core writes tx queues of its own wherever a port has enough; only cores
+// sending to a port with fewer queues than senders share one (tx_shared).
+void AssignTxLanes(std::vector<CoreProgram>& programs);
 
 // Whether core `core` of `programs` runs a pinned queue, with options.isolate_pinned:
 // then it is isolated (polls pinned queues only), as AssignToCores placed them.

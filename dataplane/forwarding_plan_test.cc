@@ -57,47 +57,39 @@ void CheckCrossConnect(uint16_t na, uint16_t nb) {
   TestPort b("port-b", 7, nb);
   const std::vector<ForwardingUnit> units = CrossConnectUnits(a.ref, b.ref);
 
-  ASSERT_THAT(units, SizeIs(2 * std::min(na, nb)));
+  // One unit per receive queue: any of them can go to any core.
+  ASSERT_THAT(units, SizeIs(na + nb));
 
-  std::map<QueueKey, int> rx_seen;           // (port, rxq) -> times polled
-  std::map<QueueKey, size_t> tx_writer;      // (port, txq) -> unit that writes it
+  std::map<QueueKey, int> rx_seen;  // (port, rxq) -> times polled
+  std::set<QueueKey> tx_written;    // (port, txq)
   for (size_t u = 0; u < units.size(); ++u) {
     const ForwardingUnit& unit = units[u];
-    ASSERT_THAT(unit.entries, testing::Not(IsEmpty())) << "unit " << u;
+    ASSERT_THAT(unit.entries, SizeIs(1)) << "unit " << u;
     ExpectLabelsMatch(unit.entries, unit.labels, a, b);
-    // A unit is exactly the entries that write one transmit queue: one direction only,
-    // so the two directions of a link can run on different cores.
-    for (const PollEntry& e : unit.entries) {
-      EXPECT_EQ(Id(e.tx_port), Id(unit.entries[0].tx_port)) << "unit " << u << " mixes directions";
-      EXPECT_EQ(e.tx_queue, unit.entries[0].tx_queue) << "unit " << u << " writes two transmit queues";
-    }
-    for (const PollEntry& e : unit.entries) {
-      const bool from_a = Id(e.rx_port) == a.id;
-      ASSERT_TRUE(from_a || Id(e.rx_port) == b.id) << "unknown rx port " << Id(e.rx_port);
-      const TestPort& rx = from_a ? a : b;
-      const TestPort& tx = from_a ? b : a;
-      // Packets go to the other port, to queue rx % the other's queue count.
-      EXPECT_EQ(Id(e.tx_port), tx.id);
-      ASSERT_LT(e.rx_queue, rx.ref.queues);
-      EXPECT_EQ(e.tx_queue, e.rx_queue % tx.ref.queues);
-      ASSERT_LT(e.tx_queue, tx.ref.queues);
-      // Counter pointers point at the right array elements.
-      EXPECT_EQ(e.rx_counters, &rx.counters[e.rx_queue]);
-      EXPECT_EQ(e.tx_counters, &tx.counters[e.tx_queue]);
-
-      ++rx_seen[{Id(e.rx_port), e.rx_queue}];
-      // The key invariant: one unit (hence one core) per transmit queue.
-      auto [it, inserted] = tx_writer.emplace(QueueKey{Id(e.tx_port), e.tx_queue}, u);
-      EXPECT_EQ(it->second, u) << "tx queue (" << Id(e.tx_port) << ", " << e.tx_queue << ") is written from units "
-                               << it->second << " and " << u;
-    }
+    const PollEntry& e = unit.entries[0];
+    EXPECT_EQ(Id(e.rx_port), u < na ? a.id : b.id) << "a's queues first, then b's";
+    const bool from_a = Id(e.rx_port) == a.id;
+    const TestPort& rx = from_a ? a : b;
+    const TestPort& tx = from_a ? b : a;
+    // Packets go to the other port, to queue rx % the other's queue count (what one
+    // core sending alone writes; AssignTxLanes changes it for several).
+    EXPECT_EQ(Id(e.tx_port), tx.id);
+    ASSERT_LT(e.rx_queue, rx.ref.queues);
+    EXPECT_EQ(e.tx_queue, e.rx_queue % tx.ref.queues);
+    EXPECT_EQ(e.tx_queues, tx.ref.queues);
+    EXPECT_FALSE(e.tx_shared);
+    // Counter pointers point at the right array elements.
+    EXPECT_EQ(e.rx_counters, &rx.counters[e.rx_queue]);
+    EXPECT_EQ(e.tx_counters, &tx.counters[e.tx_queue]);
+    ++rx_seen[{Id(e.rx_port), e.rx_queue}];
+    tx_written.insert({Id(e.tx_port), e.tx_queue});
   }
   // Every receive queue of both ports is polled exactly once.
   ASSERT_EQ(rx_seen.size(), static_cast<size_t>(na) + nb);
   for (uint16_t q = 0; q < na; ++q) EXPECT_EQ((rx_seen[{a.id, q}]), 1) << "a rxq " << q;
   for (uint16_t q = 0; q < nb; ++q) EXPECT_EQ((rx_seen[{b.id, q}]), 1) << "b rxq " << q;
   // Each side transmits on queues 0..min(na, nb)-1.
-  EXPECT_EQ(tx_writer.size(), 2u * std::min(na, nb));
+  EXPECT_EQ(tx_written.size(), 2u * std::min(na, nb));
 }
 
 // The set of (rx port, rx queue, tx port, tx queue) of a unit's entries.
@@ -143,23 +135,23 @@ TEST(CrossConnectUnitsTest, MoreQueuesOnA) {
   CheckCrossConnect(4, 2);
   TestPort a("a", 0, 4), b("b", 1, 2);
   const auto units = CrossConnectUnits(a.ref, b.ref);
-  ASSERT_THAT(units, SizeIs(4));
-  // a's queues 0 and 2 both send to b's queue 0, so they share a unit; b's receive
-  // queues each write their own queue of a.
+  ASSERT_THAT(units, SizeIs(6));
+  // a's queues 0 and 2 both send to b's queue 0 (while one core runs them), yet are
+  // units of their own; b's receive queues each write their own queue of a.
   using Set = std::set<std::tuple<int, int, int, int>>;
-  EXPECT_EQ(EntrySet(units[0]), (Set{{0, 0, 1, 0}, {0, 2, 1, 0}}));
-  EXPECT_EQ(EntrySet(units[1]), (Set{{0, 1, 1, 1}, {0, 3, 1, 1}}));
-  EXPECT_EQ(EntrySet(units[2]), (Set{{1, 0, 0, 0}}));
-  EXPECT_EQ(EntrySet(units[3]), (Set{{1, 1, 0, 1}}));
+  EXPECT_EQ(EntrySet(units[0]), (Set{{0, 0, 1, 0}}));
+  EXPECT_EQ(EntrySet(units[1]), (Set{{0, 1, 1, 1}}));
+  EXPECT_EQ(EntrySet(units[2]), (Set{{0, 2, 1, 0}}));
+  EXPECT_EQ(EntrySet(units[3]), (Set{{0, 3, 1, 1}}));
+  EXPECT_EQ(EntrySet(units[4]), (Set{{1, 0, 0, 0}}));
+  EXPECT_EQ(EntrySet(units[5]), (Set{{1, 1, 0, 1}}));
 }
 
 TEST(CrossConnectUnitsTest, MoreQueuesOnB) {
   CheckCrossConnect(1, 3);
   TestPort a("a", 0, 1), b("b", 1, 3);
   const auto units = CrossConnectUnits(a.ref, b.ref);
-  ASSERT_THAT(units, SizeIs(2));
-  EXPECT_THAT(units[0].entries, SizeIs(1)) << "a's one queue to b's queue 0";
-  EXPECT_THAT(units[1].entries, SizeIs(3)) << "all of b's queues write a's one queue";
+  ASSERT_THAT(units, SizeIs(4)) << "a's one queue, then each of b's three (all writing a's one)";
 }
 
 TEST(CrossConnectUnitsTest, AllCombinationsUpToEightQueues) {
@@ -293,24 +285,111 @@ TEST(AssignToCoresTest, TheTwoDirectionsOfALinkRunOnDifferentCores) {
   EXPECT_NE(Id(programs[0].entries[0].rx_port), Id(programs[1].entries[0].rx_port));
 }
 
-// End to end: after spreading, no transmit queue is written from two cores.
-TEST(AssignToCoresTest, NoTransmitQueueSharedAcrossCores) {
+// What AssignTxLanes promises for cross-connect entries, checked on `programs`:
+// - a tx queue written from two cores is written under its lock by all of them;
+// - a port with at least as many tx queues as cores sending to it shares none;
+// - each entry's counters and label follow its tx queue.
+// `ports` maps a port id to its TestPort. Returns the number of shared writers.
+size_t CheckTxQueues(const std::vector<CoreProgram>& programs, const std::map<uint16_t, const TestPort*>& ports) {
+  std::map<QueueKey, std::set<size_t>> writers;
+  std::map<QueueKey, bool> all_shared;
+  std::map<uint16_t, std::set<size_t>> senders;  // port id -> cores
+  size_t shared = 0;
+  for (size_t core = 0; core < programs.size(); ++core) {
+    for (size_t i = 0; i < programs[core].entries.size(); ++i) {
+      const PollEntry& e = programs[core].entries[i];
+      const TestPort& tx = *ports.at(Id(e.tx_port));
+      EXPECT_LT(e.tx_queue, tx.ref.queues);
+      EXPECT_EQ(e.tx_counters, &tx.counters[e.tx_queue]) << "counters follow the queue";
+      EXPECT_EQ(programs[core].labels[i].tx_queue, e.tx_queue) << "label follows the queue";
+      const QueueKey key{Id(e.tx_port), e.tx_queue};
+      writers[key].insert(core);
+      auto [it, added] = all_shared.emplace(key, e.tx_shared);
+      it->second = it->second && e.tx_shared;
+      senders[Id(e.tx_port)].insert(core);
+      shared += e.tx_shared;
+    }
+  }
+  for (const auto& [key, cores] : writers) {
+    if (cores.size() > 1) EXPECT_TRUE(all_shared[key]) << "tx (" << key.first << "," << key.second << ") written from "
+                                                       << cores.size() << " cores without the lock";
+    if (senders[key.first].size() <= ports.at(key.first)->ref.queues) {
+      EXPECT_EQ(cores.size(), 1u) << "port " << key.first << " has a queue per sending core";
+      EXPECT_FALSE(all_shared[key]) << "port " << key.first << ": no lock where no queue is shared";
+    }
+  }
+  return shared;
+}
+
+// End to end: a transmit queue is shared across cores only under its lock, and only
+// where a port has fewer queues than cores sending to it.
+TEST(AssignToCoresTest, TransmitQueuesAreSharedOnlyWhereTooFewAndThenLocked) {
   TestPort a("a", 0, 4), b("b", 1, 2), c("c", 2, 1), d("d", 3, 3);
+  const std::map<uint16_t, const TestPort*> ports{{0, &a}, {1, &b}, {2, &c}, {3, &d}};
   std::vector<ForwardingUnit> units = CrossConnectUnits(a.ref, b.ref);
   const std::vector<ForwardingUnit> more = CrossConnectUnits(c.ref, d.ref);
   units.insert(units.end(), more.begin(), more.end());
+  size_t shared_somewhere = 0;
   for (size_t cores = 1; cores <= 6; ++cores) {
-    std::map<QueueKey, size_t> writer;
+    SCOPED_TRACE(testing::Message() << cores << " cores");
     const auto programs = AssignToCores(units, cores);
     size_t entries = 0;
-    for (size_t core = 0; core < programs.size(); ++core) {
-      for (const PollEntry& e : programs[core].entries) {
-        ++entries;
-        auto [it, inserted] = writer.emplace(QueueKey{Id(e.tx_port), e.tx_queue}, core);
-        EXPECT_EQ(it->second, core) << cores << " cores: tx (" << Id(e.tx_port) << "," << e.tx_queue << ")";
-      }
-    }
+    for (const CoreProgram& p : programs) entries += p.entries.size();
     EXPECT_EQ(entries, 4u + 2u + 1u + 3u);
+    const size_t shared = CheckTxQueues(programs, ports);
+    if (cores == 1) EXPECT_EQ(shared, 0u);
+    shared_somewhere += shared;
+  }
+  EXPECT_GT(shared_somewhere, 0u) << "d's three queues all send to c's one: with cores to spare, they share it";
+}
+
+// One core sending to a port writes queue rx mod n, as before lanes; two cores each
+// own half of its queues; three cores on two queues share one of them.
+TEST(TxLanesTest, QueuesFollowTheCore) {
+  EXPECT_EQ(TxQueueFor(TxLane{0, 1}, 5, 4).queue, 1);
+  EXPECT_FALSE(TxQueueFor(TxLane{0, 1}, 5, 4).shared);
+  for (uint16_t rx = 0; rx < 8; ++rx) {
+    const TxChoice lane0 = TxQueueFor(TxLane{0, 2}, rx, 4);
+    const TxChoice lane1 = TxQueueFor(TxLane{1, 2}, rx, 4);
+    EXPECT_EQ(lane0.queue % 2, 0) << "lane 0 owns queues 0 and 2";
+    EXPECT_EQ(lane1.queue % 2, 1) << "lane 1 owns queues 1 and 3";
+    EXPECT_EQ(lane0.queue, rx % 2 == 0 ? 0 : 2) << "and spreads its rx queues over them";
+    EXPECT_FALSE(lane0.shared || lane1.shared);
+  }
+  // Five queues over two lanes: lane 0 owns 0, 2, 4; lane 1 owns 1, 3.
+  EXPECT_EQ(TxQueueFor(TxLane{0, 2}, 2, 5).queue, 4);
+  EXPECT_EQ(TxQueueFor(TxLane{1, 2}, 2, 5).queue, 1);
+  // Three lanes, two queues: lanes 0 and 2 share queue 0, lane 1 has queue 1 alone.
+  EXPECT_EQ(TxQueueFor(TxLane{0, 3}, 7, 2).queue, 0);
+  EXPECT_TRUE(TxQueueFor(TxLane{0, 3}, 7, 2).shared);
+  EXPECT_EQ(TxQueueFor(TxLane{1, 3}, 7, 2).queue, 1);
+  EXPECT_FALSE(TxQueueFor(TxLane{1, 3}, 7, 2).shared);
+  EXPECT_EQ(TxQueueFor(TxLane{2, 3}, 0, 2).queue, 0);
+  EXPECT_TRUE(TxQueueFor(TxLane{2, 3}, 0, 2).shared);
+}
+
+// Every (lanes, queues) up to 8: within a lane every queue is valid; across lanes a
+// queue has two writers exactly when both say shared; no lane shares while there
+// are queues enough; and together the lanes use every queue they can.
+TEST(TxLanesTest, AllCombinations) {
+  for (uint16_t lanes = 1; lanes <= 8; ++lanes) {
+    for (uint16_t queues = 1; queues <= 8; ++queues) {
+      SCOPED_TRACE(testing::Message() << lanes << " lanes, " << queues << " queues");
+      std::map<uint16_t, std::set<uint16_t>> writers;  // queue -> lanes
+      std::map<std::pair<uint16_t, uint16_t>, bool> shared;
+      for (uint16_t lane = 0; lane < lanes; ++lane) {
+        for (uint16_t rx = 0; rx < 16; ++rx) {
+          const TxChoice c = TxQueueFor(TxLane{lane, lanes}, rx, queues);
+          ASSERT_LT(c.queue, queues);
+          writers[c.queue].insert(lane);
+          shared[{c.queue, lane}] = c.shared;
+        }
+      }
+      for (const auto& [queue, by] : writers) {
+        for (uint16_t lane : by) EXPECT_EQ(shared[std::make_pair(queue, lane)], by.size() > 1) << "queue " << queue;
+      }
+      EXPECT_EQ(writers.size(), queues) << "every queue is used";
+    }
   }
 }
 
@@ -331,6 +410,11 @@ class Ports {
       units.insert(units.end(), more.begin(), more.end());
     }
     return units;
+  }
+  std::map<uint16_t, const TestPort*> ById() const {
+    std::map<uint16_t, const TestPort*> by_id;
+    for (const auto& port : ports_) by_id[port->id] = port.get();
+    return by_id;
   }
 
  private:
@@ -403,22 +487,28 @@ TEST(StableAssignmentTest, QueuesOnACoreThatNoLongerExistsArePlacedAnew) {
   EXPECT_THAT(programs[1].entries, SizeIs(1));
 }
 
-// A port's queue count changed so that rx queues polled on two cores now write one tx
-// queue: the unit goes where most of them are, and only the others move.
-TEST(StableAssignmentTest, AMergedUnitGoesWhereMostOfItsQueuesAre) {
+// A port's queue count changed so that rx queues polled on two cores now send to one
+// tx queue: they stay where they are and share it, under its lock.
+TEST(StableAssignmentTest, QueuesThatNowSendToOneTxQueueStayAndShareIt) {
   Ports ports;
   ports.Add("p", 3), ports.Add("q", 1);
   CurrentAssignment current{{{"p", 0}, {0}}, {{"p", 1}, {1}}, {{"p", 2}, {1}}, {{"q", 0}, {0}}};
   const auto programs = AssignToCores(ports.Units({{0, 1}}), 2, current);
   const CurrentAssignment after = AssignmentOf(programs);
-  EXPECT_EQ(after.at({"p", 0}).core, 1u);
+  EXPECT_EQ(after.at({"p", 0}).core, 0u);
   EXPECT_EQ(after.at({"p", 1}).core, 1u);
   EXPECT_EQ(after.at({"p", 2}).core, 1u);
   EXPECT_EQ(after.at({"q", 0}).core, 0u);
+  EXPECT_EQ(CheckTxQueues(programs, ports.ById()), 3u) << "p's three entries write q's queue under its lock";
+  for (const CoreProgram& program : programs) {
+    for (const PollEntry& e : program.entries) {
+      if (Id(e.tx_port) == 0) EXPECT_FALSE(e.tx_shared) << "q's queue 0 to p: one core sends there";
+    }
+  }
 }
 
 // Random churn of cross-connects over 3 cores: no change moves a queue that was
-// polled before, and no transmit queue is ever written from two cores.
+// polled before, and no transmit queue is written from two cores without its lock.
 TEST(StableAssignmentTest, RandomChurnMovesNoSurvivingQueue) {
   std::mt19937 random(11);
   Ports ports;
@@ -434,13 +524,8 @@ TEST(StableAssignmentTest, RandomChurnMovesNoSurvivingQueue) {
     std::shuffle(links.begin(), links.end(), random);  // input order must not matter
     const auto next = AssignToCores(ports.Units(links), 3, AssignmentOf(programs));
     ExpectNothingMoved(AssignmentOf(programs), AssignmentOf(next));
-    std::map<QueueKey, size_t> writer;
-    for (size_t core = 0; core < next.size(); ++core) {
-      for (const PollEntry& e : next[core].entries) {
-        auto [it, inserted] = writer.emplace(QueueKey{Id(e.tx_port), e.tx_queue}, core);
-        EXPECT_EQ(it->second, core) << "step " << step;
-      }
-    }
+    SCOPED_TRACE(testing::Message() << "step " << step);
+    CheckTxQueues(next, ports.ById());
     programs = next;
   }
 }
@@ -459,9 +544,9 @@ TEST(LoadAssignmentTest, NewUnitsGoToTheCoreWithTheLeastMeasuredLoad) {
   ports.Add("hot", 1), ports.Add("idle", 3), ports.Add("new", 1);
   CurrentAssignment current{{{"hot", 0}, {0, 0.9}}, {{"idle", 0}, {1, 0.0}}, {{"idle", 1}, {1, 0.01}},
                             {{"idle", 2}, {1, 0.02}}};
-  // hot->idle (1 unit) and idle->hot (3 queues write hot's one queue: 1 unit) run now.
+  // hot->idle (1 unit) and idle->hot (a unit per queue) run now.
   std::vector<ForwardingUnit> units = ports.Units({{0, 1}});
-  ASSERT_EQ(units.size(), 2u);
+  ASSERT_EQ(units.size(), 4u);
   std::vector<ForwardingUnit> fresh = ports.Units({{2, 2}});  // a port looped to itself
   units.insert(units.end(), fresh.begin(), fresh.end());
   const auto programs = AssignToCores(units, 2, current);

@@ -14,7 +14,8 @@
  * Bump VHOSTD_PLUGIN_ABI_VERSION whenever a plugin built before the change could
  * misbehave with a daemon built after it: any change to plugin_abi.h's structs, to the
  * classes in port_plugin.h (virtual functions added, removed, reordered or re-typed;
- * members of PluginContext or PortState, port_state.h), or to a daemon function plugins
+ * members of PluginContext or PortState, port_state.h; QueueCounters, queue_counters.h,
+ * which plugins allocate), or to a daemon function plugins
  * call (port_pool.h, vdev_port.h, ethdev_io.h, offload.h, virtio_features.h). A
  * plugin's own messages are its business: they travel as bytes in the API. The entry symbol's name and
  * abi_version's place as the descriptor's first member never change, so the daemon can
@@ -29,7 +30,7 @@
 extern "C" {
 #endif
 
-#define VHOSTD_PLUGIN_ABI_VERSION 4u
+#define VHOSTD_PLUGIN_ABI_VERSION 5u
 #define VHOSTD_PLUGIN_ENTRY_SYMBOL "vhostd_plugin_entry"
 
 /* Daemon-wide settings a plugin may need when it is created. */

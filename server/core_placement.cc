@@ -113,22 +113,6 @@ absl::StatusOr<vhostd::v1::QueuePin> PortManager::PinQueue(const vhostd::v1::Que
     }
   };
   pins_[key] = pin.lcore();
-  // Queues that write one tx queue run on one core: a pin may contradict an earlier one.
-  const std::vector<CoreProgram> plan = AssignToCores(CurrentPlan().units, engine_->core_count(), AssignmentOf(cores),
-                                                      AssignOptionsFor(cores, false));
-  const CurrentAssignment planned = AssignmentOf(plan);
-  const std::map<uint32_t, size_t> index = CoreIndices(cores);
-  for (const auto& [queue, lcore] : pins_) {
-    auto it = planned.find(queue);
-    if (it == planned.end() || !index.count(lcore) || it->second.core == index.at(lcore)) continue;
-    // The message is made before undo(), which may erase the pin `queue` and `lcore` refer to.
-    absl::Status contradiction = absl::InvalidArgumentError(absl::StrCat(
-        "pin.lcore: the pins contradict each other: rx queue ", queue.second, " of ", queue.first, " (pinned to lcore ",
-        lcore, ") writes the same tx queue as other pinned rx queues, so it runs with them, on lcore ",
-        cores[it->second.core].lcore, "; pin the rx queues that share a tx queue alike, or unpin one"));
-    undo();
-    return contradiction;
-  }
   if (absl::Status s = CommitForwardingChange(PinRecord(pin.port(), key.second, pin.lcore()), "queue not pinned", undo);
       !s.ok()) {
     return s;
