@@ -51,14 +51,26 @@ EntryKey KeyOf(const PollEntry& e) {
           e.bridge_lanes};
 }
 
+// Whose state an entry carries: its receive queue (polled by one entry at a time) and
+// where it sends, but not which tx queue there or which bridge view, which a change of
+// lanes or of membership replaces while the flow stays. So a queue that moves keeps
+// its busy cycles (monotonic, and its load history) and the segments waiting in its
+// backlog.
+using StateKey = std::tuple<PortIo::RxBurst, const void*, uint16_t, const QueueCounters*, const void*, bool>;
+
+StateKey StateKeyOf(const PollEntry& e) {
+  return {e.rx_port.rx, e.rx_port.context, e.rx_queue, e.rx_counters, e.tx_port.context, e.bridge != nullptr};
+}
+
 // The state of every entry the cores' programs have: an entry that stays, on its core
 // or on another, keeps its state (and the segments waiting in it). It is handed to
 // another core only in phase 2, when the core that had it acknowledged phase 1 and so
-// runs none of these programs any more.
-using StateMap = std::map<EntryKey, std::shared_ptr<EntryState>>;
+// runs none of these programs any more (an entry whose work changed, like one that
+// moves, is left out of phase 1).
+using StateMap = std::map<StateKey, std::shared_ptr<EntryState>>;
 
 void AddStates(const InstalledProgram& program, StateMap& states) {
-  for (size_t i = 0; i < program.states.size(); ++i) states[KeyOf(program.program->entries[i])] = program.states[i];
+  for (size_t i = 0; i < program.states.size(); ++i) states[StateKeyOf(program.program->entries[i])] = program.states[i];
 }
 
 StateMap StatesOf(const std::vector<std::unique_ptr<PollCore>>& cores) {
@@ -74,7 +86,7 @@ StateMap StatesOf(const std::vector<std::unique_ptr<PollCore>>& cores) {
 std::unique_ptr<InstalledProgram> Install(CoreProgram program, const StateMap& states) {
   std::vector<std::shared_ptr<EntryState>> kept;
   for (const PollEntry& e : program.entries) {
-    auto it = states.find(KeyOf(e));
+    auto it = states.find(StateKeyOf(e));
     kept.push_back(it == states.end() ? nullptr : it->second);
   }
   return std::make_unique<InstalledProgram>(std::make_unique<CoreProgram>(std::move(program)), std::move(kept));

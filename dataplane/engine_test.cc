@@ -364,6 +364,32 @@ TEST_F(EngineTest, CoresSharingATxQueueSendUnderItsLock) {
   for (auto& core : cores) core->Stop();
 }
 
+// A second core starting to send to a port changes the tx queue (and lock) of the
+// entries already sending there, on their own core: they go through both phases, but
+// keep their state, so their busy cycles stay monotonic.
+TEST_F(EngineTest, EntriesWhoseTxQueueChangesKeepTheirState) {
+  FakePort p("p", 2, pool_), q("q", 1, pool_);
+  const std::vector<ForwardingUnit> units = CrossConnectUnits(p.Ref(), q.Ref());
+  AssignOptions together;
+  together.pins = {{{"p", 0}, 0}, {{"p", 1}, 0}};
+  together.isolate_pinned = false;
+  const std::vector<CoreProgram> one_core = AssignToCores(units, 2, {}, together);
+  ASSERT_EQ(one_core[0].labels[0].rx_port, "p");
+  ASSERT_FALSE(one_core[0].entries[0].tx_shared);
+  ASSERT_TRUE(engine_->Apply(one_core).ok());
+  const std::shared_ptr<EntryState> state = engine_->core(0).installed().states.at(0);
+  ASSERT_TRUE(Eventually([&] { return CounterRead(state->busy_cycles) > 0; }));
+
+  AssignOptions apart = together;
+  apart.pins[{"p", 1}] = 1;
+  const std::vector<CoreProgram> two_cores = AssignToCores(units, 2, {}, apart);
+  ASSERT_EQ(two_cores[0].labels[0].rx_port, "p");
+  ASSERT_EQ(two_cores[0].labels[0].rx_queue, one_core[0].labels[0].rx_queue);
+  ASSERT_TRUE(two_cores[0].entries[0].tx_shared) << "p's queue 0 now shares q's tx queue";
+  ASSERT_TRUE(engine_->Apply(two_cores).ok());
+  EXPECT_EQ(engine_->core(0).installed().states.at(0), state) << "the entry kept its state";
+}
+
 // A bridge of three one-queue ports over two cores: every core floods to every port,
 // so the cores share each port's one tx queue, under its lock. No overlap, no count
 // lost: each broadcast reaches the two other ports.
