@@ -56,6 +56,11 @@ std::string KeyOf(int fd) {
   // BPF objects share one anonymous inode: their kernel ids tell them apart.
   if (link == "anon_inode:bpf-prog") return absl::StrCat("bpf-prog:", FdinfoField(fd, "prog_id"));
   if (link == "anon_inode:bpf-map") return absl::StrCat("bpf-map:", FdinfoField(fd, "map_id"));
+  // The BTF (type information) loaded with the XDP program, one more per AF_XDP device.
+  if (link == "anon_inode:btf") {
+    const std::string id = FdinfoField(fd, "btf_id");
+    return id.empty() ? "" : absl::StrCat("btf:", id);
+  }
   return "";
 }
 

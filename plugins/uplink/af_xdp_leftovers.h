@@ -9,7 +9,8 @@
 //   stays taken until the process ends (the next AF_XDP port on it fails with EBUSY),
 //   and the pool's pages stay pinned.
 // - With xdp_prog=FILE it never closes the BPF object it loaded (program and map
-//   descriptors stay open after the program is detached).
+//   descriptors stay open after the program is detached), nor the BTF it loaded with
+//   it: one more descriptor per device.
 //
 // What is left is only reachable through the process's descriptor table and memory
 // map, so that is where it is found: the AF_XDP sockets and BPF objects that appeared
@@ -26,7 +27,7 @@
 namespace vhostd::uplink {
 
 // This process's AF_XDP sockets and BPF programs and maps, as keys that stay the same
-// while the object lives ("xsk:INODE", "bpf-prog:ID", "bpf-map:ID").
+// while the object lives ("xsk:INODE", "bpf-prog:ID", "bpf-map:ID", "btf:ID").
 std::set<std::string> XdpKernelObjects();
 
 // Releases the objects `keys` that are still open: unmaps a socket's mappings (they
