@@ -66,6 +66,9 @@ struct BridgeMember {
   std::shared_ptr<BridgePortCounters[]> stats;  // kCounterLanes lanes
 };
 
+// A member that has queues and a slot in use: it is polled and can be sent to.
+inline bool TakesTraffic(const BridgeMember& member) { return member.queues != 0 && member.stats != nullptr; }
+
 struct BridgeView {
   std::string name;
   std::shared_ptr<MacTable> macs;

@@ -121,11 +121,14 @@ class BurstForwarder {
 
  private:
   // A member that can take frames now.
-  bool Active(uint16_t slot) const { return bridge_.members[slot].queues != 0 && bridge_.members[slot].stats; }
+  bool Active(uint16_t slot) const { return TakesTraffic(bridge_.members[slot]); }
   // What this core writes on `slot`'s port: the entry, aimed there.
   PollEntry TxTo(uint16_t slot) const;
   void Push(uint16_t slot, rte_mbuf* m) { out_.pkts[slot][out_.count[slot]++] = m; }
-  void CountDrop(uint16_t slot) { CountDropped(TxTo(slot), 1); }
+  void CountDrop(uint16_t slot) {
+    const TxChoice c = BridgeTxQueue(e_, slot);
+    CounterAdd(bridge_.members[slot].counters[c.queue].tx_dropped, 1, c.shared);
+  }
   // Edits `m` (unshared) for `slot` and queues it, or drops it if it cannot be edited.
   void PushRetagged(uint16_t slot, rte_mbuf* m, const Frame& frame);
   // Learns the frame's source unless this burst already did; counts what changed.
@@ -152,7 +155,7 @@ class BurstForwarder {
 
 PollEntry BurstForwarder::TxTo(uint16_t slot) const {
   const BridgeMember& member = bridge_.members[slot];
-  const TxChoice choice = TxQueueFor(e_.bridge_lanes ? e_.bridge_lanes[slot] : TxLane{}, e_.rx_queue, member.queues);
+  const TxChoice choice = BridgeTxQueue(e_, slot);
   PollEntry tx = e_;
   tx.tx_port = member.io;
   tx.tx_queue = choice.queue;

@@ -3,10 +3,9 @@
 // destination was learned on, or flood it (broadcast, multicast, unknown unicast) to
 // every other port of its VLAN. Never back to the port it came from (no hair-pinning).
 //
-// Transmit queues: the entry for receive queue q of any port sends on queue
-// q mod n of each destination with n queues; BridgeUnits (bridge_plan.h) keeps every
-// entry that can write one transmit queue on one core, so each queue keeps a single
-// writer as with cross-connects.
+// Transmit queues: the queue an entry writes on each destination follows its core's
+// lane there (BridgeTxQueue, tx_lanes.h): q mod n for a core sending alone, queues of
+// its own while the port has enough for its senders, else one shared under its lock.
 //
 // Flooding shares a frame between destinations by reference count when they all
 // take it as it is. A destination that needs the tag changed (a trunk gets a tag an
@@ -24,6 +23,11 @@
 #include "dataplane/offload.h"
 
 namespace vhostd {
+
+// The tx queue entry `e` (of a bridge) writes on member `slot`, which takes traffic.
+inline TxChoice BridgeTxQueue(const PollEntry& e, uint16_t slot) {
+  return TxQueueFor(e.bridge_lanes ? e.bridge_lanes[slot] : TxLane{}, e.rx_queue, e.bridge->members[slot].queues);
+}
 
 // Receives one burst from e's queue and forwards it through e.bridge. Returns the
 // number of packets received. `pools.direct` provides the copies flooding needs.

@@ -1,11 +1,6 @@
 #include "dataplane/bridge_plan.h"
 
 namespace vhostd {
-namespace {
-
-bool TakesTraffic(const BridgeMember& member) { return member.queues != 0 && member.stats != nullptr; }
-
-}  // namespace
 
 std::string BridgeLabel(const std::string& bridge) { return "bridge:" + bridge; }
 

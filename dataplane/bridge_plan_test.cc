@@ -38,7 +38,7 @@ Writes WritesOf(const std::vector<CoreProgram>& programs, const BridgeView& view
       EXPECT_NE(e.bridge_lanes, nullptr) << "AssignToCores gives bridge entries their lanes";
       if (e.bridge_lanes == nullptr) continue;
       for (size_t dst = 0; dst < view.members.size(); ++dst) {
-        if (dst == e.bridge_slot || view.members[dst].queues == 0 || !view.members[dst].stats) continue;
+        if (dst == e.bridge_slot || !TakesTraffic(view.members[dst])) continue;
         const TxChoice c = TxQueueFor(e.bridge_lanes[dst], e.rx_queue, view.members[dst].queues);
         EXPECT_LT(c.queue, view.members[dst].queues);
         auto [it, added] = writes[{dst, c.queue}].emplace(core, c.shared);

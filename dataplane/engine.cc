@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "dataplane/bridge.h"
+#include "dataplane/bridge_forward.h"
 #include "dataplane/tx_lanes.h"
 
 namespace vhostd {
@@ -38,17 +39,16 @@ uint64_t CyclesIn(absl::Duration d) { return static_cast<uint64_t>(absl::ToDoubl
 // Two entries are the same work if they read and write the same queues of the same
 // ports through the same functions, counting in the same counters (and, for a bridge
 // port, with the same view of its bridge: a new view is new work).
-// The lanes (and so the tx queues, and whether they are shared) are part of the work:
-// an entry that changes them moves through both phases like one that changes core.
+// The tx queue and whether it is shared (and a bridge entry's lanes) are part of the
+// work: an entry that changes them moves through both phases like one that changes core.
 using EntryKey = std::tuple<PortIo::RxBurst, const void*, uint16_t, PortIo::TxBurst, const void*, uint16_t,
                             const QueueCounters*, const QueueCounters*, const std::atomic<uint32_t>*,
-                            const BridgeView*, bool, TxLane, const TxLane*>;
+                            const BridgeView*, bool, const TxLane*>;
 
 EntryKey KeyOf(const PollEntry& e) {
   return {e.rx_port.rx,     e.rx_port.context, e.rx_queue,   e.tx_port.tx,
           e.tx_port.context, e.tx_queue,       e.rx_counters, e.tx_counters,
-          e.tx_port.tx_offloads, e.bridge,      e.tx_shared,  e.tx_lane,
-          e.bridge_lanes};
+          e.tx_port.tx_offloads, e.bridge,      e.tx_shared,  e.bridge_lanes};
 }
 
 // Whose state an entry carries: its receive queue (polled by one entry at a time) and
@@ -127,8 +127,8 @@ std::vector<TxWrite> WritesOf(const PollEntry& e, const PollLabel& label) {
   std::vector<TxWrite> writes;
   for (uint16_t slot = 0; slot < e.bridge->members.size(); ++slot) {
     const BridgeMember& m = e.bridge->members[slot];
-    if (slot == e.bridge_slot || m.queues == 0 || !m.stats) continue;
-    const TxChoice c = TxQueueFor(e.bridge_lanes ? e.bridge_lanes[slot] : TxLane{}, e.rx_queue, m.queues);
+    if (slot == e.bridge_slot || !TakesTraffic(m)) continue;
+    const TxChoice c = BridgeTxQueue(e, slot);
     writes.push_back({{m.io.context, c.queue}, c.shared, m.name});
   }
   return writes;

@@ -255,8 +255,7 @@ void AssignTxLanes(std::vector<CoreProgram>& programs) {
         continue;
       }
       if (e.tx_queues == 0) continue;  // made by hand: keeps its queue
-      e.tx_lane = LaneOf(senders.at(e.tx_port.context), core);
-      const TxChoice choice = TxQueueFor(e.tx_lane, e.rx_queue, e.tx_queues);
+      const TxChoice choice = TxQueueFor(LaneOf(senders.at(e.tx_port.context), core), e.rx_queue, e.tx_queues);
       // tx_counters points into the tx port's array of tx_queues counters.
       e.tx_counters += static_cast<ptrdiff_t>(choice.queue) - static_cast<ptrdiff_t>(e.tx_queue);
       e.tx_queue = choice.queue;

@@ -36,9 +36,8 @@ struct PollEntry {
   const BridgeView* bridge = nullptr;
   uint16_t bridge_slot = 0;  // the receiving port's slot in the bridge
   uint16_t bridge_slots = 0;  // the bridge's number of slots
-  // Set by AssignToCores (AssignTxLanes), from where the entries run:
   uint16_t tx_queues = 0;  // tx_port's queue count (0: an entry made by hand keeps tx_queue)
-  TxLane tx_lane;          // this core's lane on tx_port
+  // Set by AssignToCores (AssignTxLanes), from where the entries run:
   bool tx_shared = false;  // another core writes (tx_port, tx_queue) too: send under its lock
   // A bridge entry's lane on each member port, by slot (owned by the CoreProgram).
   const TxLane* bridge_lanes = nullptr;

@@ -16,8 +16,6 @@ namespace vhostd {
 struct TxLane {
   uint16_t lane = 0;
   uint16_t lanes = 1;
-  bool operator==(const TxLane& o) const { return lane == o.lane && lanes == o.lanes; }
-  bool operator<(const TxLane& o) const { return lane != o.lane ? lane < o.lane : lanes < o.lanes; }
 };
 
 struct TxChoice {

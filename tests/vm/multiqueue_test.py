@@ -56,14 +56,27 @@ class Hooks:
         if len(set(lcores.values())) != 2 or -1 in lcores.values():
             raise AssertionError("rx queues not spread over both polling cores: %s" % lcores)
         self.notes["lcores"] = "rx queue -> lcore %s" % sorted(lcores.items())
+        # vm-b's two rx queues on the two cores: once guest a is down to one queue pair,
+        # both cores send to vm-a's one tx queue, and share it under its lock.
+        other = next(l for l in set(lcores.values()) if l != lcores[("vm-b", 0)])
+        api = run.backend.api
+        run.backend.daemon.stub().PinQueue(api.PinQueueRequest(pin=api.QueuePin(port="vm-b", queue=1, lcore=other)))
         return "both queues carried packets on both ports: " + self.notes["queues"] + "; " + self.notes["lcores"]
+
+    def lcore_of(self, run, port, queue):
+        return next(q.lcore for q in vmtest.port_status(run, port).queues if q.queue == queue)
 
     def resized(self, run):
         check_active(run, {"vm-a": 1, "vm-b": 2})
         st = vmtest.port_status(run, "vm-a")
         enabled = [(q.queue, q.rx_enabled, q.tx_enabled) for q in st.queues]
         self.notes["resized"] = "vm-a active_queues 1 (queue, rx_enabled, tx_enabled) %s" % enabled
-        return self.notes["resized"]
+        b_lcores = (self.lcore_of(run, "vm-b", 0), self.lcore_of(run, "vm-b", 1))
+        if b_lcores[0] == b_lcores[1] or -1 in b_lcores:
+            raise AssertionError("vm-b's rx queues 0 and 1 on lcores %s, not on the two cores" % (b_lcores,))
+        self.notes["shared"] = ("vm-b rx queues on lcores %d and %d: both write vm-a's one tx queue, under its lock"
+                                % b_lcores)
+        return self.notes["resized"] + "; " + self.notes["shared"]
 
     def end(self, run):
         check_active(run, {"vm-a": 1, "vm-b": 1})
